@@ -1,0 +1,296 @@
+"""Image quality metrics.
+
+Numpy functions take images as float arrays of shape ``(H, W)`` or ``(H, W, C)``
+with values in ``[0, 1]`` (``data_range=1``).  The torch helpers at the end work
+on tensors of any matching shape and return 0-dim tensors on the tensors' device
+so that a training loop can log them without a host synchronisation.
+
+The super-resolution protocol (:func:`psnr_y_sr`) follows the Deep Image Prior
+paper: PSNR on the luma channel ``Y' = (219 * Y + 16) / 255`` with
+``Y = 0.299 R + 0.587 G + 0.114 B`` after cropping 4 pixels at the top and left
+and 5 pixels at the bottom and right.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from deepprior.errors import InputError
+
+__all__ = [
+    "psnr",
+    "ssim",
+    "rgb_to_y",
+    "sr_crop",
+    "psnr_y_sr",
+    "mse_torch",
+    "psnr_torch",
+]
+
+# ITU-R BT.601 luma weights.
+_Y_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+
+
+def _as_image(img: np.ndarray, name: str) -> np.ndarray:
+    """Return ``img`` as a float64 array of shape (H, W) or (H, W, C), else raise InputError."""
+    if isinstance(img, torch.Tensor):
+        raise InputError(f"{name} must be a numpy array, got a torch.Tensor (use the *_torch helpers)")
+    arr = np.asarray(img)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise InputError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise InputError(f"{name} must have shape (H, W) or (H, W, C), got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0 or (arr.ndim == 3 and arr.shape[2] == 0):
+        raise InputError(f"{name} is empty: shape {arr.shape}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _pair(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = _as_image(x, "x")
+    reference = _as_image(reference, "reference")
+    if x.shape != reference.shape:
+        raise InputError(f"shape mismatch: x has shape {x.shape}, reference has shape {reference.shape}")
+    return x, reference
+
+
+def _check_data_range(data_range: float) -> float:
+    try:
+        value = float(data_range)
+    except (TypeError, ValueError):
+        raise InputError(f"data_range must be a positive number, got {data_range!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"data_range must be a positive number, got {data_range!r}")
+    return value
+
+
+def psnr(x: np.ndarray, reference: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(data_range^2 / MSE)``.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Image to score, shape (H, W) or (H, W, C).
+    reference : np.ndarray
+        Ground truth of the same shape.
+    data_range : float, optional
+        Peak-to-peak range of the pixel values (1.0 for images in [0, 1]).
+
+    Returns
+    -------
+    float
+        PSNR in dB over all pixels and channels; ``inf`` if the images are identical.
+
+    Raises
+    ------
+    InputError
+        If the shapes differ, an array is not 2-D/3-D, or ``data_range`` is not positive.
+
+    Notes
+    -----
+    Wraps :func:`skimage.metrics.peak_signal_noise_ratio`; values are not clipped.
+    """
+    x, reference = _pair(x, reference)
+    data_range = _check_data_range(data_range)
+    if np.array_equal(x, reference):
+        return math.inf
+    return float(peak_signal_noise_ratio(reference, x, data_range=data_range))
+
+
+def ssim(x: np.ndarray, reference: np.ndarray, data_range: float = 1.0) -> float:
+    """Mean structural similarity index.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Image to score, shape (H, W), (H, W, 1) or (H, W, C).
+    reference : np.ndarray
+        Ground truth of the same shape.
+    data_range : float, optional
+        Peak-to-peak range of the pixel values (1.0 for images in [0, 1]).
+
+    Returns
+    -------
+    float
+        SSIM in [-1, 1]; 1 for identical images.
+
+    Raises
+    ------
+    InputError
+        If the shapes differ, the image is smaller than the 7x7 SSIM window, or
+        ``data_range`` is not positive.
+
+    Notes
+    -----
+    Wraps :func:`skimage.metrics.structural_similarity` with its defaults
+    (7x7 uniform window).  ``(H, W, 1)`` inputs are squeezed to ``(H, W)``;
+    colour images use ``channel_axis=2`` (SSIM per channel, then the mean).
+    """
+    x, reference = _pair(x, reference)
+    data_range = _check_data_range(data_range)
+    if x.ndim == 3 and x.shape[2] == 1:
+        x, reference = x[..., 0], reference[..., 0]
+    if min(x.shape[0], x.shape[1]) < 7:
+        raise InputError(f"ssim needs images of at least 7x7 pixels, got {x.shape[:2]}")
+    channel_axis = 2 if x.ndim == 3 else None
+    return float(structural_similarity(reference, x, data_range=data_range, channel_axis=channel_axis))
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """Luma ``Y'`` of an image in [0, 1], as used by the SR scoring protocol.
+
+    ``Y = 0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601), then the studio-swing map
+    ``Y' = (219 Y + 16) / 255`` so that ``Y'`` lies in ``[16/255, 235/255]``
+    (equivalent to MATLAB's ``rgb2ycbcr`` luma divided by 255).
+
+    Parameters
+    ----------
+    img : np.ndarray
+        RGB image (H, W, 3), or a gray image (H, W) / (H, W, 1).  A gray image is
+        taken as ``Y`` itself and goes through the same affine map, so that colour
+        and gray results are on the same scale.
+
+    Returns
+    -------
+    np.ndarray
+        float64 array of shape (H, W).
+
+    Raises
+    ------
+    InputError
+        If the image is not (H, W), (H, W, 1) or (H, W, 3).
+    """
+    arr = _as_image(img, "img")
+    if arr.ndim == 3:
+        if arr.shape[2] == 1:
+            arr = arr[..., 0]
+        elif arr.shape[2] == 3:
+            arr = arr @ _Y_WEIGHTS
+        else:
+            raise InputError(f"rgb_to_y needs 1 or 3 channels, got shape {arr.shape}")
+    return (219.0 * arr + 16.0) / 255.0
+
+
+def sr_crop(img: np.ndarray, top: int = 4, left: int = 4, bottom: int = 5, right: int = 5) -> np.ndarray:
+    """Remove a border: ``img[top:H-bottom, left:W-right]``.
+
+    Parameters
+    ----------
+    img : np.ndarray
+        Array whose first two axes are (H, W); trailing axes are kept.
+    top, left, bottom, right : int, optional
+        Pixels to drop on each side; the defaults (4, 4, 5, 5) are the DIP SR protocol.
+
+    Returns
+    -------
+    np.ndarray
+        A view of the cropped region.
+
+    Raises
+    ------
+    InputError
+        If a margin is negative or not an integer, or nothing would be left.
+    """
+    arr = np.asarray(img)
+    if arr.ndim < 2:
+        raise InputError(f"sr_crop needs an array with at least 2 axes, got shape {arr.shape}")
+    margins = {"top": top, "left": left, "bottom": bottom, "right": right}
+    for name, value in margins.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise InputError(f"sr_crop: {name} must be a non-negative integer, got {value!r}")
+    h, w = arr.shape[:2]
+    if top + bottom >= h or left + right >= w:
+        raise InputError(f"sr_crop: margins ({top}, {left}, {bottom}, {right}) leave nothing of a {h}x{w} image")
+    return arr[top : h - bottom, left : w - right]
+
+
+def psnr_y_sr(x: np.ndarray, reference: np.ndarray) -> float:
+    """Super-resolution PSNR by the DIP paper protocol.
+
+    PSNR (data range 1) between the ``Y'`` channels (:func:`rgb_to_y`) of ``x``
+    and ``reference`` after :func:`sr_crop` with its defaults (4 px top/left,
+    5 px bottom/right).  Both images are expected in [0, 1]; they are not
+    clipped or quantised here.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Super-resolved image, (H, W, 3) or gray (H, W) / (H, W, 1).
+    reference : np.ndarray
+        High-resolution ground truth of the same shape (already cropped to the
+        region the method produced, e.g. the multiple-of-32 centre crop).
+
+    Returns
+    -------
+    float
+        Y-PSNR in dB.
+
+    Raises
+    ------
+    InputError
+        On a shape mismatch or an unsupported number of channels.
+    """
+    x, reference = _pair(x, reference)
+    return psnr(sr_crop(rgb_to_y(x)), sr_crop(rgb_to_y(reference)), data_range=1.0)
+
+
+# --------------------------------------------------------------------------- torch helpers
+
+
+def _torch_pair(x: torch.Tensor, ref: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or not isinstance(ref, torch.Tensor):
+        raise InputError("x and ref must be torch tensors")
+    if x.shape != ref.shape:
+        raise InputError(f"shape mismatch: x has shape {tuple(x.shape)}, ref has shape {tuple(ref.shape)}")
+    if x.device != ref.device:
+        raise InputError(f"x is on {x.device} but ref is on {ref.device}")
+    if x.numel() == 0:
+        raise InputError("x and ref are empty")
+
+
+def mse_torch(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all elements, as a 0-dim float32 (or float64) tensor on the device.
+
+    No host synchronisation: the result stays on the tensors' device.  Gradients
+    flow through if the inputs require them.
+
+    Raises
+    ------
+    InputError
+        On a shape or device mismatch.
+    """
+    _torch_pair(x, ref)
+    dtype = torch.float64 if torch.float64 in (x.dtype, ref.dtype) else torch.float32
+    return torch.mean(torch.square(x.to(dtype) - ref.to(dtype)))
+
+
+def psnr_torch(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """PSNR in dB, ``10 log10(data_range^2 / MSE)``, as a 0-dim tensor on the device.
+
+    Meant for logging inside the training loop without a host sync (call
+    ``.item()`` only when the value is printed).  Identical inputs give ``inf``.
+
+    Parameters
+    ----------
+    x, ref : torch.Tensor
+        Tensors of the same shape and device (e.g. (1, C, H, W)), values in
+        ``[0, data_range]``.
+    data_range : float, optional
+        Peak-to-peak range, 1.0 by default.
+
+    Returns
+    -------
+    torch.Tensor
+        0-dim float32 tensor (float64 if an input is float64).
+
+    Raises
+    ------
+    InputError
+        On a shape or device mismatch or a non-positive ``data_range``.
+    """
+    data_range = _check_data_range(data_range)
+    mse = mse_torch(x, ref)
+    return 20.0 * math.log10(data_range) - 10.0 * torch.log10(mse)

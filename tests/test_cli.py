@@ -1,0 +1,119 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deepprior.cli import main
+from deepprior.io import read_image, write_image
+
+from conftest import add_noise, smooth_image
+
+FAST = ["--iterations", "4", "--channels", "8", "--quiet"]
+
+
+@pytest.fixture
+def noisy_png(tmp_path):
+    return write_image(tmp_path / "noisy.png", add_noise(smooth_image(40)))
+
+
+def test_denoise_end_to_end_writes_image_and_sidecar(tmp_path, noisy_png, capsys):
+    out = tmp_path / "clean.png"
+    assert main(["denoise", str(noisy_png), "-o", str(out), "--iterations", "4", "--channels", "8"]) == 0
+    assert read_image(out).pixels.shape == (40, 40, 3)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["settings"]["iterations_run"] == 4 and record["settings"]["fit"]["seed"] == 0
+    assert record["settings"]["versions"]["torch"] and len(record["history"]["loss"]) == 4
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_sixteen_bit_input_gives_sixteen_bit_output_and_snapshots(tmp_path):
+    source = write_image(tmp_path / "in16.png", smooth_image(40), bit_depth=16)
+    out = tmp_path / "out.png"
+    assert main(["deblock", str(source), "-o", str(out), "--save-every", "2", *FAST]) == 0
+    assert read_image(out).bit_depth == 16
+    assert sorted(p.name for p in (tmp_path / "out_snapshots").iterdir()) == ["step_000002.png", "step_000004.png"]
+
+
+def test_super_resolve_and_inpaint_and_flash(tmp_path):
+    low = write_image(tmp_path / "low.png", smooth_image(64)[::2, ::2])
+    assert main(["super-resolve", str(low), "--scale", "2", "-o", str(tmp_path / "sr.png"), *FAST]) == 0
+    assert read_image(tmp_path / "sr.png").pixels.shape == (64, 64, 3)
+    mask = np.ones((40, 40), np.uint8)
+    mask[10:20, 10:20] = 0
+    mask_path = write_image(tmp_path / "mask.png", mask * 255)
+    image = write_image(tmp_path / "img.png", smooth_image(40))
+    assert main(["inpaint", str(image), "--mask", str(mask_path), "-o", str(tmp_path / "ip.png"), *FAST]) == 0
+    assert main(["flash-noflash", "--flash", str(image), "--noflash", str(image), "-o", str(tmp_path / "fn.png"),
+                 *FAST]) == 0
+    assert (tmp_path / "fn.json").exists()
+
+
+def test_folder_input_continues_past_a_failing_image(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "a.png", smooth_image(40))
+    (folder / "b.png").write_text("not an image")
+    write_image(folder / "c.png", smooth_image(40))
+    out = tmp_path / "out"
+    assert main(["denoise", str(folder), "-o", str(out), *FAST]) == 1
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "c.png"]
+    err = capsys.readouterr().err
+    assert "1 of 3 image(s) failed" in err and "b.png" in err
+
+
+def _bad(tmp_path, noisy_png):
+    small = write_image(tmp_path / "small.png", smooth_image(40)[:9, :9])
+    mask = write_image(tmp_path / "mask.png", np.ones((20, 20), np.uint8) * 255)
+    text = tmp_path / "text.png"
+    text.write_text("hello")
+    out = str(tmp_path / "out.png")
+    return {
+        "missing file": (["denoise", str(tmp_path / "nope.png"), "-o", out], "does not exist"),
+        "not an image": (["denoise", str(text), "-o", out], "not an image"),
+        "mask size": (["inpaint", str(noisy_png), "--mask", str(mask), "-o", out], "mask"),
+        "scale 1.5": (["super-resolve", str(noisy_png), "--scale", "1.5", "-o", out], "integer >= 2"),
+        "scale 1": (["super-resolve", str(noisy_png), "--scale", "1", "-o", out], "integer >= 2"),
+        "too small": (["denoise", str(small), "-o", out, *FAST], "needs at least"),
+        "missing folder": (["denoise", str(noisy_png), "-o", str(tmp_path / "no" / "x.png")], "does not exist"),
+        "unknown device": (["denoise", str(noisy_png), "-o", out, "--device", "gpu0", *FAST], "device"),
+        "cuda absent": (["denoise", str(noisy_png), "-o", out, "--device", "cuda", *FAST], "device"),
+        "negative lr": (["denoise", str(noisy_png), "-o", out, "--lr", "-1"], "--lr"),
+        "zero iterations": (["denoise", str(noisy_png), "-o", out, "--iterations", "0"], "--iterations"),
+        "bad suffix": (["denoise", str(noisy_png), "-o", str(tmp_path / "out.gif")], ".png"),
+        "lam without reg": (["denoise", str(noisy_png), "-o", out, "--lam", "0.1", *FAST], "--regularizer"),
+    }
+
+
+def run_cli(argv):
+    """main() returns the status; argparse errors exit through SystemExit with the same status."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize("case", ["missing file", "not an image", "mask size", "scale 1.5", "scale 1", "too small",
+                                  "missing folder", "unknown device", "cuda absent", "negative lr",
+                                  "zero iterations", "bad suffix", "lam without reg"])
+def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
+    if case == "cuda absent":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    argv, message = _bad(tmp_path, noisy_png)[case]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "deepprior.cli", "denoise", str(tmp_path / "missing.png")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("deepprior: error:") and "Traceback" not in done.stderr

@@ -1,0 +1,663 @@
+"""Tests for deepprior.io: formats, bit depths, orientation, masks, errors, atomic writes."""
+
+from __future__ import annotations
+
+import io as _bytesio
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from deepprior import io as dio
+from deepprior.errors import InputError
+from deepprior.io import (
+    IMAGE_SUFFIXES,
+    Image,
+    atomic_write,
+    effective_bit_depth,
+    list_images,
+    read_image,
+    read_mask,
+    write_image,
+    write_json,
+)
+
+RNG = np.random.default_rng(1234)
+
+
+def _u8(shape):
+    return RNG.integers(0, 256, shape).astype(np.uint8)
+
+
+def _u16(shape):
+    a = RNG.integers(0, 65536, shape).astype(np.uint16)
+    flat = a.reshape(-1)
+    flat[:4] = [0, 1234, 65535, 257]  # values that an 8-bit round trip would lose
+    return a
+
+
+def _smooth_rgb(h, w):
+    """An image without high frequencies, so JPEG reproduces it closely."""
+    y, x = np.mgrid[:h, :w]
+    return np.stack([x / (w - 1), y / (h - 1), 0.5 + 0.4 * np.sin(x / 7.0) * np.cos(y / 9.0)], axis=2)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png_chunks(data: bytes):
+    pos, out = 8, []
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        out.append((kind, data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Round trips
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "suffix,channels",
+    [(s, c) for s in (".png", ".tif", ".tiff", ".bmp") for c in (1, 3, 4) if (s, c) != (".bmp", 4)],
+)  # BMP drops alpha: tested separately
+def test_8bit_round_trip_exact(tmp_path, suffix, channels):
+    a = _u8((13, 17, channels))
+    px, alpha = a[:, :, : 3 if channels == 4 else channels], (a[:, :, 3] if channels == 4 else None)
+    out = write_image(
+        tmp_path / f"x{suffix}", px / 255.0, None if alpha is None else alpha / 255.0, bit_depth=8
+    )
+    assert out == tmp_path / f"x{suffix}"
+    img = read_image(out)
+    assert isinstance(img, Image)
+    assert img.bit_depth == 8
+    assert img.pixels.dtype == np.float32 and img.pixels.shape == px.shape
+    assert img.gray == (channels == 1)
+    assert img.shape == (13, 17) and img.height == 13 and img.width == 17
+    assert np.array_equal(np.round(img.pixels * 255).astype(np.uint8), px)
+    if alpha is None:
+        assert img.alpha is None and not img.has_alpha
+    else:
+        assert img.alpha.dtype == np.float32 and img.alpha.shape == (13, 17)
+        assert np.array_equal(np.round(img.alpha * 255).astype(np.uint8), alpha)
+    assert img.path == out
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_16bit_round_trip_exact(tmp_path, suffix, channels):
+    a = _u16((19, 23, channels))
+    has_alpha = channels in (2, 4)
+    px = a[:, :, :-1] if has_alpha else a
+    alpha = a[:, :, -1] if has_alpha else None
+    path = write_image(
+        tmp_path / f"x{suffix}", px / 65535.0, None if alpha is None else alpha / 65535.0, bit_depth=16
+    )
+    img = read_image(path)
+    assert img.bit_depth == 16
+    assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), px)
+    if has_alpha:
+        assert np.array_equal(np.round(img.alpha * 65535).astype(np.uint16), alpha)
+    else:
+        assert img.alpha is None
+    # a second generation is identical too (read -> write at the read bit depth -> read)
+    again = read_image(write_image(tmp_path / f"y{suffix}", img.pixels, img.alpha, img.bit_depth))
+    assert np.array_equal(again.pixels, img.pixels)
+
+
+def test_16bit_png_is_a_valid_png(tmp_path):
+    """Pillow decodes our 16-bit PNGs: exactly for gray, to the high byte for colour."""
+    gray = _u16((11, 12))
+    write_image(tmp_path / "g.png", gray / 65535.0, bit_depth=16)
+    with PILImage.open(tmp_path / "g.png") as im:
+        assert im.mode == "I;16"
+        assert np.array_equal(np.array(im), gray)
+    rgba = _u16((11, 12, 4))
+    write_image(tmp_path / "c.png", rgba / 65535.0, bit_depth=16)
+    with PILImage.open(tmp_path / "c.png") as im:
+        assert im.mode == "RGBA"
+        assert np.array_equal(np.array(im), (rgba >> 8).astype(np.uint8))
+
+
+def test_16bit_png_decoder_handles_all_filters_and_large_images(tmp_path):
+    y, x = np.mgrid[:200, :300]
+    base = (np.sin(x / 13.0) + np.cos(y / 17.0)) * 16000 + 32768
+    a = np.stack([base + RNG.integers(0, 500, base.shape) for _ in range(3)], axis=2)
+    a = np.clip(a, 0, 65535).astype(np.uint16)
+    path = write_image(tmp_path / "x.png", a / 65535.0, bit_depth=16)
+    idat = b"".join(body for kind, body in _png_chunks(path.read_bytes()) if kind == b"IDAT")
+    filters = set(np.frombuffer(zlib.decompress(idat), np.uint8).reshape(200, -1)[:, 0].tolist())
+    assert {1, 2, 3, 4} <= filters  # every predictor was exercised
+    assert np.array_equal(np.round(read_image(path).pixels * 65535).astype(np.uint16), a)
+
+
+def test_png_filters_agree_with_pillow():
+    """Our unfilter decodes Pillow's 8-bit PNGs and Pillow decodes our filtering."""
+    y, x = np.mgrid[:64, :80]
+    a = np.clip(np.stack([x * 3, y * 4, x + y], axis=2) + RNG.integers(0, 30, (64, 80, 3)), 0, 255).astype(np.uint8)
+    buf = _bytesio.BytesIO()
+    PILImage.fromarray(a).save(buf, format="PNG")
+    idat = b"".join(body for kind, body in _png_chunks(buf.getvalue()) if kind == b"IDAT")
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(64, -1)
+    assert np.array_equal(dio._png_unfilter(rows, 3).reshape(a.shape), a)
+
+    filtered = dio._png_filter(a.reshape(64, -1), 3)
+    png = (
+        dio._PNG_SIGNATURE
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 80, 64, 8, 2, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(filtered))
+        + _png_chunk(b"IEND", b"")
+    )
+    with PILImage.open(_bytesio.BytesIO(png)) as im:
+        assert np.array_equal(np.array(im), a)
+
+
+def _interlaced_png16(a: np.ndarray) -> bytes:
+    """A 16-bit RGB Adam7-interlaced PNG, filter 0 for every row."""
+    h, w, _ = a.shape
+    stream = b""
+    for x0, y0, dx, dy in dio._ADAM7:
+        sub = a[y0::dy, x0::dx]
+        if sub.size == 0:
+            continue
+        for row in sub.astype(">u2"):
+            stream += b"\x00" + row.tobytes()
+    return (
+        dio._PNG_SIGNATURE
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 1))
+        + _png_chunk(b"IDAT", zlib.compress(stream))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def test_16bit_interlaced_png(tmp_path):
+    a = _u16((13, 11, 3))
+    path = tmp_path / "i.png"
+    path.write_bytes(_interlaced_png16(a))
+    with PILImage.open(path) as im:  # the file is valid: Pillow agrees on the high bytes
+        assert np.array_equal(np.array(im), (a >> 8).astype(np.uint8))
+    img = read_image(path)
+    assert img.bit_depth == 16
+    assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), a)
+
+
+def test_16bit_png_trns_colour_key(tmp_path):
+    a = _u16((5, 6, 3))
+    a[2, 3] = [1234, 65535, 7]
+    data = dio._encode_png16(a)
+    trns = _png_chunk(b"tRNS", struct.pack(">HHH", 1234, 65535, 7))
+    data = data[:33] + trns + data[33:]  # right after IHDR
+    (tmp_path / "t.png").write_bytes(data)
+    img = read_image(tmp_path / "t.png")
+    expected = np.ones((5, 6), np.float32)
+    expected[2, 3] = 0
+    assert np.array_equal(img.alpha, expected)
+
+
+def test_float32_tiff_round_trip(tmp_path):
+    a = RNG.random((9, 10, 3)).astype(np.float32)
+    a[0, 0] = [0.0, 1.0, 1e-7]
+    path = write_image(tmp_path / "f.tiff", a, bit_depth=32)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.pages[0].dtype == np.float32
+    img = read_image(path)
+    assert img.bit_depth == 32
+    assert np.array_equal(img.pixels, a)
+
+
+def test_float_tiff_is_clipped_and_nan_rejected(tmp_path):
+    a = np.array([[-0.5, 0.25], [2.0, 1.0]], np.float64)
+    tifffile.imwrite(tmp_path / "f.tif", a)
+    img = read_image(tmp_path / "f.tif")
+    assert img.bit_depth == 32 and img.gray
+    assert np.array_equal(img.pixels[:, :, 0], np.array([[0, 0.25], [1, 1]], np.float32))
+    tifffile.imwrite(tmp_path / "n.tif", np.array([[np.nan, 0.5]], np.float32))
+    with pytest.raises(InputError, match="n.tif"):
+        read_image(tmp_path / "n.tif")
+
+
+def test_tiff_layouts_from_other_writers(tmp_path):
+    a = _u16((6, 7, 3))
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(a, 2, 0), photometric="rgb", planarconfig="separate")
+    assert np.array_equal(np.round(read_image(tmp_path / "planar.tif").pixels * 65535).astype(np.uint16), a)
+
+    g = _u8((6, 7))
+    tifffile.imwrite(tmp_path / "white.tif", g, photometric="miniswhite")
+    assert np.array_equal(np.round(read_image(tmp_path / "white.tif").pixels[:, :, 0] * 255), 255 - g)
+
+    rgb = _u8((6, 7, 3))
+    PILImage.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw")  # tifffile needs imagecodecs
+    assert np.array_equal(np.round(read_image(tmp_path / "lzw.tif").pixels * 255).astype(np.uint8), rgb)
+    PILImage.fromarray(rgb).quantize(8).save(tmp_path / "pal.tif")  # palette TIFF goes through Pillow
+    img = read_image(tmp_path / "pal.tif")
+    with PILImage.open(tmp_path / "pal.tif") as im:
+        assert np.array_equal(np.round(img.pixels * 255).astype(np.uint8), np.array(im.convert("RGB")))
+
+    PILImage.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.tif")
+    img = read_image(tmp_path / "cmyk.tif")
+    assert img.pixels.shape == (6, 7, 3)
+    assert np.abs(img.pixels * 255 - rgb).max() <= 1
+
+
+def test_jpeg_round_trip_and_bit_depth_fallback(tmp_path):
+    rgb = _smooth_rgb(32, 48)
+    path = write_image(tmp_path / "x.jpg", rgb, bit_depth=16)  # JPEG holds 8 bits only
+    img = read_image(path)
+    assert img.bit_depth == 8 and img.pixels.shape == (32, 48, 3) and img.alpha is None
+    assert np.abs(img.pixels - rgb).mean() < 0.01
+    gray = write_image(tmp_path / "g.jpeg", rgb[:, :, 0])
+    g = read_image(gray)
+    assert g.gray and np.abs(g.pixels[:, :, 0] - rgb[:, :, 0]).mean() < 0.01
+
+
+def test_bit_depth_fallbacks():
+    assert effective_bit_depth("a.png", 32) == 16
+    assert effective_bit_depth("a.png", 16) == 16
+    assert effective_bit_depth("a.TIF", 32) == 32
+    assert effective_bit_depth("a.tiff", 16) == 16
+    assert effective_bit_depth("a.jpg", 16) == 8
+    assert effective_bit_depth("a.bmp", 32) == 8
+    with pytest.raises(InputError, match="a.png"):
+        effective_bit_depth("a.png", 12)
+
+
+def test_float_request_on_png_writes_16bit(tmp_path):
+    a = RNG.random((4, 5)).astype(np.float32)
+    img = read_image(write_image(tmp_path / "x.png", a, bit_depth=32))
+    assert img.bit_depth == 16
+    assert np.abs(img.pixels[:, :, 0] - a).max() <= 0.5 / 65535 + 1e-7
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp"])
+def test_alpha_dropped_with_warning_where_format_cannot_hold_it(tmp_path, suffix):
+    rgb = _smooth_rgb(8, 8)
+    with pytest.warns(UserWarning, match="alpha"):
+        path = write_image(tmp_path / f"x{suffix}", rgb, np.ones((8, 8)))
+    assert read_image(path).alpha is None
+
+
+def test_write_accepts_2d_integer_and_packed_alpha(tmp_path):
+    g = _u8((5, 6))
+    img = read_image(write_image(tmp_path / "g.png", g))  # uint8 scaled by 255
+    assert np.array_equal(np.round(img.pixels[:, :, 0] * 255), g)
+    rgba = _u16((5, 6, 4))
+    img = read_image(write_image(tmp_path / "c.png", rgba, bit_depth=16))  # 4 channels = RGBA
+    assert np.array_equal(np.round(img.alpha * 65535).astype(np.uint16), rgba[:, :, 3])
+    # clipping
+    img = read_image(write_image(tmp_path / "clip.png", np.array([[-1.0, 2.0]])))
+    assert np.array_equal(img.pixels[:, :, 0], np.array([[0.0, 1.0]], np.float32))
+
+
+def test_alpha_carried_through(tmp_path):
+    rgb = _u8((10, 12, 3))
+    alpha = np.zeros((10, 12), np.uint8)
+    alpha[:, 6:] = 255
+    alpha[0, 0] = 77
+    PILImage.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "in.png")
+    img = read_image(tmp_path / "in.png")
+    assert img.pixels.shape == (10, 12, 3)  # alpha is not part of the pixels
+    restored = 1.0 - img.pixels  # some processing of the colour channels only
+    out = write_image(tmp_path / "out.png", restored, img.alpha, img.bit_depth)
+    with PILImage.open(out) as im:
+        assert im.mode == "RGBA"
+        arr = np.array(im)
+    assert np.array_equal(arr[:, :, 3], alpha)
+    assert np.array_equal(arr[:, :, :3], 255 - rgb)
+
+
+# --------------------------------------------------------------------------- #
+# Pillow modes
+# --------------------------------------------------------------------------- #
+def test_pillow_modes(tmp_path):
+    rgb = _u8((6, 8, 3))
+    pal = PILImage.fromarray(rgb).quantize(16)
+    pal.save(tmp_path / "p.png")
+    img = read_image(tmp_path / "p.png")
+    assert img.pixels.shape == (6, 8, 3) and img.alpha is None and img.bit_depth == 8
+    assert np.array_equal(np.round(img.pixels * 255).astype(np.uint8), np.array(pal.convert("RGB")))
+
+    pal.save(tmp_path / "pt.png", transparency=0)
+    img = read_image(tmp_path / "pt.png")
+    assert img.alpha is not None
+    assert np.array_equal(img.alpha == 0, np.array(pal) == 0)
+
+    la = _u8((6, 8, 2))
+    PILImage.fromarray(la, "LA").save(tmp_path / "la.png")
+    img = read_image(tmp_path / "la.png")
+    assert img.gray and np.array_equal(np.round(img.alpha * 255).astype(np.uint8), la[:, :, 1])
+
+    g16 = _u16((6, 8))
+    PILImage.fromarray(g16).save(tmp_path / "i16.png")  # Pillow mode I;16
+    img = read_image(tmp_path / "i16.png")
+    assert img.bit_depth == 16 and np.array_equal(np.round(img.pixels[:, :, 0] * 65535).astype(np.uint16), g16)
+
+    PILImage.fromarray(_u8((6, 8)) > 127).save(tmp_path / "bw.png")  # mode 1
+    img = read_image(tmp_path / "bw.png")
+    assert img.gray and set(np.unique(img.pixels)) <= {0.0, 1.0}
+
+    PILImage.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    img = read_image(tmp_path / "cmyk.jpg")
+    assert img.pixels.shape == (6, 8, 3)
+
+    PILImage.fromarray(rgb[:, :, 0]).convert("F").save(tmp_path / "f.tif")
+    img = read_image(tmp_path / "f.tif")
+    assert img.bit_depth == 32 and img.gray
+
+
+# --------------------------------------------------------------------------- #
+# EXIF orientation
+# --------------------------------------------------------------------------- #
+def test_exif_orientation_6_jpeg(tmp_path):
+    h, w = 32, 48
+    a = np.zeros((h, w, 3), np.uint8)
+    a[: h // 2, : w // 2] = [255, 0, 0]  # top-left red
+    a[: h // 2, w // 2 :] = [0, 255, 0]  # top-right green
+    a[h // 2 :, : w // 2] = [0, 0, 255]  # bottom-left blue
+    a[h // 2 :, w // 2 :] = [255, 255, 255]  # bottom-right white
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # the camera was rotated: display rotated 90 degrees clockwise
+    PILImage.fromarray(a).save(tmp_path / "o.jpg", exif=exif, quality=95)
+    img = read_image(tmp_path / "o.jpg")
+    assert img.pixels.shape == (w, h, 3)  # transposed
+    expected = np.rot90(a, -1) / 255.0  # clockwise: the old left column is now the top row
+    assert np.abs(img.pixels - expected).mean() < 0.03
+    # the top-left quadrant of the displayed image is blue (was bottom-left)
+    assert np.allclose(img.pixels[2, 2], [0, 0, 1], atol=0.1)
+    with PILImage.open(tmp_path / "o.jpg") as im:
+        ref = np.array(ImageOps.exif_transpose(im)) / 255.0
+    assert np.array_equal(np.round(img.pixels * 255), np.round(ref * 255))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_matches_exif_transpose(tmp_path, orientation):
+    a = _u8((5, 7, 3))
+    exif = PILImage.Exif()
+    exif[0x0112] = orientation
+    PILImage.fromarray(a).save(tmp_path / "o.png", exif=exif)
+    with PILImage.open(tmp_path / "o.png") as im:
+        ref = np.array(ImageOps.exif_transpose(im))
+    img = read_image(tmp_path / "o.png")
+    assert np.array_equal(np.round(img.pixels * 255).astype(np.uint8), ref)
+
+
+def test_orientation_for_16bit_png_and_tiff(tmp_path):
+    a = _u16((5, 7, 3))
+    exif = PILImage.Exif()
+    exif[0x0112] = 8
+    data = dio._encode_png16(a)
+    data = data[:33] + _png_chunk(b"eXIf", exif.tobytes()) + data[33:]
+    (tmp_path / "o.png").write_bytes(data)
+    img = read_image(tmp_path / "o.png")
+    assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), np.rot90(a, 1))
+
+    tifffile.imwrite(tmp_path / "o.tif", a, photometric="rgb", extratags=[(274, "H", 1, 6, True)])
+    img = read_image(tmp_path / "o.tif")
+    assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), np.rot90(a, -1))
+
+
+# --------------------------------------------------------------------------- #
+# Masks
+# --------------------------------------------------------------------------- #
+def _pattern(h=6, w=9):
+    known = np.zeros((h, w), bool)
+    known[1:4, 2:7] = True
+    known[0, 0] = True
+    return known
+
+
+def test_mask_0_255_and_0_1(tmp_path):
+    known = _pattern()
+    PILImage.fromarray(known.astype(np.uint8) * 255).save(tmp_path / "m255.png")
+    PILImage.fromarray(known.astype(np.uint8)).save(tmp_path / "m01.png")
+    for name in ("m255.png", "m01.png"):
+        m = read_mask(tmp_path / name, (6, 9))
+        assert m.dtype == np.bool_ and m.shape == (6, 9)
+        assert np.array_equal(m, known), name
+
+
+def test_mask_threshold_is_half_range(tmp_path):
+    v = np.array([[0, 127, 128, 255]], np.uint8)
+    PILImage.fromarray(v).save(tmp_path / "m.png")
+    assert read_mask(tmp_path / "m.png", (1, 4)).tolist() == [[False, False, True, True]]
+    v16 = np.array([[0, 255, 32767, 32768, 65535]], np.uint16)
+    write_image(tmp_path / "m16.png", v16, bit_depth=16)
+    assert read_mask(tmp_path / "m16.png", (1, 5)).tolist() == [[False, False, False, True, True]]
+    tifffile.imwrite(tmp_path / "mf.tif", np.array([[0.0, 0.49, 0.5, 1.0]], np.float32))
+    assert read_mask(tmp_path / "mf.tif", (1, 4)).tolist() == [[False, False, True, True]]
+
+
+def test_mask_bool_like_rgb_and_alpha_ignored(tmp_path):
+    known = _pattern()
+    PILImage.fromarray(known).save(tmp_path / "bw.png")  # 1-bit
+    assert np.array_equal(read_mask(tmp_path / "bw.png", (6, 9)), known)
+    tifffile.imwrite(tmp_path / "bool.tif", known)
+    assert np.array_equal(read_mask(tmp_path / "bool.tif", (6, 9, 3)), known)  # shape[:2] is used
+
+    rgb = np.repeat(known[:, :, None], 3, axis=2).astype(np.uint8) * 255
+    rgb[5, 8] = [255, 255, 0]  # not all channels say known
+    rgb[5, 7] = [255, 255, 255]
+    expected = known.copy()
+    expected[5, 7] = True
+    rgba = np.dstack([rgb, np.zeros((6, 9), np.uint8)])  # fully transparent: alpha is ignored
+    PILImage.fromarray(rgba).save(tmp_path / "rgba.png")
+    assert np.array_equal(read_mask(tmp_path / "rgba.png", (6, 9)), expected)
+
+
+def test_mask_size_mismatch(tmp_path):
+    PILImage.fromarray(np.zeros((6, 9), np.uint8)).save(tmp_path / "m.png")
+    with pytest.raises(InputError) as exc:
+        read_mask(tmp_path / "m.png", (10, 20))
+    msg = str(exc.value)
+    assert "m.png" in msg and "9x6" in msg and "20x10" in msg and "\n" not in msg
+
+
+# --------------------------------------------------------------------------- #
+# Errors
+# --------------------------------------------------------------------------- #
+def _check(exc_info, name):
+    msg = str(exc_info.value)
+    assert name in msg, msg
+    assert "\n" not in msg
+    assert isinstance(exc_info.value, ValueError)
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / "missing.png")
+    _check(e, "missing.png")
+    assert "does not exist" in str(e.value)
+
+    (tmp_path / "adir.png").mkdir()
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / "adir.png")
+    _check(e, "adir.png")
+    assert "folder" in str(e.value)
+
+    (tmp_path / "text.png").write_text("this is not an image\n")
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / "text.png")
+    _check(e, "text.png")
+    assert "not an image" in str(e.value)
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / "empty.png")
+    _check(e, "empty.png")
+
+    with pytest.raises(InputError) as e:
+        read_mask(tmp_path / "nomask.png", (3, 3))
+    _check(e, "nomask.png")
+
+
+@pytest.mark.parametrize("suffix,depth", [(".png", 8), (".png", 16), (".tif", 16), (".jpg", 8)])
+def test_truncated_file(tmp_path, suffix, depth):
+    y, x = np.mgrid[:64, :64]
+    a = np.stack([x * 1000, y * 1000, (x + y) * 500], axis=2) + RNG.integers(0, 999, (64, 64, 3))
+    path = write_image(tmp_path / f"full{suffix}", a.astype(np.uint16), bit_depth=depth)
+    data = path.read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / f"cut{suffix}")
+    _check(e, f"cut{suffix}")
+    assert "truncated" in str(e.value)
+
+
+def test_corrupt_16bit_png_checksum(tmp_path):
+    data = bytearray(dio._encode_png16(_u16((8, 8, 3))))
+    data[50] ^= 0xFF  # inside IDAT
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / "bad.png")
+    _check(e, "bad.png")
+
+
+def test_write_errors(tmp_path):
+    px = np.zeros((4, 4))
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "nope" / "out.png", px)
+    _check(e, "nope")
+    assert "output folder" in str(e.value) and "does not exist" in str(e.value)
+
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "out.gif", px)
+    _check(e, "out.gif")
+    assert "unsupported" in str(e.value)
+
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "noext", px)
+    _check(e, "noext")
+
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "empty.png", np.zeros((0, 4)))
+    _check(e, "empty.png")
+
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "nan.png", np.full((2, 2), np.nan))
+    _check(e, "nan.png")
+
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "shape.png", np.zeros((2, 2, 5)))
+    _check(e, "shape.png")
+
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "a.png", np.zeros((2, 2, 3)), alpha=np.zeros((3, 3)))
+    _check(e, "a.png")
+
+    (tmp_path / "isdir.png").mkdir()
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "isdir.png", px)
+    _check(e, "isdir.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["isdir.png"]  # nothing written
+
+
+# --------------------------------------------------------------------------- #
+# Atomic writes and JSON
+# --------------------------------------------------------------------------- #
+def test_atomic_write_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "out.png"
+
+    def bad_writer(tmp: Path) -> None:
+        tmp.write_bytes(b"half a file")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        atomic_write(target, bad_writer)
+    assert list(tmp_path.iterdir()) == []
+
+    target.write_bytes(b"old content")
+    with pytest.raises(RuntimeError):
+        atomic_write(target, bad_writer)
+    assert target.read_bytes() == b"old content"  # the previous output is untouched
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_write_success_and_oserror(tmp_path):
+    target = tmp_path / "x.bin"
+    seen = []
+
+    def writer(tmp: Path) -> None:
+        seen.append(tmp)
+        assert tmp.parent == tmp_path and tmp != target
+        tmp.write_bytes(b"data")
+
+    assert atomic_write(target, writer) == target
+    assert target.read_bytes() == b"data"
+    assert not seen[0].exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+    def failing(tmp: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(InputError) as e:
+        atomic_write(tmp_path / "full.bin", failing)
+    _check(e, "full.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.bin"]
+
+    with pytest.raises(InputError) as e:
+        atomic_write(tmp_path / "missing" / "x.bin", writer)
+    assert str(e.value) == f"output folder '{tmp_path / 'missing'}' does not exist"
+
+
+def test_write_image_failure_leaves_no_partial_file(tmp_path, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("encoder crashed")
+
+    monkeypatch.setattr(PILImage.Image, "save", explode)
+    with pytest.raises(RuntimeError):
+        write_image(tmp_path / "x.png", np.zeros((3, 3)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_json(tmp_path):
+    obj = {
+        "path": tmp_path / "a.png",
+        "psnr": np.float32(31.5),
+        "iters": np.int64(3000),
+        "curve": np.array([1.0, 2.0]),
+        "nested": [{"ok": True}],
+    }
+    path = write_json(tmp_path / "report.json", obj)
+    text = path.read_text()
+    assert text.startswith("{\n  ")  # indent=2
+    back = json.loads(text)
+    assert back == {
+        "path": str(tmp_path / "a.png"),
+        "psnr": 31.5,
+        "iters": 3000,
+        "curve": [1.0, 2.0],
+        "nested": [{"ok": True}],
+    }
+    with pytest.raises(InputError):
+        write_json(tmp_path / "no" / "r.json", {})
+
+
+# --------------------------------------------------------------------------- #
+# list_images
+# --------------------------------------------------------------------------- #
+def test_list_images(tmp_path):
+    names = ["b.png", "a.TIF", "c.jpeg", "d.bmp", "e.tiff", "f.JPG", "notes.txt", "g.gif", ".hidden.png", "noext"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    (tmp_path / "sub.png").mkdir()
+    (tmp_path / "sub.png" / "inner.png").write_bytes(b"x")
+    found = list_images(tmp_path)
+    assert [p.name for p in found] == ["a.TIF", "b.png", "c.jpeg", "d.bmp", "e.tiff", "f.JPG"]
+    assert all(p.parent == tmp_path for p in found)
+    assert set(IMAGE_SUFFIXES) == {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
+
+    with pytest.raises(InputError) as e:
+        list_images(tmp_path / "nofolder")
+    _check(e, "nofolder")
+    with pytest.raises(InputError) as e:
+        list_images(tmp_path / "b.png")
+    _check(e, "b.png")

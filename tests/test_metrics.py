@@ -1,0 +1,195 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from deepprior.errors import InputError
+from deepprior.metrics import mse_torch, psnr, psnr_torch, psnr_y_sr, rgb_to_y, sr_crop, ssim
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# ----------------------------------------------------------------------------- rgb_to_y
+
+
+@pytest.mark.parametrize(
+    "rgb, y",
+    [
+        ((1.0, 0.0, 0.0), (219 * 0.299 + 16) / 255),
+        ((0.0, 1.0, 0.0), (219 * 0.587 + 16) / 255),
+        ((0.0, 0.0, 1.0), (219 * 0.114 + 16) / 255),
+        ((1.0, 1.0, 1.0), 235 / 255),
+        ((0.0, 0.0, 0.0), 16 / 255),
+    ],
+)
+def test_rgb_to_y_pure_colours(rgb, y):
+    img = np.broadcast_to(np.array(rgb), (2, 3, 3))
+    out = rgb_to_y(img)
+    assert out.shape == (2, 3)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, y, rtol=0, atol=1e-12)
+
+
+def test_rgb_to_y_values_match_matlab_coefficients():
+    # MATLAB rgb2ycbcr: Y = 16 + 65.481 R + 128.553 G + 24.966 B (R, G, B in [0, 1], Y in [0, 255]).
+    img = _rng().random((4, 5, 3))
+    expected = (16 + 65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255
+    np.testing.assert_allclose(rgb_to_y(img), expected, rtol=0, atol=1e-12)
+
+
+def test_rgb_to_y_gray_goes_through_affine_map():
+    gray = np.array([[0.0, 0.5], [1.0, 0.25]])
+    expected = (219 * gray + 16) / 255
+    np.testing.assert_allclose(rgb_to_y(gray), expected, atol=1e-15)
+    np.testing.assert_allclose(rgb_to_y(gray[..., None]), expected, atol=1e-15)
+    # A gray image written as RGB gives the same luma.
+    np.testing.assert_allclose(rgb_to_y(np.repeat(gray[..., None], 3, axis=2)), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 2), (4, 4, 4), (4,), (2, 4, 4, 3)])
+def test_rgb_to_y_bad_shapes(shape):
+    with pytest.raises(InputError):
+        rgb_to_y(np.zeros(shape))
+
+
+# ----------------------------------------------------------------------------- sr_crop
+
+
+def test_sr_crop_known_array():
+    a = np.arange(20 * 30).reshape(20, 30)
+    c = sr_crop(a)
+    assert c.shape == (20 - 9, 30 - 9)
+    assert c[0, 0] == a[4, 4]
+    assert c[-1, -1] == a[20 - 6, 30 - 6]
+    np.testing.assert_array_equal(c, a[4:15, 4:25])
+
+
+def test_sr_crop_keeps_channels_and_custom_margins():
+    a = np.arange(10 * 12 * 3).reshape(10, 12, 3)
+    c = sr_crop(a, top=1, left=2, bottom=0, right=3)
+    np.testing.assert_array_equal(c, a[1:10, 2:9])
+
+
+@pytest.mark.parametrize("kw", [{"top": -1}, {"left": 1.5}, {"top": 5, "bottom": 5}, {"left": 6, "right": 4}])
+def test_sr_crop_bad_margins(kw):
+    with pytest.raises(InputError):
+        sr_crop(np.zeros((10, 10)), **kw)
+
+
+# ----------------------------------------------------------------------------- psnr / ssim
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 3), (16, 16, 1)])
+def test_psnr_constant_offset_is_20db(shape):
+    ref = _rng().random(shape) * 0.8
+    assert psnr(ref + 0.1, ref) == pytest.approx(20.0, abs=1e-9)
+    assert psnr(ref - 0.01, ref) == pytest.approx(40.0, abs=1e-9)
+
+
+def test_psnr_known_mse_and_data_range():
+    ref = np.zeros((8, 8))
+    x = ref.copy()
+    x[:4] = 0.2  # MSE = 0.5 * 0.04 = 0.02
+    assert psnr(x, ref) == pytest.approx(10 * math.log10(1 / 0.02), abs=1e-9)
+    assert psnr(255 * x, 255 * ref, data_range=255) == pytest.approx(10 * math.log10(1 / 0.02), abs=1e-9)
+
+
+def test_psnr_identical_is_inf():
+    a = _rng().random((8, 8, 3))
+    assert psnr(a, a.copy()) == math.inf
+
+
+def test_psnr_shape_mismatch():
+    with pytest.raises(InputError, match="shape"):
+        psnr(np.zeros((8, 8, 3)), np.zeros((8, 8)))
+    with pytest.raises(InputError):
+        psnr(np.zeros((8, 8)), np.zeros((8, 8)), data_range=0)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 3), (16, 16, 1)])
+def test_ssim_identical_is_one(shape):
+    a = _rng().random(shape)
+    assert ssim(a, a.copy()) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ssim_colour_is_mean_of_channels_and_drops():
+    rng = _rng(1)
+    ref = rng.random((24, 24, 3))
+    x = np.clip(ref + 0.1 * rng.standard_normal(ref.shape), 0, 1)
+    s = ssim(x, ref)
+    assert 0.0 < s < 0.99
+    per_channel = [ssim(x[..., c], ref[..., c]) for c in range(3)]
+    assert s == pytest.approx(np.mean(per_channel), abs=1e-12)
+    assert ssim(x[..., :1], ref[..., :1]) == pytest.approx(per_channel[0], abs=1e-12)
+
+
+def test_ssim_errors():
+    with pytest.raises(InputError, match="shape"):
+        ssim(np.zeros((16, 16, 3)), np.zeros((16, 16, 1)))
+    with pytest.raises(InputError, match="7x7"):
+        ssim(np.zeros((5, 16)), np.zeros((5, 16)))
+
+
+# ----------------------------------------------------------------------------- psnr_y_sr
+
+
+def test_psnr_y_sr_matches_hand_computation():
+    rng = _rng(2)
+    ref = rng.random((40, 36, 3))
+    x = np.clip(ref + 0.05 * rng.standard_normal(ref.shape), 0, 1)
+    y_x = (16 + 65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255
+    y_r = (16 + 65.481 * ref[..., 0] + 128.553 * ref[..., 1] + 24.966 * ref[..., 2]) / 255
+    mse = np.mean((y_x[4:-5, 4:-5] - y_r[4:-5, 4:-5]) ** 2)
+    assert psnr_y_sr(x, ref) == pytest.approx(10 * np.log10(1 / mse), abs=1e-9)
+
+
+def test_psnr_y_sr_ignores_border_and_scales_offset():
+    ref = np.full((32, 32, 3), 0.5)
+    x = ref.copy()
+    x[:4] = 1.0  # only in the cropped border
+    x[:, -5:] = 0.0
+    assert psnr_y_sr(x, ref) == math.inf
+    # A constant offset of 0.1 in every channel is an offset of 0.1 * 219 / 255 in Y'.
+    assert psnr_y_sr(ref + 0.1, ref) == pytest.approx(-20 * math.log10(0.1 * 219 / 255), abs=1e-9)
+
+
+def test_psnr_y_sr_shape_mismatch():
+    with pytest.raises(InputError):
+        psnr_y_sr(np.zeros((32, 32, 3)), np.zeros((32, 31, 3)))
+
+
+# ----------------------------------------------------------------------------- torch helpers
+
+
+def test_psnr_torch_matches_numpy():
+    rng = _rng(3)
+    ref = rng.random((16, 12, 3))
+    x = np.clip(ref + 0.05 * rng.standard_normal(ref.shape), 0, 1)
+    xt = torch.from_numpy(x).permute(2, 0, 1)[None].float()
+    rt = torch.from_numpy(ref).permute(2, 0, 1)[None].float()
+    value = psnr_torch(xt, rt)
+    assert isinstance(value, torch.Tensor) and value.dim() == 0
+    assert value.dtype == torch.float32 and value.device == xt.device
+    assert value.item() == pytest.approx(psnr(x, ref), abs=1e-4)
+    v64 = psnr_torch(xt.double(), rt.double())
+    assert v64.dtype == torch.float64
+    assert v64.item() == pytest.approx(psnr(xt[0].permute(1, 2, 0).double().numpy(), rt[0].permute(1, 2, 0).double().numpy()), abs=1e-10)
+
+
+def test_psnr_torch_known_offset_and_range():
+    ref = torch.rand(1, 3, 8, 8) * 0.8
+    assert psnr_torch(ref + 0.1, ref).item() == pytest.approx(20.0, abs=1e-4)
+    assert psnr_torch(255 * (ref + 0.1), 255 * ref, data_range=255).item() == pytest.approx(20.0, abs=1e-3)
+    assert mse_torch(ref + 0.1, ref).item() == pytest.approx(0.01, rel=1e-5)
+    assert math.isinf(psnr_torch(ref, ref.clone()).item())
+
+
+def test_psnr_torch_errors_and_grad():
+    with pytest.raises(InputError):
+        psnr_torch(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
+    x = torch.full((1, 1, 4, 4), 0.6, requires_grad=True)
+    mse_torch(x, torch.full((1, 1, 4, 4), 0.5)).backward()
+    torch.testing.assert_close(x.grad, torch.full_like(x, 2 * 0.1 / 16))
