@@ -15,6 +15,7 @@ from .tasks import (  # noqa: E402
     denoise,
     flash_noflash,
     inpaint,
+    smooth,
     super_resolve,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "denoise",
     "flash_noflash",
     "inpaint",
+    "smooth",
     "super_resolve",
 ]

@@ -99,13 +99,17 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "generator": args.generator,
     }
     if args.average is not None:
-        options["average"] = args.average if args.average > 0 else None
+        options["average"] = args.average
         if args.average >= 1:
             raise InputError(f"--average must be below 1, got {args.average}")
     if args.channels is not None:
         options["generator_options"] = {"channels_down": args.channels, "channels_up": args.channels}
     if args.regularizer is not None:
         options["regularizer"] = args.regularizer
+        options["lam"] = args.lam
+        if args.tv_kind:
+            options["regularizer_options"] = {"kind": args.tv_kind}
+    elif args.command == "smooth":  # there --lam is the smoothing method's own λ
         options["lam"] = args.lam
         if args.tv_kind:
             options["regularizer_options"] = {"kind": args.tv_kind}
@@ -195,6 +199,7 @@ def _run_jobs(args: argparse.Namespace, task: str, restore: Callable[..., Any], 
 
     jobs = _resolve_jobs(args.input, args.output, task)
     reference = read_image(args.reference).pixels if getattr(args, "reference", None) else None
+    save_every = getattr(args, "save_every", None)
     failures: list[str] = []
     for source, output in jobs:
         try:
@@ -204,8 +209,8 @@ def _run_jobs(args: argparse.Namespace, task: str, restore: Callable[..., Any], 
                 kwargs["reference"] = reference
             if "mask" in extra_inputs:
                 kwargs["mask"] = read_mask(extra_inputs["mask"], image.pixels.shape[:2])
-            if args.save_every:
-                kwargs.setdefault("callbacks", []).append(_snapshot_callback(args.save_every, output, image.bit_depth))
+            if save_every:
+                kwargs.setdefault("callbacks", []).append(_snapshot_callback(save_every, output, image.bit_depth))
             kwargs["progress"] = False if args.quiet else source.name
             pixels = image.pixels if image.alpha is None else np.concatenate([image.pixels, image.alpha[..., None]], 2)
             start = time.perf_counter()
@@ -240,7 +245,19 @@ def _cmd_task(args: argparse.Namespace) -> int:
     if task == "inpaint":
         extra["mask"] = args.mask
         options["kind"] = args.kind
+    if task in ("deblock", "smooth"):
+        options["method"] = args.method
+    if task == "smooth" and args.method in ("region-fusion", "l0-smooth"):
+        options = {"method": args.method, "lam": args.lam}  # fit options do not apply to the classical solvers
     return _run_jobs(args, task, restore, extra, options)
+
+
+def _cmd_l0(args: argparse.Namespace) -> int:
+    from .tasks import smooth
+
+    options = {"method": args.solver, "lam": args.lam, "passes": args.passes, "kappa": args.kappa,
+               "beta_max": args.beta_max}
+    return _run_jobs(args, f"l0-{args.solver}", smooth, {}, options)
 
 
 def _cmd_flash(args: argparse.Namespace) -> int:
@@ -295,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     task_parser("denoise", "blind Gaussian-noise removal")
-    task_parser("deblock", "blind JPEG artifact removal")
+    deblock = task_parser("deblock", "blind JPEG artifact removal")
+    deblock.add_argument("--method", choices=["dip", "dip-l0"], default="dip",
+                         help="dip: the DIP paper (default); dip-l0: DIP with the l0 gradient prior (clip art)")
     sr = task_parser("super-resolve", "super-resolution by an integer factor")
     sr.add_argument("--scale", type=_scale, default=4, help="integer factor >= 2 (default 4)")
     inpaint = task_parser("inpaint", "fill in missing pixels")
@@ -304,6 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
     inpaint.add_argument("--kind", choices=["text", "hole", "region", "pixels"], default="text",
                          help="preset: thin text/scribbles (default), a large hole, a removed region, "
                               "scattered pixels")
+
+    smooth = task_parser("smooth", "edge-preserving smoothing (texture removal)")
+    smooth.add_argument("--method", choices=["dip-l0", "dip-tv", "region-fusion", "l0-smooth"], default="dip-l0",
+                        help="dip-l0 (default, the paper's best), dip-tv, or a classical l0 solver (fast)")
+
+    l0 = commands.add_parser("l0", help="classical l0 gradient smoothing (Region Fusion or L0 smoothing)",
+                             description="l0 gradient minimisation: Region Fusion (Nguyen & Brown 2015) or L0 "
+                                         "smoothing (Xu et al. 2011). Seconds, no network.")
+    l0.add_argument("input", type=Path, help="image file, or a folder of images")
+    l0.add_argument("-o", "--output", type=Path, help="output file (or folder)")
+    l0.add_argument("--solver", choices=["region-fusion", "l0-smooth"], default="region-fusion")
+    l0.add_argument("--lam", type=_non_negative, help="λ (default 0.03 for region-fusion, 0.02 for l0-smooth)")
+    l0.add_argument("--passes", type=_positive_int, help="Region Fusion passes K (default 50)")
+    l0.add_argument("--kappa", type=_positive, help="L0 smoothing β growth κ > 1 (default 2)")
+    l0.add_argument("--beta-max", type=_positive, help="L0 smoothing β_max (default 1e5)")
+    l0.add_argument("--no-json", action="store_true", help="do not write the JSON sidecar")
+    l0.add_argument("--quiet", "-q", action="store_true")
+    l0.set_defaults(handler=_cmd_l0)
 
     flash = commands.add_parser("flash-noflash", help="fuse a flash / no-flash pair",
                                 description="flash/no-flash fusion: the flash image drives the network")

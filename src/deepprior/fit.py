@@ -38,7 +38,8 @@ class FitSettings:
     reg_noise_std
         σ_reg: each step feeds z + σ_reg·N(0, 1) (fresh noise every step); 0 disables it.
     average
-        Weight of the exponential output average, out_avg ← a·out_avg + (1 − a)·out (0.99 in the paper); None = off.
+        Weight of the exponential output average, out_avg ← a·out_avg + (1 − a)·out (0.99 in the paper); 0 or
+        None = off.
     backtrack
         Restore the last good weights, Adam state and average when PSNR(A out, y) drops by more than
         ``backtrack_drop`` dB between checks (the original restores the weights only).
@@ -347,7 +348,7 @@ def fit(
             optimizer.step()
             output = output.detach()
 
-            if settings.average is not None:
+            if settings.average:
                 average = output.clone() if average is None else average.lerp_(output, 1 - settings.average)
             if stopper is not None:
                 stopper.update(step, output)

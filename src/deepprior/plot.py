@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from .fit import History
 from .io import atomic_write
 
-_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44))
+_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14))
 
 
 def _finite(values: Sequence[float]) -> list[float]:
@@ -64,4 +64,14 @@ def plot_history(history: History, path: str | Path, title: str = "") -> Path:
                    ("PSNR A·output vs observation", history.psnr_observation)]
     psnr_series = [(n, s) for n, s in psnr_series if _finite(s)]
     _panel(draw, (60, 290, width - 20, height - 30), history.step, psnr_series, "PSNR (dB)")
+    return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))
+
+
+def plot_series(path: str | Path, steps: Sequence[int], series: list[tuple[str, Sequence[float]]], title: str,
+                y_label: str = "PSNR (dB)") -> Path:
+    """Write a one-panel PNG with up to five named curves over the same steps (e.g. PSNR of several methods)."""
+    image = Image.new("RGB", (720, 360), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((60, 6), title, fill=(0, 0, 0))
+    _panel(draw, (60, 40, 700, 330), steps, series, y_label)
     return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))

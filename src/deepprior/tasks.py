@@ -38,7 +38,11 @@ class Preset:
     settings: FitSettings = field(default_factory=FitSettings)
     # When the user gives no iteration count, the tasks whose quality peaks and falls stop early by default.
     default_stop: str = "fixed"
+    regularizer: str | None = None
+    regularizer_options: dict[str, Any] = field(default_factory=dict)
 
+
+_L0_SETTINGS = FitSettings(iterations=2500, lr=1e-3, reg_noise_std=0.0, loss_reduction="sum")
 
 PRESETS: dict[str, Preset] = {
     "denoise": Preset("denoise", settings=FitSettings(iterations=3000, lr=0.01, reg_noise_std=1 / 30, average=0.99,
@@ -63,6 +67,12 @@ PRESETS: dict[str, Preset] = {
                                                                   "upsample_mode": "nearest", "need_1x1_up": False},
                              input_channels=1, settings=FitSettings(iterations=3001, lr=0.01, reg_noise_std=0.0)),
     "inpaint-pixels": Preset("inpaint-pixels", settings=FitSettings(iterations=11000, lr=0.001, reg_noise_std=0.03)),
+    # DIP-ℓ0 (REFERENCE.md §3): z never perturbed, LR 1e-3, sum-reduced data term, T = 100 outer × 25 Adam steps.
+    "smooth-l0": Preset("smooth-l0", settings=_L0_SETTINGS, regularizer="l0",
+                        regularizer_options={"lam": 0.025, "beta": 2.25}),
+    "deblock-l0": Preset("deblock-l0", settings=_L0_SETTINGS, regularizer="l0",
+                         regularizer_options={"lam": 0.025, "beta": 2.0}),
+    "smooth-tv": Preset("smooth-tv", settings=FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.0)),
     "flash-noflash": Preset("flash-noflash", generator_options={**SKIP128}, input="image", input_channels=3,
                             settings=FitSettings(iterations=601, lr=0.1, reg_noise_std=0.0)),
 }
@@ -228,24 +238,25 @@ def run_preset(
         in_h, in_w = net.input_shape(padded_h, padded_w)
         z = make_input(input_kind, input_channels, in_h, in_w, z_generator)
 
-    regularizer = options.get("regularizer")
-    regularizer_info: Any = None
-    if isinstance(regularizer, str):
-        reg_kwargs = dict(options.get("regularizer_options") or {})
-        if options.get("lam") is not None:
-            reg_kwargs["lam"] = options["lam"]
-        reg_kwargs["iterations"] = settings.iterations
-        if regularizer == "l0":
-            reg_kwargs["seed"] = seed
-        regularizer = build_regularizer(regularizer, **reg_kwargs)
-        regularizer_info = {"name": options["regularizer"], **getattr(regularizer, "describe", lambda: {})()}
-    elif regularizer is not None:
-        regularizer_info = type(regularizer).__name__
-
     y = as_tensor_image(observation)
     expected = operator.observation_shape(height, width)
     if tuple(y.shape[-2:]) != expected:
         raise InputError(f"the observation is {tuple(y.shape[-2:])} but the operator expects {expected}")
+    regularizer = options.get("regularizer") or preset.regularizer
+    if isinstance(regularizer, str):
+        reg_kwargs = dict(preset.regularizer_options) if regularizer == preset.regularizer else {}
+        reg_kwargs.update(options.get("regularizer_options") or {})
+        if options.get("lam") is not None:
+            reg_kwargs["lam"] = options["lam"]
+        reg_kwargs["iterations"] = settings.iterations
+        if regularizer == "l0":
+            reg_kwargs.update(seed=seed, observation=y)
+        else:  # TV's λ is calibrated for the same reduction as the data term
+            reg_kwargs.setdefault("reduction", settings.loss_reduction)
+        regularizer_name, regularizer = regularizer, build_regularizer(regularizer, **reg_kwargs)
+    else:
+        regularizer_name = None if regularizer is None else type(regularizer).__name__
+
     reference = options.get("reference")
     reference_tensor = None
     if reference is not None:
@@ -267,7 +278,8 @@ def run_preset(
                       "parameters": sum(p.numel() for p in net.parameters())},
         "input": {"kind": input_kind, "channels": input_channels, "shape": list(z.shape)},
         "fit": dataclasses.asdict(settings),
-        "regularizer": regularizer_info,
+        "regularizer": None if regularizer is None else {"name": regularizer_name,
+                                                         **getattr(regularizer, "describe", dict)()},
         "operator": type(operator).__name__,
         "image_size": [height, width],
         "padded_size": [padded_h, padded_w],
@@ -323,9 +335,71 @@ def denoise(image: Any, **options: Any) -> Restoration:
     return _blind_task("denoise", image, options)
 
 
-def deblock(image: Any, **options: Any) -> Restoration:
-    """Blind JPEG artifact removal (A = identity; the paper's narrow skip 3→3 net, 2400 steps, averaging)."""
-    return _blind_task("deblock", image, options)
+def deblock(image: Any, method: str = "dip", **options: Any) -> Restoration:
+    """Blind JPEG artifact removal (A = identity).
+
+    ``method="dip"``: the DIP paper's narrow skip 3→3 net, 2400 steps, averaging, early stopping by default;
+    ``method="dip-l0"``: DIP-ℓ0 (λ = 0.025, β = 2.0, skip128, 100 × 25 steps), suited to clip art.
+    """
+    if method not in ("dip", "dip-l0"):
+        raise InputError(f"unknown deblocking method {method!r}; choose dip or dip-l0")
+    return _blind_task("deblock" if method == "dip" else "deblock-l0", image, options)
+
+
+SMOOTH_METHODS = ("dip-l0", "dip-tv", "region-fusion", "l0-smooth")
+
+
+def smooth(image: Any, method: str = "dip-l0", lam: float | None = None, **options: Any) -> Restoration:
+    """Edge-preserving smoothing: flatten textures and small details, keep strong edges.
+
+    Parameters
+    ----------
+    method
+        ``"dip-l0"`` (DIP-ℓ0, λ = 0.025, β = 2.25: the paper's best), ``"dip-tv"`` (DIP + λ·TV),
+        ``"region-fusion"`` (Nguyen & Brown, λ = 0.03 by default) or ``"l0-smooth"`` (Xu et al., λ = 0.02).
+        The classical solvers take only ``lam`` (and ``passes`` / ``kappa``, ``beta_max``) and ignore fit options.
+    lam
+        λ of the chosen method (None: its default). λ values do not transfer between methods.
+    """
+    if method not in SMOOTH_METHODS:
+        raise InputError(f"unknown smoothing method {method!r}; choose one of {', '.join(SMOOTH_METHODS)}")
+    if method in ("region-fusion", "l0-smooth"):
+        return _classical_smooth(image, method, lam, options)
+    if lam is not None:
+        options["lam"] = lam
+    if method == "dip-tv":
+        options.setdefault("regularizer", "tv")
+        options.setdefault("lam", 0.05)
+        return _blind_task("smooth-tv", image, options)
+    return _blind_task("smooth-l0", image, options)
+
+
+def _classical_smooth(image: Any, method: str, lam: float | None, options: dict[str, Any]) -> Restoration:
+    import time
+
+    from .regularizers.l0 import l0_smooth, region_fusion
+
+    array = _to_float_image(image, "image")
+    rgb, alpha = _split_alpha(array)
+    allowed = {"passes", "kappa", "beta_max", "progress", "reference", "device", "seed"}
+    unknown = set(k for k, v in options.items() if v is not None) - allowed
+    if unknown:
+        raise InputError(f"option(s) {', '.join(sorted(unknown))} do not apply to {method}")
+    start = time.perf_counter()
+    if method == "region-fusion":
+        lam = 0.03 if lam is None else lam
+        result = region_fusion(rgb, lam, K=int(options.get("passes") or 50))
+        params: dict[str, Any] = {"lam": lam, "K": int(options.get("passes") or 50)}
+    else:
+        lam = 0.02 if lam is None else lam
+        kappa, beta_max = options.get("kappa") or 2.0, options.get("beta_max") or 1e5
+        result = l0_smooth(rgb, lam=lam, kappa=kappa, beta_max=beta_max)
+        params = {"lam": lam, "kappa": kappa, "beta_max": beta_max}
+    seconds = time.perf_counter() - start
+    record = {"task": "smooth", "method": method, **params, "seconds": seconds, "iterations_run": 0,
+              "device": "cpu", "output": method, "selected_step": None, "versions": _versions()}
+    return Restoration(image=np.clip(result, 0, 1).astype(np.float32), history=History(), settings=record,
+                       alpha=alpha)
 
 
 def super_resolve(image: Any, scale: int = 4, **options: Any) -> Restoration:
@@ -402,7 +476,7 @@ def flash_noflash(flash: Any, noflash: Any, **options: Any) -> Restoration:
     return _finish(result, record, noflash_array, alpha)
 
 
-for _function in (denoise, deblock, super_resolve, inpaint, flash_noflash):
+for _function in (denoise, deblock, super_resolve, inpaint, flash_noflash, smooth):
     _function.__doc__ = (_function.__doc__ or "") + COMMON_OPTIONS
 
 TASKS: dict[str, Callable[..., Restoration]] = {
@@ -411,7 +485,8 @@ TASKS: dict[str, Callable[..., Restoration]] = {
     "super-resolve": super_resolve,
     "inpaint": inpaint,
     "flash-noflash": flash_noflash,
+    "smooth": smooth,
 }
 
 __all__ = ["PRESETS", "Preset", "Restoration", "TASKS", "denoise", "deblock", "super_resolve", "inpaint",
-           "flash_noflash", "make_input", "run_preset"]
+           "flash_noflash", "smooth", "make_input", "run_preset"]
