@@ -117,3 +117,26 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
                           capture_output=True, text=True, env=env)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("deepprior: error:") and "Traceback" not in done.stderr
+
+
+def test_demo_writes_images_curve_and_record(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--iterations", "6"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["clean.png", "curve.png", "noisy.png", "restored.json",
+                                                     "restored.png"]
+    record = json.loads((out / "restored.json").read_text())
+    assert record["scores"]["psnr_noisy"] < 25 and len(record["history"]["psnr"]) == 6
+    assert read_image(out / "curve.png").pixels.shape == (520, 720, 3)
+    assert "restored PSNR" in capsys.readouterr().out
+
+
+def test_smooth_and_l0_commands(tmp_path):
+    image = write_image(tmp_path / "img.png", smooth_image(40))
+    assert main(["l0", str(image), "--solver", "l0-smooth", "--lam", "0.02", "-o", str(tmp_path / "a.png"),
+                 "--quiet"]) == 0
+    assert main(["smooth", str(image), "--method", "region-fusion", "--lam", "0.05", "-o", str(tmp_path / "b.png"),
+                 "--quiet"]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["settings"]["lam"] == 0.05
+    assert main(["smooth", str(image), "--method", "dip-tv", "--lam", "0.05", "-o", str(tmp_path / "c.png"),
+                 *FAST]) == 0
+    assert read_image(tmp_path / "c.png").pixels.shape == (40, 40, 3)

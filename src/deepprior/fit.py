@@ -351,7 +351,7 @@ def fit(
             if settings.average:
                 average = output.clone() if average is None else average.lerp_(output, 1 - settings.average)
             if stopper is not None:
-                stopper.update(step, output)
+                stopper.update(step, output, keep=average)
             if regularizer is not None and hasattr(regularizer, "after_step"):
                 regularizer.after_step(step, forward_clean)
 

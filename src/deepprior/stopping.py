@@ -132,7 +132,7 @@ class EarlyStopping:
 
     # ---------------------------------------------------------------- loop interface
 
-    def update(self, step: int, output: torch.Tensor) -> None:
+    def update(self, step: int, output: torch.Tensor, keep: torch.Tensor | None = None) -> None:
         """Feed the output of iteration ``step``.
 
         Parameters
@@ -144,6 +144,10 @@ class EarlyStopping:
             The network output, e.g. (1, C, H, W), floating point.  It is detached
             here and never modified; its shape and device must stay the same
             across calls (a different dtype is converted to the first one).
+        keep : torch.Tensor, optional
+            The image to remember if this step turns out best, instead of the
+            stopper's own candidate (the fit loop passes its running average, so
+            the early-stopped result is the average at the detected step).
 
         Raises
         ------
@@ -181,7 +185,7 @@ class EarlyStopping:
         score, candidate = self._observe(x)
         if score is None:
             return
-        self._record(step, score, candidate)
+        self._record(step, score, candidate if keep is None else keep.detach())
 
     def _record(self, step: int, score: torch.Tensor, candidate: torch.Tensor) -> None:
         score = score.to(self._best_score.dtype)

@@ -271,7 +271,7 @@ def run_preset(
 
     result = fit(net, z, y, operator, settings, output_size=(height, width), reference=reference_tensor,
                  regularizer=regularizer, callbacks=list(options.get("callbacks") or ()), device=device,
-                 progress=options.get("progress", True) if options.get("progress") is not None else True)
+                 progress=True if options.get("progress") is None else options["progress"])
     record = {
         "task": preset.name,
         "generator": {"name": generator_name, **generator_options,
