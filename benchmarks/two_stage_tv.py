@@ -46,8 +46,11 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     noisy = centre_crop(read_image(DATA / f"{args.image}_noisy.png").pixels, args.size)
     clean = centre_crop(read_image(DATA / f"{args.image}_GT.png").pixels, args.size)
@@ -79,7 +82,7 @@ def main() -> None:
               "fraction": args.fraction, "channels": args.channels, "seed": args.seed, "device": device_name(device),
               "torch": torch.__version__, "deepprior": deepprior.__version__, "python": platform.python_version(),
               "commit": commit, "command": "python benchmarks/two_stage_tv.py " + " ".join(
-                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "threads")),
               "results": rows, "curves": {name: c for name, c in curves}}
     stem = f"two_stage_tv_{args.image}_{'full' if args.size <= 0 else args.size}"
     write_json(args.out / f"{stem}.json", record)

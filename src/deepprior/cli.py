@@ -359,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", "-q", action="store_true")
     demo.set_defaults(handler=_cmd_demo)
+
+    from .bench.cli import add_bench_parser
+
+    add_bench_parser(commands)
     return parser
 
 
