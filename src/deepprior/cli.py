@@ -16,47 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .argtypes import non_negative, positive, positive_int, scale_factor
 from .errors import DeepPriorError, InputError
 
 EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _scale(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the scale must be an integer >= 2, got {text!r}") from None
-    if value != int(value) or value < 2:
-        raise argparse.ArgumentTypeError(f"the scale must be an integer >= 2, got {text}")
-    return int(value)
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0")
-    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,10 +32,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fit options (default: the paper's preset for the task)")
-    group.add_argument("--iterations", type=_positive_int, help="Adam steps (disables the default early stop)")
-    group.add_argument("--lr", type=_positive, help="learning rate")
-    group.add_argument("--reg-noise-std", type=_non_negative, metavar="SIGMA", help="input jitter σ_reg")
-    group.add_argument("--average", type=_non_negative, metavar="A",
+    group.add_argument("--iterations", type=positive_int, help="Adam steps (disables the default early stop)")
+    group.add_argument("--lr", type=positive, help="learning rate")
+    group.add_argument("--reg-noise-std", type=non_negative, metavar="SIGMA", help="input jitter σ_reg")
+    group.add_argument("--average", type=non_negative, metavar="A",
                        help="output average weight (0.99 in the paper; 0 disables)")
     group.add_argument("--backtrack", action=argparse.BooleanOptionalAction, default=None,
                        help="restore the last good state when the fit diverges")
@@ -81,13 +45,13 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     group.add_argument("--generator", choices=["skip", "unet", "resnet", "decoder"], help="network")
-    group.add_argument("--channels", type=_positive_int,
+    group.add_argument("--channels", type=positive_int,
                        help="channels per scale of the skip network (128 in the paper; 32-64 is faster)")
     group.add_argument("--regularizer", choices=["tv", "two-stage-tv"], help="explicit regulariser")
-    group.add_argument("--lam", type=_non_negative, help="regulariser weight λ")
+    group.add_argument("--lam", type=non_negative, help="regulariser weight λ")
     group.add_argument("--tv-kind", choices=["anisotropic", "isotropic"], help="TV flavour")
     group.add_argument("--reference", type=Path, help="ground truth, for the PSNR in the progress bar and history")
-    group.add_argument("--save-every", type=_positive_int, metavar="N", help="write a snapshot every N steps")
+    group.add_argument("--save-every", type=positive_int, metavar="N", help="write a snapshot every N steps")
     group.add_argument("--no-json", action="store_true", help="do not write the JSON sidecar")
     group.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
@@ -316,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     deblock.add_argument("--method", choices=["dip", "dip-l0"], default="dip",
                          help="dip: the DIP paper (default); dip-l0: DIP with the l0 gradient prior (clip art)")
     sr = task_parser("super-resolve", "super-resolution by an integer factor")
-    sr.add_argument("--scale", type=_scale, default=4, help="integer factor >= 2 (default 4)")
+    sr.add_argument("--scale", type=scale_factor, default=4, help="integer factor >= 2 (default 4)")
     inpaint = task_parser("inpaint", "fill in missing pixels")
     inpaint.add_argument("--mask", type=Path, required=True,
                          help="mask image of the same size: white/non-zero = known pixel, black/0 = missing")
@@ -334,10 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     l0.add_argument("input", type=Path, help="image file, or a folder of images")
     l0.add_argument("-o", "--output", type=Path, help="output file (or folder)")
     l0.add_argument("--solver", choices=["region-fusion", "l0-smooth"], default="region-fusion")
-    l0.add_argument("--lam", type=_non_negative, help="λ (default 0.03 for region-fusion, 0.02 for l0-smooth)")
-    l0.add_argument("--passes", type=_positive_int, help="Region Fusion passes K (default 50)")
-    l0.add_argument("--kappa", type=_positive, help="L0 smoothing β growth κ > 1 (default 2)")
-    l0.add_argument("--beta-max", type=_positive, help="L0 smoothing β_max (default 1e5)")
+    l0.add_argument("--lam", type=non_negative, help="λ (default 0.03 for region-fusion, 0.02 for l0-smooth)")
+    l0.add_argument("--passes", type=positive_int, help="Region Fusion passes K (default 50)")
+    l0.add_argument("--kappa", type=positive, help="L0 smoothing β growth κ > 1 (default 2)")
+    l0.add_argument("--beta-max", type=positive, help="L0 smoothing β_max (default 1e5)")
     l0.add_argument("--no-json", action="store_true", help="do not write the JSON sidecar")
     l0.add_argument("--quiet", "-q", action="store_true")
     l0.set_defaults(handler=_cmd_l0)
@@ -354,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Adds σ=25 noise to the bundled sample, restores it, and writes the "
                                            "noisy input, the result and a loss/PSNR curve.")
     demo.add_argument("-o", "--output", type=Path, default=Path("deepprior-demo"), help="output folder")
-    demo.add_argument("--iterations", type=_positive_int, help="steps (default: fits in ~1 minute on 2 cores)")
+    demo.add_argument("--iterations", type=positive_int, help="steps (default: fits in ~1 minute on 2 cores)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", "-q", action="store_true")

@@ -12,34 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..argtypes import non_negative_int, positive_int
 from ..errors import InputError
 from .suites import DATA_ENV, PROFILES, SUITES
 
 EXIT_SOME_FAILED = 1
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
 def _crop(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value < 16:
         raise argparse.ArgumentTypeError(f"the crop must be at least 16 pixels, got {value}")
     return value
@@ -61,9 +42,9 @@ def add_bench_parser(subcommands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--methods", metavar="LIST",
                         help="comma-separated methods (default: the suite's defaults that can run here; 'all': "
                              "every method of the suite)")
-    parser.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+    parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                         help="run seeds 0..N-1 of the DIP methods; tables give mean, std and min-max (default 1)")
-    parser.add_argument("--limit", type=_non_negative_int, metavar="N",
+    parser.add_argument("--limit", type=non_negative_int, metavar="N",
                         help="only N images, evenly spread over the suite (0: all; the quick profile has a "
                              "default per suite)")
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
@@ -72,10 +53,10 @@ def add_bench_parser(subcommands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path, default=Path("benchmarks") / "results", metavar="DIR",
                         help="where the JSON, Markdown and images go (default benchmarks/results)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="entries run at once in N worker processes (for an accelerator that one fit does "
                              "not fill; default 1)")
-    parser.add_argument("--threads", type=_positive_int, metavar="N",
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="torch CPU threads (default: torch's; 1 is much faster on an oversubscribed CPU)")
     parser.add_argument("--fresh", action="store_true", help="discard the suite's previous results and start over")
     parser.add_argument("--save-images", action="store_true",
@@ -83,8 +64,8 @@ def add_bench_parser(subcommands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     quick = parser.add_argument_group("quick-profile overrides (stored with the results)")
     quick.add_argument("--crop", type=_crop, metavar="PX", help="centre-crop side (quick default 96)")
-    quick.add_argument("--iterations", type=_positive_int, metavar="N", help="DIP steps (quick default 200)")
-    quick.add_argument("--channels", type=_positive_int, metavar="C", help="skip-net width (quick default 32)")
+    quick.add_argument("--iterations", type=positive_int, metavar="N", help="DIP steps (quick default 200)")
+    quick.add_argument("--channels", type=positive_int, metavar="C", help="skip-net width (quick default 32)")
     parser.set_defaults(handler=run_bench_command)
     return parser
 
