@@ -121,3 +121,13 @@ def test_optimize_input_trains_z():
     settings = FitSettings(iterations=5, lr=0.01, optimize_input=True)
     result, _ = _fit_small(settings)
     assert result.iterations_run == 5
+
+
+def test_out_of_memory_becomes_one_actionable_device_error():
+    from deepprior.errors import DeviceError
+
+    def exhaust(state):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 99 GB")
+
+    with pytest.raises(DeviceError, match="narrower network"):
+        _fit_small(FitSettings(iterations=3), callbacks=[exhaust])

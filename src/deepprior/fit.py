@@ -272,8 +272,9 @@ def fit(
         operator = operator.to(device)
         if reference is not None:
             reference = reference.to(device)
-    except torch.OutOfMemoryError as exc:  # pragma: no cover - needs a small GPU
-        raise DeviceError(_oom_message(z)) from exc
+    except RuntimeError as exc:
+        _raise_if_out_of_memory(exc, z)
+        raise
     net.train()  # BatchNorm in train mode, as in DIP
 
     params = list(net.parameters())
@@ -388,8 +389,9 @@ def fit(
                 stop = bool(callback(FitState(step, net, output, average, loss.detach()))) or stop
             if stop:
                 break
-    except torch.OutOfMemoryError as exc:  # pragma: no cover - needs a GPU
-        raise DeviceError(_oom_message(z)) from exc
+    except RuntimeError as exc:  # CUDA, MPS and CPU allocators all raise a RuntimeError subclass
+        _raise_if_out_of_memory(exc, z)
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -420,10 +422,13 @@ def _select_output(output: torch.Tensor | None, average: torch.Tensor | None, st
     return output, "last", None
 
 
-def _oom_message(z: torch.Tensor) -> str:
-    h, w = z.shape[-2:]
-    return (f"out of memory on {z.device} for a {h}×{w} image: try a narrower network (--channels 64), "
-            "a smaller image (crop or tile it), or --device cpu")
+def _raise_if_out_of_memory(exc: RuntimeError, z: torch.Tensor) -> None:
+    """Turn an allocator failure into one actionable line instead of a traceback."""
+    text = str(exc).lower()
+    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text:
+        h, w = z.shape[-2:]
+        raise DeviceError(f"out of memory on {z.device} for a {h}×{w} working size: try a narrower network "
+                          "(--channels 64), a smaller image (crop or tile it), or another device") from exc
 
 
 def as_numpy_image(image: torch.Tensor) -> np.ndarray:
