@@ -87,7 +87,7 @@ def main() -> None:
     stem = f"two_stage_tv_{args.image}_{'full' if args.size <= 0 else args.size}"
     write_json(args.out / f"{stem}.json", record)
     plot_series(args.out / f"{stem}.png", list(range(len(curves[0][1]))), curves,
-                f"{args.image} sigma=25, {label}: PSNR of the raw output per step")
+                f"{args.image} sigma=25, {label}: PSNR of the raw output per step".replace("×", "x"))
     lines = [f"# Two-stage DIP-TV vs DIP vs DIP-TV — {args.image}, σ=25, {label}", "",
              f"{args.iterations} iterations, skip{args.channels}, λ={args.lam} (anisotropic TV, mean-reduced), "
              f"TV for the first {args.fraction:.3f} in two-stage, seed {args.seed}, {device_name(device)}, "
