@@ -36,7 +36,9 @@ TINY = {"channels_down": 16, "channels_up": 16, "channels_skip": 4}
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    # The test networks are tiny: one thread avoids OpenMP synchronisation, which stalls badly whenever another
+    # process shares the cores.
+    torch.set_num_threads(1)
     yield
 
 
