@@ -131,3 +131,12 @@ def test_out_of_memory_becomes_one_actionable_device_error():
 
     with pytest.raises(DeviceError, match="narrower network"):
         _fit_small(FitSettings(iterations=3), callbacks=[exhaust])
+
+
+def test_automatic_precision_is_recorded_and_can_be_forced_off():
+    from deepprior.device import fast_defaults
+
+    result, _ = _fit_small(FitSettings(iterations=2))
+    assert (result.channels_last, result.amp) == fast_defaults(torch.device("cpu"))
+    forced, _ = _fit_small(FitSettings(iterations=2, channels_last=False, amp=False))
+    assert (forced.channels_last, forced.amp) == (False, False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .errors import DeviceError
@@ -60,3 +62,22 @@ def device_name(device: torch.device) -> str:
 
         return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return device.type
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast runs DIP's
+    convolutions about twice as fast at no measured PSNR cost (benchmarks/results/speed_cpu.md); elsewhere it would
+    be emulated and slower, so it stays off."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return ("avx512_bf16" in flags or "amx_bf16" in flags) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def fast_defaults(device: torch.device) -> tuple[bool, bool]:
+    """(channels_last, bf16 autocast) used when the user sets neither: on for CUDA and for CPUs with native bf16."""
+    on = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    return on, on

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .device import fast_defaults
 from .errors import DeviceError, InputError
 from .metrics import psnr_torch
 from .nets.base import Generator
@@ -54,7 +55,8 @@ class FitSettings:
     seed
         Seeds z, the weights and the jitter; the same seed on the same CPU gives bit-identical results.
     channels_last, amp
-        Memory format and bf16 autocast; None = automatic (both on for CUDA, off on the CPU).
+        Memory format and bf16 autocast; None = automatic: both on for CUDA and for CPUs that compute bf16 in
+        hardware (AVX512-BF16 / AMX: about 2× faster at no measured PSNR cost), off elsewhere.
     optimize_input
         Also train z (used by the Deep Random Projector style fast mode).
     compile
@@ -152,7 +154,9 @@ class FitResult:
     stopped_at: int | None
     selected_step: int | None
     seconds: float
-    source: str  # "average", "last", "early-stop" or "regularizer"
+    source: str  # "average", "last", "early-stop" (the average at the detected step, if averaging) or "regularizer"
+    channels_last: bool = False
+    amp: bool = False
 
 
 Callback = Callable[[FitState], "bool | None"]
@@ -261,8 +265,9 @@ def fit(
     """
     settings.validate()
     device = device or observation.device
-    channels_last = settings.channels_last if settings.channels_last is not None else device.type == "cuda"
-    amp = settings.amp if settings.amp is not None else device.type == "cuda"
+    default_channels_last, default_amp = fast_defaults(device)
+    channels_last = settings.channels_last if settings.channels_last is not None else default_channels_last
+    amp = settings.amp if settings.amp is not None else default_amp
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     try:
@@ -405,7 +410,8 @@ def fit(
         history.events.append({"step": step, "event": "early-stopping", "selected": selected,
                                "stopped": stopped_at is not None})
     return FitResult(image=image.detach().float().cpu().contiguous(), history=history, iterations_run=step + 1,
-                     stopped_at=stopped_at, selected_step=selected, seconds=seconds, source=source)
+                     stopped_at=stopped_at, selected_step=selected, seconds=seconds, source=source,
+                     channels_last=channels_last, amp=amp)
 
 
 def _select_output(output: torch.Tensor | None, average: torch.Tensor | None, stopper: Any,

@@ -277,7 +277,7 @@ def run_preset(
         "generator": {"name": generator_name, **generator_options,
                       "parameters": sum(p.numel() for p in net.parameters())},
         "input": {"kind": input_kind, "channels": input_channels, "shape": list(z.shape)},
-        "fit": dataclasses.asdict(settings),
+        "fit": {**dataclasses.asdict(settings), "channels_last": result.channels_last, "amp": result.amp},
         "regularizer": None if regularizer is None else {"name": regularizer_name,
                                                          **getattr(regularizer, "describe", dict)()},
         "operator": type(operator).__name__,
