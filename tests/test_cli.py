@@ -32,7 +32,8 @@ def test_denoise_end_to_end_writes_image_and_sidecar(tmp_path, noisy_png, capsys
 def test_sixteen_bit_input_gives_sixteen_bit_output_and_snapshots(tmp_path):
     source = write_image(tmp_path / "in16.png", smooth_image(40), bit_depth=16)
     out = tmp_path / "out.png"
-    assert main(["deblock", str(source), "-o", str(out), "--save-every", "2", *FAST]) == 0
+    assert main(["deblock", str(source), "-o", str(out), "--save-every", "2", "--fp32", *FAST]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["settings"]["fit"]["amp"] is False
     assert read_image(out).bit_depth == 16
     assert sorted(p.name for p in (tmp_path / "out_snapshots").iterdir()) == ["step_000002.png", "step_000004.png"]
 

@@ -50,6 +50,8 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--regularizer", choices=["tv", "two-stage-tv"], help="explicit regulariser")
     group.add_argument("--lam", type=non_negative, help="regulariser weight λ")
     group.add_argument("--tv-kind", choices=["anisotropic", "isotropic"], help="TV flavour")
+    group.add_argument("--fp32", action="store_true",
+                       help="full float32 (default: bf16 autocast on CUDA and on CPUs with native bf16)")
     group.add_argument("--reference", type=Path, help="ground truth, for the PSNR in the progress bar and history")
     group.add_argument("--save-every", type=positive_int, metavar="N", help="write a snapshot every N steps")
     group.add_argument("--no-json", action="store_true", help="do not write the JSON sidecar")
@@ -62,6 +64,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "backtrack": args.backtrack, "stop": args.stop, "seed": args.seed, "device": args.device,
         "generator": args.generator,
     }
+    if args.fp32:
+        options.update(amp=False, channels_last=False)
     if args.average is not None:
         options["average"] = args.average
         if args.average >= 1:
