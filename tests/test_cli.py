@@ -38,6 +38,20 @@ def test_sixteen_bit_input_gives_sixteen_bit_output_and_snapshots(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out_snapshots").iterdir()) == ["step_000002.png", "step_000004.png"]
 
 
+def test_gray_alpha_input_keeps_its_alpha_and_reference_psnr_is_printed(tmp_path, capsys):
+    gray = smooth_image(40, channels=1)
+    alpha = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
+    source = write_image(tmp_path / "la.png", gray, alpha=alpha)
+    reference = write_image(tmp_path / "ref.png", gray)
+    out = tmp_path / "la_out.png"
+    assert main(["denoise", str(source), "-o", str(out), "--reference", str(reference),
+                 "--iterations", "4", "--channels", "8"]) == 0
+    written = read_image(out)
+    assert written.pixels.shape == (40, 40, 1)
+    np.testing.assert_allclose(written.alpha, alpha, atol=1 / 255)
+    assert "PSNR vs reference" in capsys.readouterr().out
+
+
 def test_super_resolve_and_inpaint_and_flash(tmp_path):
     low = write_image(tmp_path / "low.png", smooth_image(64)[::2, ::2])
     assert main(["super-resolve", str(low), "--scale", "2", "-o", str(tmp_path / "sr.png"), *FAST]) == 0

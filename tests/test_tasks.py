@@ -74,7 +74,7 @@ def test_defaults_follow_the_presets_and_early_stopping_is_on_without_iterations
     (lambda: deepprior.inpaint(smooth_image(40), np.zeros((40, 40), bool), iterations=1), "no known pixel"),
     (lambda: deepprior.inpaint(smooth_image(40), np.ones((40, 40), bool), kind="blob"), "inpainting kind"),
     (lambda: deepprior.denoise(smooth_image(40), iterations=1, bogus=3), "unknown option"),
-    (lambda: deepprior.denoise(np.zeros((40, 40, 2)), iterations=1), "C = 1, 3 or 4"),
+    (lambda: deepprior.denoise(np.zeros((40, 40, 5)), iterations=1), "C = 1 or 3"),
     (lambda: deepprior.denoise(np.full((40, 40), np.nan), iterations=1), "NaN"),
     (lambda: deepprior.denoise(smooth_image(40), iterations=1, generator="vgg"), "unknown generator"),
     (lambda: deepprior.denoise(smooth_image(40), iterations=1, regularizer="l1"), "unknown regulariser"),

@@ -86,9 +86,13 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _output_suffix(source: Path) -> str:
+    """Keep lossless 16-bit-capable formats; everything else (JPEG, BMP) is written as PNG."""
+    return source.suffix.lower() if source.suffix.lower() in (".png", ".tif", ".tiff") else ".png"
+
+
 def _default_output(source: Path, task: str) -> Path:
-    suffix = source.suffix.lower() if source.suffix.lower() in (".png", ".tif", ".tiff") else ".png"
-    return source.with_name(f"{source.stem}_{task}{suffix}")
+    return source.with_name(f"{source.stem}_{task}{_output_suffix(source)}")
 
 
 def _resolve_jobs(source: Path, output: Path | None, task: str) -> list[tuple[Path, Path]]:
@@ -107,7 +111,7 @@ def _resolve_jobs(source: Path, output: Path | None, task: str) -> list[tuple[Pa
         if not target.parent.exists():
             raise InputError(f"output folder '{target.parent}' does not exist")
         target.mkdir(exist_ok=True)
-        return [(image, target / _default_output(image, task).name.replace(f"_{task}", "")) for image in images]
+        return [(image, target / f"{image.stem}{_output_suffix(image)}") for image in images]
     target = output if output is not None else _default_output(source, task)
     if target.is_dir():
         target = target / _default_output(source, task).name
@@ -148,15 +152,18 @@ def _write_result(restoration: Any, output: Path, bit_depth: int, args: argparse
         write_json(output.with_suffix(".json"), record)
 
 
-def _summary(restoration: Any, output: Path, wall: float) -> str:
+def _summary(restoration: Any, output: Path, wall: float, reference: np.ndarray | None) -> str:
     settings = restoration.settings
     text = (f"wrote {output} ({settings['iterations_run']} iterations in {wall:.1f} s on {settings['device']}, "
             f"output: {settings['output']}")
     if settings.get("selected_step") is not None:
         text += f" at step {settings['selected_step']}"
-    psnr = restoration.history.psnr_average if settings["output"] == "average" else restoration.history.psnr
-    if psnr and np.isfinite(psnr[-1]):
-        text += f", PSNR vs reference {psnr[-1]:.2f} dB"
+    if reference is not None and reference.shape[:2] == restoration.image.shape[:2]:
+        from .metrics import psnr
+
+        image = restoration.image if restoration.image.ndim == 3 else restoration.image[..., None]
+        if image.shape == reference.shape:
+            text += f", PSNR vs reference {psnr(image, reference):.2f} dB"
     return text + ")"
 
 
@@ -187,7 +194,7 @@ def _run_jobs(args: argparse.Namespace, task: str, restore: Callable[..., Any], 
             inputs = {"image": str(source), **{k: str(v) for k, v in extra_inputs.items()}}
             _write_result(restoration, output, image.bit_depth, args, inputs, wall)
             if not args.quiet:
-                print(_summary(restoration, output, wall))
+                print(_summary(restoration, output, wall, reference))
         except DeepPriorError as exc:
             if len(jobs) == 1:
                 raise
@@ -249,7 +256,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     _write_result(restoration, output, noflash.bit_depth, args, {"flash": str(args.flash),
                                                                  "noflash": str(args.noflash)}, wall)
     if not args.quiet:
-        print(_summary(restoration, output, wall))
+        print(_summary(restoration, output, wall, options.get("reference")))
     return 0
 
 

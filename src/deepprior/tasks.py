@@ -132,8 +132,8 @@ def _to_float_image(image: Any, what: str) -> np.ndarray:
         array = array.astype(np.float32)
     else:
         raise InputError(f"{what} must be a numeric array, got dtype {array.dtype}")
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
-        raise InputError(f"{what} must be (H, W) or (H, W, C) with C = 1, 3 or 4, got shape {array.shape}")
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise InputError(f"{what} must be (H, W) or (H, W, C) with C = 1 or 3 (+ alpha), got shape {array.shape}")
     if array.size == 0:
         raise InputError(f"{what} is empty")
     if not np.isfinite(array).all():
@@ -142,8 +142,9 @@ def _to_float_image(image: Any, what: str) -> np.ndarray:
 
 
 def _split_alpha(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    if array.ndim == 3 and array.shape[2] == 4:
-        return array[..., :3], array[..., 3]
+    """Gray + alpha (C = 2) and RGBA (C = 4): the alpha channel is carried through, never restored."""
+    if array.ndim == 3 and array.shape[2] in (2, 4):
+        return array[..., :-1], array[..., -1]
     return array, None
 
 
