@@ -11,7 +11,13 @@ from skimage.filters import gaussian
 from skimage.measure import label
 
 from deepprior.errors import InputError
-from deepprior.regularizers.l0 import l0_smooth, l0_smooth_energy, region_fusion, region_fusion_energy
+from deepprior.regularizers.l0 import (
+    l0_smooth,
+    l0_smooth_energy,
+    l0_smooth_reference,
+    region_fusion,
+    region_fusion_energy,
+)
 
 COLOURS_RGB = np.array([[0.1, 0.2, 0.8], [0.9, 0.5, 0.1], [0.4, 0.9, 0.4], [0.7, 0.1, 0.6]])
 COLOURS_GRAY = np.array([[0.1], [0.9], [0.4], [0.65]])
@@ -238,26 +244,6 @@ def test_region_fusion_energy_exact_value():
 # ---------------------------------------------------------------------------
 
 
-def reference_l0_smooth(I, lam=0.02, kappa=2.0, beta_max=1e5):
-    """Direct float64 transcription of Xu et al.'s algorithm (full complex FFTs)."""
-    I3 = np.asarray(I, np.float64)
-    I3 = I3 if I3.ndim == 3 else I3[:, :, None]
-    H, W, _ = I3.shape
-    FI = np.fft.fft2(I3, axes=(0, 1))
-    D2 = (2 - 2 * np.cos(2 * np.pi * np.arange(W) / W))[None, :] + (2 - 2 * np.cos(2 * np.pi * np.arange(H) / H))[:, None]
-    S = I3.copy()
-    beta = 2 * lam
-    while beta < beta_max:
-        h = np.roll(S, -1, 1) - S
-        v = np.roll(S, -1, 0) - S
-        t = (h**2 + v**2).sum(2) < lam / beta
-        h[t] = 0
-        v[t] = 0
-        div = (np.roll(h, 1, 1) - h) + (np.roll(v, 1, 0) - v)
-        FS = (FI + beta * np.fft.fft2(div, axes=(0, 1))) / (1 + beta * D2)[:, :, None]
-        S = np.real(np.fft.ifft2(FS, axes=(0, 1)))
-        beta *= kappa
-    return S.reshape(np.shape(I))
 
 
 @pytest.mark.parametrize("fft", ["numpy", "torch"])
@@ -267,7 +253,7 @@ def test_l0_smooth_matches_float64_reference(monkeypatch, rgb, fft):
     l0_mod = importlib.import_module("deepprior.regularizers.l0.l0_smooth")
     monkeypatch.setattr(l0_mod, "_TORCH_MIN_SIZE", 0 if fft == "torch" else 1 << 62)
     noisy, _ = piecewise(rgb, seed=2)
-    np.testing.assert_allclose(l0_smooth(noisy, 0.02), reference_l0_smooth(noisy, 0.02), atol=1e-3)
+    np.testing.assert_allclose(l0_smooth(noisy, 0.02), l0_smooth_reference(noisy, 0.02), atol=1e-3)
 
 
 @pytest.mark.parametrize("rgb", [False, True])
