@@ -65,7 +65,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "generator": args.generator,
     }
     if args.fp32:
-        options.update(amp=False, channels_last=False)
+        options["amp"] = False
     if args.average is not None:
         options["average"] = args.average
         if args.average >= 1:

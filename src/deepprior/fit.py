@@ -55,8 +55,8 @@ class FitSettings:
     seed
         Seeds z, the weights and the jitter; the same seed on the same CPU gives bit-identical results.
     channels_last, amp
-        Memory format and bf16 autocast; None = automatic: both on for CUDA and for CPUs that compute bf16 in
-        hardware (AVX512-BF16 / AMX: about 2× faster at no measured PSNR cost), off elsewhere.
+        Memory format and bf16 autocast; None = automatic: channels_last on CUDA and the CPU; bf16 on CUDA and on
+        CPUs that compute bf16 in hardware (AVX512-BF16 / AMX: about 2× faster at no measured PSNR cost).
     optimize_input
         Also train z (used by the Deep Random Projector style fast mode).
     compile
