@@ -81,8 +81,9 @@ def test_backtracking_restores_weights_and_optimizer_state():
     assert result.history.psnr_observation[-1] > result_plain.history.psnr_observation[-1] + 3
 
 
-def test_early_stopping_selects_an_earlier_output():
-    settings = FitSettings(iterations=120, lr=0.01, stop="es-wmv", stop_window=10, stop_patience=20, check_every=5)
+@pytest.mark.parametrize("rule", ["es-wmv", "es-emv"])
+def test_early_stopping_selects_an_earlier_output(rule):
+    settings = FitSettings(iterations=120, lr=0.01, stop=rule, stop_window=10, stop_patience=20, check_every=5)
     result, _ = _fit_small(settings)
     assert result.source == "early-stop"
     assert result.selected_step is not None and result.selected_step < result.iterations_run

@@ -304,7 +304,10 @@ def fit(
         with torch.no_grad():
             return forward(z)
 
-    stopper = make_stopper(settings.stop, window=settings.stop_window, patience=settings.stop_patience)
+    stop_options: dict[str, int] = {"patience": settings.stop_patience}
+    if settings.stop.strip().lower().replace("_", "-") == "es-wmv":
+        stop_options["window"] = settings.stop_window  # ES-EMV has no window
+    stopper = make_stopper(settings.stop, **stop_options)
     checkpoint = _Checkpoint() if settings.backtrack else None
     history = History()
     # Per-step scalars are gathered on the device and copied to the host once per check.
