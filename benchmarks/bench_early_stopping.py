@@ -199,7 +199,19 @@ def verify(name: str, noisy: np.ndarray, gt: np.ndarray, row: dict[str, Any], ar
 
 
 def fit_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"channels_last": True if args.channels_last else None, "amp": True if args.amp else None}
+    return {"channels_last": args.channels_last, "amp": args.amp}
+
+
+def effective_fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What the fit actually used: the forced values, else the package's defaults for the CPU."""
+    try:
+        from deepprior.device import fast_defaults
+
+        default_cl, default_amp = fast_defaults(torch.device("cpu"))
+    except ImportError:  # older package: contiguous fp32 on the CPU
+        default_cl, default_amp = False, False
+    return {"channels_last": default_cl if args.channels_last is None else args.channels_last,
+            "amp": default_amp if args.amp is None else args.amp}
 
 
 def generator_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -296,8 +308,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--patience", type=int, default=500, help="scaled-down P reported beside P = 1000")
     ap.add_argument("--verify", type=int, default=1, help="re-run the first K images through denoise(stop=...)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--channels-last", action="store_true", help="fit with channels_last=True")
-    ap.add_argument("--amp", action="store_true", help="fit with bf16 autocast (amp=True)")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                    help="force channels_last on/off (default: the package's choice for the device)")
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                    help="force bf16 autocast on/off (default: the package's choice for the device)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: predictable on a shared machine; 0 = torch default)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
@@ -333,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                          "python": platform.python_version()},
             "data": str(args.data), "images": len(names), "size": args.size, "channels": args.channels,
             "iterations": args.iterations, "window": args.window, "patience": args.patience,
-            "channels_last": args.channels_last, "amp": args.amp,
+            **effective_fit_options(args),
             "patiences": sorted(set(args.patience_list)), "seed": args.seed, "check_every": check_every,
             "loadavg_start": list(os.getloadavg())}
     res: dict[str, Any] = {"meta": meta, "images": [], "verify": []}

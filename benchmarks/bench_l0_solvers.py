@@ -43,6 +43,7 @@ import numba  # noqa: E402
 import torch  # noqa: E402
 from skimage import io as skio  # noqa: E402
 
+from deepprior.device import cpu_model  # noqa: E402
 from deepprior.regularizers.l0 import (  # noqa: E402
     l0_smooth,
     l0_smooth_energy,
@@ -68,14 +69,6 @@ def load_image(path: Path) -> np.ndarray:
     return img.astype(np.float64)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_calls(fn, repeats: int) -> dict:

@@ -54,6 +54,7 @@ if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
 import deepprior  # noqa: E402
+from deepprior.device import cpu_model
 from deepprior.fit import FitSettings, fit  # noqa: E402
 from deepprior.metrics import psnr as psnr_np  # noqa: E402
 from deepprior.metrics import psnr_torch  # noqa: E402
@@ -64,9 +65,9 @@ from deepprior.tasks import PRESETS, make_input  # noqa: E402
 DEFAULT_DATA = Path(os.environ.get("DEEPPRIOR_DATA", "/work/shared/data")) / "dip/project_page/Denoising/Color/25"
 LOOPS = ("ours", "ours-cl", "ours-bf16-cl", "reference", "deepinv")
 LOOP_LABELS = {
-    "ours": "deepprior.fit (denoise preset, CPU defaults: contiguous, fp32)",
-    "ours-cl": "deepprior.fit + channels_last",
-    "ours-bf16-cl": "deepprior.fit + channels_last + bf16 autocast (opt-in; see quality in fast mode)",
+    "ours": "deepprior.fit, denoise preset, channels_last=False, amp=False (contiguous fp32)",
+    "ours-cl": "deepprior.fit + channels_last=True (fp32)",
+    "ours-bf16-cl": "deepprior.fit + channels_last=True + amp=True (bf16 autocast; see the quality in fast mode)",
     "reference": "plain loop like the original DIP notebook (host PSNR every step, params to CPU every step)",
     "deepinv": "deepinv.models.DeepImagePrior with the same skip128 generator",
 }
@@ -97,14 +98,6 @@ def to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpu_flags() -> list[str]:
@@ -358,41 +351,48 @@ def _vm_kib(field: str) -> int:
     return -1
 
 
-def memory_child(size: int, steps: int) -> None:
-    """Run in a fresh process: baseline RSS after imports, then ``steps`` fit steps; print JSON."""
+def memory_child(size: int, steps: int, config: str = "fp32") -> None:
+    """Run in a fresh process: baseline RSS after imports, then ``steps`` fit steps; print JSON.
+
+    ``config``: "fp32" (contiguous, fp32) or "bf16-cl" (channels_last + bf16 autocast).
+    """
     torch.manual_seed(0)
     y = torch.rand(1, 3, size, size)
     base_rss = _vm_kib("VmRSS")
     base_hwm = _vm_kib("VmHWM")
     net = skip128()
     z = make_input("noise", 32, size, size, torch.Generator().manual_seed(0))
-    settings = replace(PRESETS["denoise"].settings, iterations=steps, stop="fixed")
+    bf16 = config == "bf16-cl"
+    settings = replace(PRESETS["denoise"].settings, iterations=steps, stop="fixed", channels_last=bf16, amp=bf16)
     start = time.perf_counter()
     fit(net, z, y, Identity(), settings, reference=y, progress=False)
     seconds = time.perf_counter() - start
     hwm = _vm_kib("VmHWM")
-    print(json.dumps({"size": size, "steps": steps, "baseline_rss_mib": base_rss / 1024,
+    print(json.dumps({"size": size, "steps": steps, "config": config, "baseline_rss_mib": base_rss / 1024,
                       "baseline_hwm_mib": base_hwm / 1024, "peak_rss_mib": hwm / 1024,
                       "peak_delta_mib": (hwm - base_rss) / 1024, "seconds": seconds}))
 
 
 def run_memory(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for size in args.memory_sizes:
+    for size, config in [(s, c) for s in args.memory_sizes for c in args.memory_configs]:
         steps = 2 if size <= 512 else 1
+        key = f"{size} {config}"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(size), "--_memory-steps",
-               str(steps)]
+               str(steps), "--_memory-config", config]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
         env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.memory_timeout, env=env)
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
             if proc.returncode != 0 or not line:
-                out[str(size)] = {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
+                out[key] = {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
             else:
-                out[str(size)] = json.loads(line[-1])
+                out[key] = json.loads(line[-1])
         except subprocess.TimeoutExpired:
-            out[str(size)] = {"error": f"timed out after {args.memory_timeout} s"}
-        log(f"  memory {size}²: {out[str(size)]}")
+            out[key] = {"error": f"timed out after {args.memory_timeout} s"}
+        log(f"  memory {key}: {out[key]}")
     return out
 
 
@@ -495,7 +495,7 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
     # 3) CPU options, interleaved
     variants: dict[str, dict[str, Any]] = {
-        "fp32, foreach Adam (fit's CPU default)": dict(channels_last=False, amp=False, adam="foreach"),
+        "fp32, contiguous, foreach Adam (baseline)": dict(channels_last=False, amp=False, adam="foreach"),
         "fp32, fused Adam": dict(channels_last=False, amp=False, adam="fused"),
         "fp32, for-loop Adam (torch default on CPU)": dict(channels_last=False, amp=False, adam="for-loop"),
         "fp32, channels_last": dict(channels_last=True, amp=False, adam="foreach"),
@@ -578,7 +578,7 @@ def run_fast(args: argparse.Namespace, data: Path, log: Any) -> dict[str, Any]:
     gt = centre_crop(load_rgb(data / f"{args.fast_image}_GT.png"), args.fast_size)
     variants: list[tuple[str, int, dict[str, Any]]] = []
     for c in args.fast_channels:
-        variants.append((f"skip{c}", c, {}))
+        variants.append((f"skip{c}", c, {"channels_last": False, "amp": False}))
     for c in args.fast_bf16_channels:
         variants.append((f"skip{c} + channels_last + bf16", c, {"channels_last": True, "amp": True}))
     out: dict[str, Any] = {"image": args.fast_image, "crop": args.fast_size, "iterations": args.fast_iterations,
@@ -667,14 +667,16 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         lines += ["Loops:", ""] + [f"- `{k}`: {v}" for k, v in LOOP_LABELS.items()] + [""]
     if "memory" in res:
         lines += ["## Peak memory (one fit per size in a fresh process; VmHWM)", "",
-                  "| size | steps | baseline RSS after imports (MiB) | peak RSS (MiB) | peak − baseline (MiB) | s |",
-                  "|---|---|---|---|---|---|"]
-        for size, r in res["memory"].items():
+                  "| size | config | steps | baseline RSS after imports (MiB) | peak RSS (MiB) | "
+                  "peak − baseline (MiB) | s |", "|---|---|---|---|---|---|---|"]
+        for key, r in res["memory"].items():
+            size, _, config = key.partition(" ")
+            config = config or r.get("config", "fp32")
             if "error" in r:
-                lines.append(f"| {size}² | – | – | – | {r['error']} | – |")
+                lines.append(f"| {size}² | {config} | – | – | – | {r['error']} | – |")
             else:
-                lines.append(f"| {size}² | {r['steps']} | {r['baseline_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} | "
-                             f"{r['peak_delta_mib']:.0f} | {r['seconds']:.1f} |")
+                lines.append(f"| {size}² | {config} | {r['steps']} | {r['baseline_rss_mib']:.0f} | "
+                             f"{r['peak_rss_mib']:.0f} | {r['peak_delta_mib']:.0f} | {r['seconds']:.1f} |")
         lines.append("")
     if "profile" in res:
         p = res["profile"]
@@ -746,6 +748,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--memory-sizes", type=int, nargs="*", default=[256, 512, 1024],
                     help="sizes for the peak-memory subprocesses (>512: one step only)")
     ap.add_argument("--memory-timeout", type=int, default=180, help="seconds per memory subprocess")
+    ap.add_argument("--memory-configs", nargs="+", default=["fp32", "bf16-cl"], choices=["fp32", "bf16-cl"],
+                    help="fp32 = contiguous fp32; bf16-cl = channels_last + bf16 autocast")
     ap.add_argument("--profile-size", type=int, default=256)
     ap.add_argument("--profile-steps", type=int, default=4, help="timed steps per profile variant")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile variants (slow to compile)")
@@ -765,6 +769,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="keep the sections of an existing <out>/<name>.json that this run skips")
     ap.add_argument("--_memory-child", dest="memory_child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_memory-steps", dest="memory_steps", type=int, default=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_memory-config", dest="memory_config", default="fp32", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
 
@@ -773,7 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_child is not None:
-        memory_child(args.memory_child, args.memory_steps)
+        memory_child(args.memory_child, args.memory_steps, args.memory_config)
         return 0
     started = time.perf_counter()
 
