@@ -308,10 +308,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--patience", type=int, default=500, help="scaled-down P reported beside P = 1000")
     ap.add_argument("--verify", type=int, default=1, help="re-run the first K images through denoise(stop=...)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                    help="force channels_last on/off (default: the package's choice for the device)")
-    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                    help="force bf16 autocast on/off (default: the package's choice for the device)")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                    help="channels_last memory format (off by default: contiguous, as on any machine)")
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False,
+                    help="bf16 autocast (off by default: fp32 results comparable across machines)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: predictable on a shared machine; 0 = torch default)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
