@@ -639,8 +639,10 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
              f"- image: {m['image']} (centre crop per size), generator skip128 "
              f"(build_generator('skip', 32, 3), 2,217,831 parameters)",
              f"- deepinv: {_deepinv_line(m['deepinv'])}"]
+    if m.get("runs"):
+        lines.append("- runs that produced this file, oldest first (a later run replaces the sections it redoes):")
     for run in m.get("runs", []):
-        lines.append(f"- section(s) {', '.join(run['sections'])}: `{run['command']}` ({run['date']}, "
+        lines.append(f"  - section(s) {', '.join(run['sections'])}: `{run['command']}` ({run['date']}, "
                      f"{run['torch_threads']} thread(s))")
     lines.append("")
     for threads, entry in res.get("speed_threads", {}).items():
@@ -819,6 +821,9 @@ def main(argv: list[str] | None = None) -> int:
                         "sections": sections})
         meta["runs"] = history
         meta["wall_s_previous"] = res["meta"].get("wall_s", 0) + res["meta"].get("wall_s_previous", 0)
+        if "speed" in args.skip:  # deepinv was only imported by the run that timed the loops
+            meta["deepinv"] = res["meta"].get("deepinv", meta["deepinv"])
+            meta["versions"]["deepinv"] = res["meta"].get("versions", {}).get("deepinv")
         if "speed" in res and "speed_threads" not in res:
             old = history[0]
             res["speed_threads"] = {str(old["torch_threads"]): {
