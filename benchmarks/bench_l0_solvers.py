@@ -6,10 +6,10 @@ plus OpenCV contrib's ``cv2.ximgproc.l0Smooth`` when it is installed
 (``pip install opencv-contrib-python-headless``; never needed by the
 package).  The first call (numba compile or on-disk cache load) is reported
 separately; then one full-size warm-up call and the median / min of
-``--repeats`` timed calls.  Writes ``results/l0_solvers_speed.json`` and
-``.md`` next to this script.
+``--repeats`` timed calls.  Writes ``benchmarks/results/l0_solvers_speed.json``
+and ``.md``.  From the repository root:
 
-    python benchmarks/bench_l0_solvers.py [--image PATH] [--repeats 11]
+    python -m benchmarks.bench_l0_solvers [--image PATH] [--repeats 11]
 """
 
 from __future__ import annotations
@@ -19,32 +19,20 @@ import os
 # before numba/torch are imported: the solvers are serial, keep helpers serial too
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numba  # noqa: F401 - imported so that the recorded versions include it
+import numpy as np
+import torch
+from skimage import io as skio
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = REPO / "benchmarks" / "results"
-
-try:
-    import deepprior  # noqa: F401
-except ImportError:  # running from a checkout without installing
-    sys.path.insert(0, str(REPO / "src"))
-
-import numba  # noqa: E402
-import torch  # noqa: E402
-from skimage import io as skio  # noqa: E402
-
-from deepprior.device import cpu_model  # noqa: E402
-from deepprior.regularizers.l0 import (  # noqa: E402
+from benchmarks import common
+from deepprior.regularizers.l0 import (
     l0_smooth,
     l0_smooth_energy,
     l0_smooth_reference,
@@ -52,9 +40,11 @@ from deepprior.regularizers.l0 import (  # noqa: E402
     region_fusion_energy,
 )
 
+NKS_DIR = "nks/validation"  # inside the shared data folder (common.data_dir)
 
-def default_image() -> Path | None:
-    pngs = sorted((SHARED_DATA / "nks" / "validation").glob("*.png"))
+
+def default_image(data_dir: Path | None) -> Path | None:
+    pngs = sorted(common.data_path(NKS_DIR, data_dir).glob("*.png"))
     return pngs[0] if pngs else None
 
 
@@ -67,8 +57,6 @@ def load_image(path: Path) -> np.ndarray:
     if img.dtype == np.uint16:
         return img.astype(np.float64) / 65535.0
     return img.astype(np.float64)
-
-
 
 
 def time_calls(fn, repeats: int) -> dict:
@@ -87,8 +75,6 @@ def time_calls(fn, repeats: int) -> dict:
     }
 
 
-
-
 def first_call_s(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -97,25 +83,32 @@ def first_call_s(fn) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--image", type=Path, default=None, help="RGB/gray image (default: first sorted png of shared/data/nks/validation)")
+    ap.add_argument(
+        "--image",
+        type=Path,
+        default=None,
+        help=f"RGB/gray image (default: the first png, sorted, of the data folder's {NKS_DIR})",
+    )
+    common.add_data_dir_argument(ap)
     ap.add_argument("--repeats", type=int, default=11, help="timed calls per case (median reported)")
     ap.add_argument("--rf-lam", type=float, default=0.03)
     ap.add_argument("--K", type=int, default=50)
     ap.add_argument("--l0-lam", type=float, default=0.02)
-    ap.add_argument("--out-dir", type=Path, default=RESULTS)
+    ap.add_argument("--out-dir", type=Path, default=common.RESULTS_DIR)
     args = ap.parse_args(argv)
 
-    path = args.image or default_image()
+    path = args.image or default_image(args.data_dir)
     if path is None or not Path(path).exists():
-        print(f"no image: pass --image (looked in {SHARED_DATA / 'nks' / 'validation'})", file=sys.stderr)
+        print(f"no image: pass --image (looked in {common.data_dir(args.data_dir) / NKS_DIR})", file=sys.stderr)
         return 2
     img = load_image(Path(path))
     tiny = np.ascontiguousarray(img[:8, :8])
     default_threads = torch.get_num_threads()
-    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    prov = common.provenance()  # date, command, git commit, host, CPU, torch threads, load, versions
+    load_before = prov["loadavg"]
 
     results: dict = {"cases": {}}
-    print(f"image {path} shape {img.shape}; {cpu_model()}, {os.cpu_count()} CPUs, load {load_before}")
+    print(f"image {path} shape {img.shape}; {prov['cpu']}, {prov['cpu_count']} CPUs, load {load_before}")
 
     # ---- first calls: numba compile, or load from the on-disk cache
     rf_mod = sys.modules["deepprior.regularizers.l0.region_fusion"]
@@ -124,12 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         "region_fusion_s": first_call_s(lambda: region_fusion(tiny, args.rf_lam, args.K)),
         "l0_smooth_s": first_call_s(lambda: l0_smooth(tiny, args.l0_lam)),
     }
-    hits = sum(sum(f.stats.cache_hits.values()) for f in (rf_mod._fuse, l0_mod._shrink_divergence, l0_mod._spectral_update))
-    misses = sum(sum(f.stats.cache_misses.values()) for f in (rf_mod._fuse, l0_mod._shrink_divergence, l0_mod._spectral_update))
-    first["numba_cache"] = "hit (loaded, not compiled)" if misses == 0 and hits else f"compiled ({misses} misses, {hits} hits)"
+    kernels = (rf_mod._fuse, l0_mod._shrink_divergence, l0_mod._spectral_update)
+    hits = sum(sum(f.stats.cache_hits.values()) for f in kernels)
+    misses = sum(sum(f.stats.cache_misses.values()) for f in kernels)
+    first["numba_cache"] = (
+        "hit (loaded, not compiled)" if misses == 0 and hits else f"compiled ({misses} misses, {hits} hits)"
+    )
     results["first_call"] = first
-    print(f"first call (compile/cache load): region_fusion {first['region_fusion_s']:.2f} s, "
-          f"l0_smooth {first['l0_smooth_s']:.2f} s [{first['numba_cache']}]")
+    print(
+        f"first call (compile/cache load): region_fusion {first['region_fusion_s']:.2f} s, "
+        f"l0_smooth {first['l0_smooth_s']:.2f} s [{first['numba_cache']}]"
+    )
 
     def record(name: str, fn, threads: int, note: str = "") -> dict:
         r = time_calls(fn, args.repeats)
@@ -152,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     results["region_fusion_quality"] = {
         "energy_input": region_fusion_energy(img, img, args.rf_lam),
         "energy_output": region_fusion_energy(S_rf, img, args.rf_lam),
-        "n_colours": int(len(np.unique(S_rf.reshape(-1, S_rf.shape[-1] if S_rf.ndim == 3 else 1), axis=0))),
+        "n_colours": len(np.unique(S_rf.reshape(-1, S_rf.shape[-1] if S_rf.ndim == 3 else 1), axis=0)),
     }
 
     # ---- L0 smoothing: torch.fft threads
@@ -198,30 +196,24 @@ def main(argv: list[str] | None = None) -> int:
         print("cv2.ximgproc.l0Smooth: not installed (pip install opencv-contrib-python-headless)")
         cv_version = "not installed"
 
+    results["provenance"] = prov
     results["machine"] = {
-        "cpu": cpu_model(),
-        "processor": platform.processor(),
+        "cpu": prov["cpu"],
+        "host": prov["host"],
         "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
+        "cpu_count": prov["cpu_count"],
         "loadavg_at_start": load_before,
-        "loadavg_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "loadavg_at_end": common.loadavg(),
         "torch_default_threads": default_threads,
         "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS"),
     }
-    results["versions"] = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "torch": torch.__version__,
-        "opencv": cv_version,
-    }
+    results["versions"] = {**prov["versions"], "opencv": cv_version}
     results["image"] = {"path": str(path), "shape": list(img.shape)}
-    results["command"] = " ".join([Path(sys.executable).name, *sys.argv])
-    results["date_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["command"] = prov["command"]
+    results["date_utc"] = prov["date"]
 
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "l0_solvers_speed.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out_dir / "l0_solvers_speed.md").write_text(markdown(results))
+    common.write_json(args.out_dir / "l0_solvers_speed.json", results)
+    common.write_text(args.out_dir / "l0_solvers_speed.md", markdown(results))
     print(f"wrote {args.out_dir / 'l0_solvers_speed.json'} and .md")
     return 0
 
@@ -235,10 +227,12 @@ def markdown(r: dict) -> str:
     lines = [
         "# l0 solver speed",
         "",
-        f"Image `{Path(r['image']['path']).name}` {tuple(r['image']['shape'])}; "
-        f"{m['cpu']}, {m['cpu_count']} CPUs (1/5/15-min load average {fmt_load(m['loadavg_at_start'])} at start, "
-        f"{fmt_load(m['loadavg_at_end'])} at end: other jobs shared the machine when above ~0); "
-        f"Python {v['python']}, numpy {v['numpy']}, numba {v['numba']}, torch {v['torch']}, OpenCV {v['opencv']}.",
+        (
+            f"Image `{Path(r['image']['path']).name}` {tuple(r['image']['shape'])}; "
+            f"{m['cpu']}, {m['cpu_count']} CPUs (1/5/15-min load average {fmt_load(m['loadavg_at_start'])} at start, "
+            f"{fmt_load(m['loadavg_at_end'])} at end: other jobs shared the machine when above ~0); "
+            f"Python {v['python']}, numpy {v['numpy']}, numba {v['numba']}, torch {v['torch']}, OpenCV {v['opencv']}."
+        ),
         "",
         f"Command: `{r['command']}` ({r['date_utc']}).",
         "",
@@ -247,33 +241,41 @@ def markdown(r: dict) -> str:
     ]
     for name, c in r["cases"].items():
         lines.append(
-            f"| {name.rsplit(' [', 1)[0]} | {c['threads']} | {c['median_s'] * 1e3:.1f} | {c['min_s'] * 1e3:.1f} | {c['cpu_median_s'] * 1e3:.1f} |"
+            f"| {name.rsplit(' [', 1)[0]} | {c['threads']} | {c['median_s'] * 1e3:.1f} | {c['min_s'] * 1e3:.1f} | "
+            f"{c['cpu_median_s'] * 1e3:.1f} |"
         )
     f = r["first_call"]
     lines += [
         "",
-        f"First call on an 8x8 image (numba {f['numba_cache']}): region_fusion {f['region_fusion_s']:.2f} s, "
-        f"l0_smooth {f['l0_smooth_s']:.2f} s; not included above.  Each case had one full-size warm-up call, "
-        f"then {next(iter(r['cases'].values()))['repeats']} timed calls.",
+        (
+            f"First call on an 8x8 image (numba {f['numba_cache']}): region_fusion {f['region_fusion_s']:.2f} s, "
+            f"l0_smooth {f['l0_smooth_s']:.2f} s; not included above.  Each case had one full-size warm-up call, "
+            f"then {next(iter(r['cases'].values()))['repeats']} timed calls."
+        ),
         "",
-        f"Region fusion energy: input {r['region_fusion_quality']['energy_input']:.1f}, "
-        f"output {r['region_fusion_quality']['energy_output']:.1f} "
-        f"({r['region_fusion_quality']['n_colours']} colours).  "
-        f"L0 smoothing energy (gradients > 1e-3 counted): input {r['l0_smooth_quality']['energy_input_tol1e-3']:.1f}, "
-        f"output {r['l0_smooth_quality']['energy_output_tol1e-3']:.1f}.",
+        (
+            f"Region fusion energy: input {r['region_fusion_quality']['energy_input']:.1f}, "
+            f"output {r['region_fusion_quality']['energy_output']:.1f} "
+            f"({r['region_fusion_quality']['n_colours']} colours).  "
+            "L0 smoothing energy (gradients > 1e-3 counted): "
+            f"input {r['l0_smooth_quality']['energy_input_tol1e-3']:.1f}, "
+            f"output {r['l0_smooth_quality']['energy_output_tol1e-3']:.1f}."
+        ),
     ]
     if "cv2_vs_l0_smooth_max_abs_diff" in r:
         lines += [
             "",
-            f"OpenCV's l0Smooth output differs from ours (max |diff| {r['cv2_vs_l0_smooth_max_abs_diff']:.3f}, "
-            f"mean {r['cv2_vs_l0_smooth_mean_abs_diff']:.4f}; two identical OpenCV calls differ by up to "
-            f"{r['cv2_run_to_run_max_abs_diff']:.3f}) while ours (float32) follows a float64 "
-            "transcription of the paper's algorithm (max |diff| "
-            f"{r['l0_smooth_quality']['vs_float64_reference_max_abs_diff']:.2g}, mean "
-            f"{r['l0_smooth_quality']['vs_float64_reference_mean_abs_diff']:.2g}), so only the speed is comparable.",
+            (
+                f"OpenCV's l0Smooth output differs from ours (max |diff| {r['cv2_vs_l0_smooth_max_abs_diff']:.3f}, "
+                f"mean {r['cv2_vs_l0_smooth_mean_abs_diff']:.4f}; two identical OpenCV calls differ by up to "
+                f"{r['cv2_run_to_run_max_abs_diff']:.3f}) while ours (float32) follows a float64 "
+                "transcription of the paper's algorithm (max |diff| "
+                f"{r['l0_smooth_quality']['vs_float64_reference_max_abs_diff']:.2g}, mean "
+                f"{r['l0_smooth_quality']['vs_float64_reference_mean_abs_diff']:.2g}), so only the speed is comparable."
+            ),
         ]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run_script(main))

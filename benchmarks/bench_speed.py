@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 """Time per iteration of the Deep Image Prior loop on the CPU, against the loops a user would otherwise run.
 
 Sections (each can be switched off):
 
 * ``speed``   -- seconds per iteration of skip128 (``build_generator("skip", 32, 3)``) at each ``--sizes`` for
-  ``ours`` (:func:`deepprior.fit.fit` with the denoise preset: σ_reg 1/30, average 0.99, backtracking, PSNR
+  ``ours`` (:func:`deepprior.loop.fit` with the denoise preset: σ_reg 1/30, average 0.99, backtracking, PSNR
   history against the ground truth), ``ours-cl`` (the same with channels_last), ``ours-bf16-cl`` (channels_last
   and bf16 autocast, opt-in), ``reference`` (a plain loop written like the original DIP notebooks) and
   ``deepinv`` (``deepinv.models.DeepImagePrior`` driving the same generator). The loops are interleaved
@@ -15,9 +14,9 @@ Sections (each can be switched off):
   channels_last, bf16 autocast, optionally torch.compile).
 * ``fast``    -- "fast mode" for previews: PSNR and speed of narrower skip networks on a small denoising crop.
 
-Default invocation (about 12-15 minutes on a 2-core CPU)::
+Default invocation from the repository root (about 12-15 minutes on a 2-core CPU)::
 
-    PYTHONPATH=src python benchmarks/bench_speed.py
+    python -m benchmarks.bench_speed
 
 writes ``benchmarks/results/speed_cpu.json`` and ``speed_cpu.md``. See ``benchmarks/README.md``.
 """
@@ -25,15 +24,11 @@ writes ``benchmarks/results/speed_cpu.json`` and ``speed_cpu.md``. See ``benchma
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import importlib
 import importlib.abc
 import importlib.machinery
 import json
 import math
-import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -48,21 +43,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-if str(REPO / "src") not in sys.path:
-    sys.path.insert(0, str(REPO / "src"))
+import deepprior
+from benchmarks import common
+from benchmarks.common import loadavg
+from deepprior.inputs import make_input
+from deepprior.loop import fit
+from deepprior.metrics import psnr as psnr_np
+from deepprior.metrics import psnr_torch
+from deepprior.nets import build_generator
+from deepprior.operators import Identity
+from deepprior.presets import get_preset
+from deepprior.settings import FitSettings
 
-import deepprior  # noqa: E402
-from deepprior.device import cpu_model
-from deepprior.fit import FitSettings, fit  # noqa: E402
-from deepprior.metrics import psnr as psnr_np  # noqa: E402
-from deepprior.metrics import psnr_torch  # noqa: E402
-from deepprior.nets import build_generator  # noqa: E402
-from deepprior.operators import Identity  # noqa: E402
-from deepprior.tasks import PRESETS, make_input  # noqa: E402
-
-DEFAULT_DATA = Path(os.environ.get("DEEPPRIOR_DATA", "/work/shared/data")) / "dip/project_page/Denoising/Color/25"
+DENOISE_DIR = "dip/project_page/Denoising/Color/25"  # inside the shared data folder (common.data_dir)
 LOOPS = ("ours", "ours-cl", "ours-bf16-cl", "reference", "deepinv")
 LOOP_LABELS = {
     "ours": "deepprior.fit, denoise preset, channels_last=False, amp=False (contiguous fp32)",
@@ -84,20 +77,12 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def centre_crop(a: np.ndarray, size: int) -> np.ndarray:
-    """Centre ``size``×``size`` of an (H, W, C) array; reflect-pads first when the image is smaller."""
-    h, w = a.shape[:2]
-    if h < size or w < size:
-        ph, pw = max(0, size - h), max(0, size - w)
-        a = np.pad(a, ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)), mode="symmetric")
-        h, w = a.shape[:2]
-    top, left = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(a[top : top + size, left : left + size])
+    """Centre ``size``×``size`` of an (H, W, C) array; mirror-pads first when the image is smaller."""
+    return common.centre_crop(a, size, pad=True)
 
 
 def to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
-
-
 
 
 def cpu_flags() -> list[str]:
@@ -111,18 +96,16 @@ def cpu_flags() -> list[str]:
     return []
 
 
-def loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
 def summary(samples: list[float]) -> dict[str, Any]:
     if not samples:
         return {"median_s": None, "mean_s": None, "min_s": None, "n": 0}
-    return {"median_s": statistics.median(samples), "mean_s": statistics.fmean(samples), "min_s": min(samples),
-            "max_s": max(samples), "n": len(samples)}
+    return {
+        "median_s": statistics.median(samples),
+        "mean_s": statistics.fmean(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "n": len(samples),
+    }
 
 
 def skip128() -> nn.Module:
@@ -186,7 +169,7 @@ def import_deepinv() -> tuple[Any | None, dict[str, Any]]:
 
         info.update(available=True, version=deepinv.__version__, torchvision="real")
         return deepinv, info
-    except Exception as exc:  # noqa: BLE001 - any import failure is reported
+    except Exception as exc:  # any import failure is reported
         first = f"{type(exc).__name__}: {exc}"
     if "torchvision" not in first and "nms" not in first:
         info["reason"] = first
@@ -198,10 +181,13 @@ def import_deepinv() -> tuple[Any | None, dict[str, Any]]:
     try:
         import deepinv
 
-        info.update(available=True, version=deepinv.__version__,
-                    torchvision=f"stubbed in-process (import of the real one failed: {first[:200]})")
+        info.update(
+            available=True,
+            version=deepinv.__version__,
+            torchvision=f"stubbed in-process (import of the real one failed: {first[:200]})",
+        )
         return deepinv, info
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         info["reason"] = f"{first}; with a torchvision stub: {type(exc).__name__}: {exc}"
         return None, info
 
@@ -210,14 +196,16 @@ def import_deepinv() -> tuple[Any | None, dict[str, Any]]:
 # Each returns the wall time of every step (seconds), in order; the caller drops the warm-up steps.
 
 
-def loop_ours(y: torch.Tensor, gt: torch.Tensor, steps: int, *, channels_last: bool, amp: bool,
-              seed: int = 0) -> list[float]:
+def loop_ours(
+    y: torch.Tensor, gt: torch.Tensor, steps: int, *, channels_last: bool, amp: bool, seed: int = 0
+) -> list[float]:
     torch.manual_seed(seed)
     net = skip128()
     size = y.shape[-2:]
-    z = make_input("noise", 32, size[0], size[1], torch.Generator().manual_seed(seed))
-    settings = replace(PRESETS["denoise"].settings, iterations=steps, stop="fixed", seed=seed,
-                       channels_last=channels_last, amp=amp)
+    z = make_input("noise", 32, size[0], size[1], seed=seed)
+    settings = replace(
+        get_preset("denoise").settings, iterations=steps, stop="fixed", seed=seed, channels_last=channels_last, amp=amp
+    )
     stamps: list[float] = []
 
     def stamp(_state: Any) -> None:
@@ -228,8 +216,16 @@ def loop_ours(y: torch.Tensor, gt: torch.Tensor, steps: int, *, channels_last: b
     return list(np.diff([start] + stamps))
 
 
-def loop_reference(y: torch.Tensor, gt: torch.Tensor, steps: int, *, seed: int = 0,
-                   reg_noise_std: float = 1 / 30, exp_weight: float = 0.99, show_every: int = 100) -> list[float]:
+def loop_reference(
+    y: torch.Tensor,
+    gt: torch.Tensor,
+    steps: int,
+    *,
+    seed: int = 0,
+    reg_noise_std: float = 1 / 30,
+    exp_weight: float = 0.99,
+    show_every: int = 100,
+) -> list[float]:
     """The loop as the DIP denoising notebook runs it (our own code, same steps):
 
     z + σ·N(0,1) → net → EMA of the output → MSE → backward → PSNR(out, noisy), PSNR(out, GT), PSNR(avg, GT) on the
@@ -240,7 +236,7 @@ def loop_reference(y: torch.Tensor, gt: torch.Tensor, steps: int, *, seed: int =
     torch.manual_seed(seed)
     net = skip128()
     size = y.shape[-2:]
-    z = make_input("noise", 32, size[0], size[1], torch.Generator().manual_seed(seed))
+    z = make_input("noise", 32, size[0], size[1], seed=seed)
     noisy_np, gt_np = y[0].numpy(), gt[0].numpy()
     optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
     mse = nn.MSELoss()
@@ -292,8 +288,9 @@ def loop_deepinv(deepinv: Any, y: torch.Tensor, steps: int, *, seed: int = 0) ->
     torch.manual_seed(seed)
     net = _Stamped(skip128())
     size = y.shape[-2:]
-    dip = deepinv.models.DeepImagePrior(generator=net, img_size=(32, size[0], size[1]), iterations=steps,
-                                        learning_rate=0.01, verbose=False)
+    dip = deepinv.models.DeepImagePrior(
+        generator=net, img_size=(32, size[0], size[1]), iterations=steps, learning_rate=0.01, verbose=False
+    )
     physics = deepinv.physics.Denoising(deepinv.physics.GaussianNoise(sigma=25 / 255))
     dip(y, physics)
     # stamps: one per iteration plus the final forward after the loop; differences = iteration times.
@@ -303,8 +300,9 @@ def loop_deepinv(deepinv: Any, y: torch.Tensor, steps: int, *, seed: int = 0) ->
 # --------------------------------------------------------------------------------------------- speed section
 
 
-def run_speed(args: argparse.Namespace, noisy_full: np.ndarray, gt_full: np.ndarray, deepinv: Any,
-              log: Any) -> dict[str, Any]:
+def run_speed(
+    args: argparse.Namespace, noisy_full: np.ndarray, gt_full: np.ndarray, deepinv: Any, log: Any
+) -> dict[str, Any]:
     loops = [name for name in args.loops if name != "deepinv" or deepinv is not None]
     steps = args.warmup + args.timed
     out: dict[str, Any] = {}
@@ -327,7 +325,7 @@ def run_speed(args: argparse.Namespace, noisy_full: np.ndarray, gt_full: np.ndar
                     times = loop_reference(y, gt, steps)
                 else:
                     times = loop_deepinv(deepinv, y, steps)
-                timed = times[args.warmup:]
+                timed = times[args.warmup :]
                 samples[name].extend(timed)
                 log(f"  {size}² round {rnd + 1} {name:13s} " + " ".join(f"{t:.3f}" for t in timed))
         result = {name: summary(values) | {"samples_s": values} for name, values in samples.items()}
@@ -336,8 +334,13 @@ def run_speed(args: argparse.Namespace, noisy_full: np.ndarray, gt_full: np.ndar
             for peer in ("reference", "deepinv"):
                 if ours in result and peer in result and result[ours]["median_s"]:
                     ratios[f"{peer}/{ours}"] = result[peer]["median_s"] / result[ours]["median_s"]
-        out[str(size)] = {"loops": result, "speedup": ratios, "loadavg_before": load_before,
-                          "loadavg_after": loadavg(), "wall_s": time.perf_counter() - started}
+        out[str(size)] = {
+            "loops": result,
+            "speedup": ratios,
+            "loadavg_before": load_before,
+            "loadavg_after": loadavg(),
+            "wall_s": time.perf_counter() - started,
+        }
     return out
 
 
@@ -361,16 +364,27 @@ def memory_child(size: int, steps: int, config: str = "fp32") -> None:
     base_rss = _vm_kib("VmRSS")
     base_hwm = _vm_kib("VmHWM")
     net = skip128()
-    z = make_input("noise", 32, size, size, torch.Generator().manual_seed(0))
+    z = make_input("noise", 32, size, size, seed=0)
     bf16 = config == "bf16-cl"
-    settings = replace(PRESETS["denoise"].settings, iterations=steps, stop="fixed", channels_last=bf16, amp=bf16)
+    settings = replace(get_preset("denoise").settings, iterations=steps, stop="fixed", channels_last=bf16, amp=bf16)
     start = time.perf_counter()
     fit(net, z, y, Identity(), settings, reference=y, progress=False)
     seconds = time.perf_counter() - start
     hwm = _vm_kib("VmHWM")
-    print(json.dumps({"size": size, "steps": steps, "config": config, "baseline_rss_mib": base_rss / 1024,
-                      "baseline_hwm_mib": base_hwm / 1024, "peak_rss_mib": hwm / 1024,
-                      "peak_delta_mib": (hwm - base_rss) / 1024, "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "size": size,
+                "steps": steps,
+                "config": config,
+                "baseline_rss_mib": base_rss / 1024,
+                "baseline_hwm_mib": base_hwm / 1024,
+                "peak_rss_mib": hwm / 1024,
+                "peak_delta_mib": (hwm - base_rss) / 1024,
+                "seconds": seconds,
+            }
+        )
+    )
 
 
 def run_memory(args: argparse.Namespace, log: Any) -> dict[str, Any]:
@@ -378,13 +392,23 @@ def run_memory(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     for size, config in [(s, c) for s in args.memory_sizes for c in args.memory_configs]:
         steps = 2 if size <= 512 else 1
         key = f"{size} {config}"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(size), "--_memory-steps",
-               str(steps), "--_memory-config", config]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_speed",
+            "--_memory-child",
+            str(size),
+            "--_memory-steps",
+            str(steps),
+            "--_memory-config",
+            config,
+        ]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
-        env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.memory_timeout, env=env)
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=args.memory_timeout, cwd=common.REPO_ROOT, check=False
+            )
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
             if proc.returncode != 0 or not line:
                 out[key] = {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
@@ -399,16 +423,17 @@ def run_memory(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- profile section
 
 
-def _replica_step_factory(size: int, *, channels_last: bool, amp: bool, adam: str, compiled: bool = False,
-                          seed: int = 0, channels: int = 128) -> Any:
-    """One step of :func:`deepprior.fit.fit` (denoise preset) written out with a timer per phase.
+def _replica_step_factory(
+    size: int, *, channels_last: bool, amp: bool, adam: str, compiled: bool = False, seed: int = 0, channels: int = 128
+) -> Any:
+    """One step of :func:`deepprior.loop.fit` (denoise preset) written out with a timer per phase.
 
     Phases: jitter (z + σ·N), forward (zero_grad + generator + crop/cast), loss, backward, adam, average (EMA),
     psnr (the per-step PSNR/loss stack fit keeps on the device for its history).
     """
     torch.manual_seed(seed)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    net = (skip128() if channels == 128 else build_generator("skip", 32, 3, **skip_width(channels)))
+    net = skip128() if channels == 128 else build_generator("skip", 32, 3, **skip_width(channels))
     net = net.to(memory_format=fmt)
     net.train()
     y = torch.rand(1, 3, size, size)
@@ -442,30 +467,54 @@ def _replica_step_factory(size: int, *, channels_last: bool, amp: bool, adam: st
         with torch.no_grad():
             torch.stack([loss.detach(), psnr_torch(out, ref), psnr_torch(state["average"], ref), psnr_torch(out, y)])
         t7 = time.perf_counter()
-        return {"jitter": t1 - t0, "forward": t2 - t1, "loss": t3 - t2, "backward": t4 - t3, "adam": t5 - t4,
-                "average": t6 - t5, "psnr_history": t7 - t6, "total": t7 - t0}
+        return {
+            "jitter": t1 - t0,
+            "forward": t2 - t1,
+            "loss": t3 - t2,
+            "backward": t4 - t3,
+            "adam": t5 - t4,
+            "average": t6 - t5,
+            "psnr_history": t7 - t6,
+            "total": t7 - t0,
+        }
 
     return step, net, optimizer
 
 
 def _check_costs(size: int, net: nn.Module, optimizer: torch.optim.Optimizer, check_every: int) -> dict[str, float]:
     """Costs fit pays once per check (every ``check_every`` steps), amortised per step."""
-    from deepprior.fit import _Checkpoint  # private helper: measured as fit uses it
+    from deepprior.callbacks import Averaging
+    from deepprior.loop import FitState
 
-    average = torch.rand(1, 3, size, size)
-    checkpoint = _Checkpoint()
+    averaging = Averaging(0.99)
+    averaging.average = torch.rand(1, 3, size, size)
+    # what backtracking saves at each good check: weights, Adam, z and every restorable callback's state
+    state = FitState(
+        settings=FitSettings(),
+        device=torch.device("cpu"),
+        net=net,
+        z=torch.rand(1, 32, size, size),
+        observation=averaging.average,
+        operator=Identity(),
+        optimizer=optimizer,
+        callbacks=[averaging],
+    )
     reps = 5
     t0 = time.perf_counter()
     for _ in range(reps):
-        checkpoint.save(net, optimizer, average, 20.0)
+        state.snapshot()
     save = (time.perf_counter() - t0) / reps
     pending = [torch.rand(4) for _ in range(check_every)]
     t0 = time.perf_counter()
     for _ in range(reps):
         torch.stack(pending).cpu().tolist()
     flush = (time.perf_counter() - t0) / reps
-    return {"checkpoint_save_s": save, "history_flush_s": flush,
-            "amortised_per_step_s": (save + flush) / check_every, "check_every": check_every}
+    return {
+        "checkpoint_save_s": save,
+        "history_flush_s": flush,
+        "amortised_per_step_s": (save + flush) / check_every,
+        "check_every": check_every,
+    }
 
 
 def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
@@ -495,17 +544,21 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
     # 3) CPU options, interleaved
     variants: dict[str, dict[str, Any]] = {
-        "fp32, contiguous, foreach Adam (baseline)": dict(channels_last=False, amp=False, adam="foreach"),
-        "fp32, fused Adam": dict(channels_last=False, amp=False, adam="fused"),
-        "fp32, for-loop Adam (torch default on CPU)": dict(channels_last=False, amp=False, adam="for-loop"),
-        "fp32, channels_last": dict(channels_last=True, amp=False, adam="foreach"),
-        "bf16 autocast": dict(channels_last=False, amp=True, adam="foreach"),
-        "bf16 autocast + channels_last": dict(channels_last=True, amp=True, adam="foreach"),
+        "fp32, contiguous, foreach Adam (baseline)": {"channels_last": False, "amp": False, "adam": "foreach"},
+        "fp32, fused Adam": {"channels_last": False, "amp": False, "adam": "fused"},
+        "fp32, for-loop Adam (torch default on CPU)": {"channels_last": False, "amp": False, "adam": "for-loop"},
+        "fp32, channels_last": {"channels_last": True, "amp": False, "adam": "foreach"},
+        "bf16 autocast": {"channels_last": False, "amp": True, "adam": "foreach"},
+        "bf16 autocast + channels_last": {"channels_last": True, "amp": True, "adam": "foreach"},
     }
     if args.compile:
-        variants["torch.compile (fp32)"] = dict(channels_last=False, amp=False, adam="foreach", compiled=True)
-        variants["torch.compile + channels_last + bf16"] = dict(channels_last=True, amp=True, adam="foreach",
-                                                                compiled=True)
+        variants["torch.compile (fp32)"] = {"channels_last": False, "amp": False, "adam": "foreach", "compiled": True}
+        variants["torch.compile + channels_last + bf16"] = {
+            "channels_last": True,
+            "amp": True,
+            "adam": "foreach",
+            "compiled": True,
+        }
     steps_by_variant: dict[str, Any] = {}
     compile_s: dict[str, float] = {}
     errors: dict[str, str] = {}
@@ -515,7 +568,7 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
             fn, _, _ = _replica_step_factory(size, **kw)
             for _ in range(args.warmup):
                 fn()
-        except Exception as exc:  # noqa: BLE001 - e.g. torch.compile without a working compiler
+        except Exception as exc:  # e.g. torch.compile without a working compiler
             errors[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
             log(f"  {name}: FAILED {errors[name]}")
             continue
@@ -523,7 +576,7 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
             compile_s[name] = time.perf_counter() - t0
         steps_by_variant[name] = fn
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in steps_by_variant}
-    for rnd in range(args.rounds):
+    for _round in range(args.rounds):
         for name, fn in steps_by_variant.items():
             for _ in range(max(1, args.profile_steps // args.rounds)):
                 samples[name].append(fn())
@@ -532,10 +585,14 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     for name, values in samples.items():
         total = statistics.median(v["total"] for v in values)
         base = base or total
-        options[name] = {"total_s": total, "speedup_vs_default": base / total,
-                         "adam_ms": 1000 * statistics.median(v["adam"] for v in values),
-                         "forward_ms": 1000 * statistics.median(v["forward"] for v in values),
-                         "backward_ms": 1000 * statistics.median(v["backward"] for v in values), "n": len(values)}
+        options[name] = {
+            "total_s": total,
+            "speedup_vs_default": base / total,
+            "adam_ms": 1000 * statistics.median(v["adam"] for v in values),
+            "forward_ms": 1000 * statistics.median(v["forward"] for v in values),
+            "backward_ms": 1000 * statistics.median(v["backward"] for v in values),
+            "n": len(values),
+        }
         if name in compile_s:
             options[name]["compile_and_warmup_s"] = compile_s[name]
         log(f"  option {name:45s} {total:.3f} s/it  ×{base / total:.2f}  adam {options[name]['adam_ms']:.1f} ms")
@@ -546,9 +603,11 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     narrow: dict[str, Any] = {}
     for channels in args.fast_channels:
         fns = {}
-        for label, kw in (("fp32", dict(channels_last=False, amp=False)),
-                          ("fp32 + channels_last", dict(channels_last=True, amp=False)),
-                          ("bf16 + channels_last", dict(channels_last=True, amp=True))):
+        for label, kw in (
+            ("fp32", {"channels_last": False, "amp": False}),
+            ("fp32 + channels_last", {"channels_last": True, "amp": False}),
+            ("bf16 + channels_last", {"channels_last": True, "amp": True}),
+        ):
             fn, _, _ = _replica_step_factory(args.fast_size, adam="foreach", channels=channels, **kw)
             for _ in range(args.warmup):
                 fn()
@@ -559,11 +618,17 @@ def run_profile(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                 for _ in range(3):
                     got[label].append(fn()["total"])
         base_t = statistics.median(got["fp32"])
-        narrow[f"skip{channels}"] = {label: {"total_s": statistics.median(v),
-                                             "speedup_vs_fp32": base_t / statistics.median(v)}
-                                     for label, v in got.items()}
-        log(f"  narrow skip{channels} at {args.fast_size}²: " + ", ".join(
-            f"{k} {v['total_s'] * 1000:.1f} ms (×{v['speedup_vs_fp32']:.2f})" for k, v in narrow[f"skip{channels}"].items()))
+        narrow[f"skip{channels}"] = {
+            label: {"total_s": statistics.median(v), "speedup_vs_fp32": base_t / statistics.median(v)}
+            for label, v in got.items()
+        }
+        log(
+            f"  narrow skip{channels} at {args.fast_size}²: "
+            + ", ".join(
+                f"{k} {v['total_s'] * 1000:.1f} ms (×{v['speedup_vs_fp32']:.2f})"
+                for k, v in narrow[f"skip{channels}"].items()
+            )
+        )
     out["narrow"] = {"size": args.fast_size, "variants": narrow}
     if not args.compile:
         out["compile_note"] = "torch.compile not tried in this run (pass --compile)"
@@ -581,12 +646,24 @@ def run_fast(args: argparse.Namespace, data: Path, log: Any) -> dict[str, Any]:
         variants.append((f"skip{c}", c, {"channels_last": False, "amp": False}))
     for c in args.fast_bf16_channels:
         variants.append((f"skip{c} + channels_last + bf16", c, {"channels_last": True, "amp": True}))
-    out: dict[str, Any] = {"image": args.fast_image, "crop": args.fast_size, "iterations": args.fast_iterations,
-                           "noisy_psnr": psnr_np(noisy, gt), "runs": {}}
+    out: dict[str, Any] = {
+        "image": args.fast_image,
+        "crop": args.fast_size,
+        "iterations": args.fast_iterations,
+        "noisy_psnr": psnr_np(noisy, gt),
+        "runs": {},
+    }
     for name, channels, extra in variants:
         t0 = time.perf_counter()
-        result = deepprior.denoise(noisy, reference=gt, iterations=args.fast_iterations, stop="fixed",
-                                   generator_options=skip_width(channels), progress=False, **extra)
+        result = deepprior.denoise(
+            noisy,
+            reference=gt,
+            iterations=args.fast_iterations,
+            stop="fixed",
+            generator_options=skip_width(channels),
+            progress=False,
+            **extra,
+        )
         seconds = time.perf_counter() - t0
         raw = np.asarray(result.history.psnr, dtype=float)
         avg = np.asarray(result.history.psnr_average, dtype=float)
@@ -596,15 +673,19 @@ def run_fast(args: argparse.Namespace, data: Path, log: Any) -> dict[str, Any]:
             "seconds": seconds,
             "seconds_per_iteration": seconds / args.fast_iterations,
             "psnr_final_average": psnr_np(result.image, gt),
-            "psnr_best_average": float(np.nanmax(avg)), "best_average_step": int(np.nanargmax(avg)),
-            "psnr_best_raw": float(np.nanmax(raw)), "best_raw_step": int(np.nanargmax(raw)),
+            "psnr_best_average": float(np.nanmax(avg)),
+            "best_average_step": int(np.nanargmax(avg)),
+            "psnr_best_raw": float(np.nanmax(raw)),
+            "best_raw_step": int(np.nanargmax(raw)),
             "seconds_to_best_average": seconds / args.fast_iterations * (int(np.nanargmax(avg)) + 1),
             "psnr_average_every_250": [float(avg[i]) for i in range(249, len(avg), 250)],
             **extra,
         }
         r = out["runs"][name]
-        log(f"  fast {name:32s} {r['seconds_per_iteration']:.4f} s/it final {r['psnr_final_average']:.2f} "
-            f"best avg {r['psnr_best_average']:.2f}@{r['best_average_step']}")
+        log(
+            f"  fast {name:32s} {r['seconds_per_iteration']:.4f} s/it final {r['psnr_final_average']:.2f} "
+            f"best avg {r['psnr_best_average']:.2f}@{r['best_average_step']}"
+        )
     base = out["runs"].get(f"skip{128}")
     if base:
         for r in out["runs"].values():
@@ -631,26 +712,43 @@ def _deepinv_line(info: Any) -> str:
 
 def write_markdown(path: Path, res: dict[str, Any]) -> None:
     m = res["meta"]
-    lines = [f"# DIP loop speed on the CPU ({m['date']})", "",
-             f"- device: {m['device']}; torch threads: {m['torch_threads']}",
-             f"- versions: torch {m['versions']['torch']}, deepinv {m['versions'].get('deepinv') or 'unavailable'}, "
-             f"deepprior {m['versions']['deepprior']}, numpy {m['versions']['numpy']}, python {m['versions']['python']}",
-             f"- command: `{m['command']}`",
-             f"- image: {m['image']} (centre crop per size), generator skip128 "
-             f"(build_generator('skip', 32, 3), 2,217,831 parameters)",
-             f"- deepinv: {_deepinv_line(m['deepinv'])}"]
+    lines = [
+        f"# DIP loop speed on the CPU ({m['date']})",
+        "",
+        f"- device: {m['device']}; torch threads: {m['torch_threads']}",
+        (
+            f"- versions: torch {m['versions']['torch']}, deepinv {m['versions'].get('deepinv') or 'unavailable'}, "
+            f"deepprior {m['versions']['deepprior']}, numpy {m['versions']['numpy']}, "
+            f"python {m['versions']['python']}"
+        ),
+        f"- command: `{m['command']}`",
+        (
+            f"- image: {m['image']} (centre crop per size), generator skip128 "
+            f"(build_generator('skip', 32, 3), 2,217,831 parameters)"
+        ),
+        f"- deepinv: {_deepinv_line(m['deepinv'])}",
+    ]
     if m.get("runs"):
         lines.append("- runs that produced this file, oldest first (a later run replaces the sections it redoes):")
     for run in m.get("runs", []):
-        lines.append(f"  - section(s) {', '.join(run['sections'])}: `{run['command']}` ({run['date']}, "
-                     f"{run['torch_threads']} thread(s))")
+        lines.append(
+            f"  - section(s) {', '.join(run['sections'])}: `{run['command']}` ({run['date']}, "
+            f"{run['torch_threads']} thread(s))"
+        )
     lines.append("")
     for threads, entry in res.get("speed_threads", {}).items():
         speed = entry["speed"]
-        lines += [f"## Seconds per iteration — {threads} torch thread(s)", "",
-                  f"`{entry['command']}` ({entry['date']}; {entry['warmup']} warm-up + {entry['timed']} timed steps "
-                  f"per call, {entry['rounds']} interleaved rounds; medians over all timed steps)", "",
-                  "| loop | " + " | ".join(f"{s}² median (mean)" for s in speed) + " |", "|---|" + "---|" * len(speed)]
+        lines += [
+            f"## Seconds per iteration — {threads} torch thread(s)",
+            "",
+            (
+                f"`{entry['command']}` ({entry['date']}; {entry['warmup']} warm-up + {entry['timed']} timed steps "
+                f"per call, {entry['rounds']} interleaved rounds; medians over all timed steps)"
+            ),
+            "",
+            "| loop | " + " | ".join(f"{s}² median (mean)" for s in speed) + " |",
+            "|---|" + "---|" * len(speed),
+        ]
         names = list(next(iter(speed.values()))["loops"])
         for name in names:
             cells = []
@@ -658,49 +756,85 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
                 r = sz["loops"][name]
                 cells.append(f"{_fmt(r['median_s'])} ({_fmt(r['mean_s'])})")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += ["", "Speed-up (peer s/it ÷ our s/it; > 1 means ours is faster):", "",
-                  "| ratio | " + " | ".join(f"{sz}²" for sz in speed) + " |", "|---|" + "---|" * len(speed)]
+        lines += [
+            "",
+            "Speed-up (peer s/it ÷ our s/it; > 1 means ours is faster):",
+            "",
+            "| ratio | " + " | ".join(f"{sz}²" for sz in speed) + " |",
+            "|---|" + "---|" * len(speed),
+        ]
         keys = list(next(iter(speed.values()))["speedup"])
         for k in keys:
             lines.append(f"| {k} | " + " | ".join(_fmt(sz["speedup"].get(k), 2) for sz in speed.values()) + " |")
-        lines += ["", "Load average (1, 5, 15 min) before → after each size: " + "; ".join(
-            f"{k}²: {v['loadavg_before']} → {v['loadavg_after']}" for k, v in speed.items()), ""]
+        lines += [
+            "",
+            "Load average (1, 5, 15 min) before → after each size: "
+            + "; ".join(f"{k}²: {v['loadavg_before']} → {v['loadavg_after']}" for k, v in speed.items()),
+            "",
+        ]
     if res.get("speed_threads"):
         lines += ["Loops:", ""] + [f"- `{k}`: {v}" for k, v in LOOP_LABELS.items()] + [""]
     if "memory" in res:
-        lines += ["## Peak memory (one fit per size in a fresh process; VmHWM)", "",
-                  "| size | config | steps | baseline RSS after imports (MiB) | peak RSS (MiB) | "
-                  "peak − baseline (MiB) | s |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Peak memory (one fit per size in a fresh process; VmHWM)",
+            "",
+            (
+                "| size | config | steps | baseline RSS after imports (MiB) | peak RSS (MiB) | "
+                "peak − baseline (MiB) | s |"
+            ),
+            "|---|---|---|---|---|---|---|",
+        ]
         for key, r in res["memory"].items():
             size, _, config = key.partition(" ")
             config = config or r.get("config", "fp32")
             if "error" in r:
                 lines.append(f"| {size}² | {config} | – | – | – | {r['error']} | – |")
             else:
-                lines.append(f"| {size}² | {config} | {r['steps']} | {r['baseline_rss_mib']:.0f} | "
-                             f"{r['peak_rss_mib']:.0f} | {r['peak_delta_mib']:.0f} | {r['seconds']:.1f} |")
+                lines.append(
+                    f"| {size}² | {config} | {r['steps']} | {r['baseline_rss_mib']:.0f} | "
+                    f"{r['peak_rss_mib']:.0f} | {r['peak_delta_mib']:.0f} | {r['seconds']:.1f} |"
+                )
         lines.append("")
     if "profile" in res:
         p = res["profile"]
         total = p["phases_ms"]["total"]
-        lines += [f"## Where one iteration goes ({p['size']}², fp32, contiguous, foreach Adam)", "",
-                  "| phase | ms | share |", "|---|---|---|"]
+        lines += [
+            f"## Where one iteration goes ({p['size']}², fp32, contiguous, foreach Adam)",
+            "",
+            "| phase | ms | share |",
+            "|---|---|---|",
+        ]
         for k, v in p["phases_ms"].items():
             lines.append(f"| {k} | {v:.1f} | {100 * v / total:.1f}% |")
         c = p["check_costs"]
-        lines += ["", f"Once per check (every {c['check_every']} steps): checkpoint save for backtracking "
-                  f"{1000 * c['checkpoint_save_s']:.1f} ms, history flush {1000 * c['history_flush_s']:.2f} ms → "
-                  f"{1000 * c['amortised_per_step_s']:.2f} ms per step amortised.", "",
-                  "Top operators by self CPU time (one step, torch.profiler):", "", "| op | self ms | calls |",
-                  "|---|---|---|"]
+        lines += [
+            "",
+            (
+                f"Once per check (every {c['check_every']} steps): checkpoint save for backtracking "
+                f"{1000 * c['checkpoint_save_s']:.1f} ms, history flush {1000 * c['history_flush_s']:.2f} ms → "
+                f"{1000 * c['amortised_per_step_s']:.2f} ms per step amortised."
+            ),
+            "",
+            "Top operators by self CPU time (one step, torch.profiler):",
+            "",
+            "| op | self ms | calls |",
+            "|---|---|---|",
+        ]
         for row in p["top_ops"]:
             lines.append(f"| {row['op']} | {row['self_ms']:.1f} | {row['calls']} |")
-        lines += ["", f"### CPU options ({p['size']}², whole step, interleaved)", "",
-                  "| option | s/it | speed-up | forward ms | backward ms | Adam ms |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"### CPU options ({p['size']}², whole step, interleaved)",
+            "",
+            "| option | s/it | speed-up | forward ms | backward ms | Adam ms |",
+            "|---|---|---|---|---|---|",
+        ]
         for k, v in p["options"].items():
             extra = f" (compile + warm-up {v['compile_and_warmup_s']:.0f} s)" if "compile_and_warmup_s" in v else ""
-            lines.append(f"| {k}{extra} | {v['total_s']:.3f} | ×{v['speedup_vs_default']:.2f} | "
-                         f"{v['forward_ms']:.0f} | {v['backward_ms']:.0f} | {v['adam_ms']:.1f} |")
+            lines.append(
+                f"| {k}{extra} | {v['total_s']:.3f} | ×{v['speedup_vs_default']:.2f} | "
+                f"{v['forward_ms']:.0f} | {v['backward_ms']:.0f} | {v['adam_ms']:.1f} |"
+            )
         for k, v in p.get("option_errors", {}).items():
             lines.append(f"| {k} | failed: {v} | | | | |")
         if "compile_note" in p:
@@ -708,50 +842,84 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         if p.get("narrow"):
             n = p["narrow"]
             labels = list(next(iter(n["variants"].values())))
-            lines += ["", f"### The same options for narrower networks ({n['size']}², whole step, ms)", "",
-                      "| network | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+            lines += [
+                "",
+                f"### The same options for narrower networks ({n['size']}², whole step, ms)",
+                "",
+                "| network | " + " | ".join(labels) + " |",
+                "|---|" + "---|" * len(labels),
+            ]
             for k, v in n["variants"].items():
-                lines.append(f"| {k} | " + " | ".join(f"{1000 * v[lb]['total_s']:.1f} (×{v[lb]['speedup_vs_fp32']:.2f})"
-                                                      for lb in labels) + " |")
+                lines.append(
+                    f"| {k} | "
+                    + " | ".join(f"{1000 * v[lb]['total_s']:.1f} (×{v[lb]['speedup_vs_fp32']:.2f})" for lb in labels)
+                    + " |"
+                )
         lines.append("")
     if "fast" in res:
         f = res["fast"]
-        lines += [f"## Fast mode: narrower skip networks ({f['image']}, centre crop {f['crop']}², σ=25, "
-                  f"{f['iterations']} iterations, denoise preset; noisy PSNR {f['noisy_psnr']:.2f} dB)", "",
-                  "| network | parameters | s/it | speed-up | PSNR final average | PSNR best average (step) | "
-                  "time to best average (s) | best raw (step) | cost vs skip128 final / best (dB) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            (
+                f"## Fast mode: narrower skip networks ({f['image']}, centre crop {f['crop']}², σ=25, "
+                f"{f['iterations']} iterations, denoise preset; noisy PSNR {f['noisy_psnr']:.2f} dB)"
+            ),
+            "",
+            (
+                "| network | parameters | s/it | speed-up | PSNR final average | PSNR best average (step) | "
+                "time to best average (s) | best raw (step) | cost vs skip128 final / best (dB) |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for k, r in f["runs"].items():
-            lines.append(f"| {k} | {r['parameters']:,} | {r['seconds_per_iteration']:.4f} | "
-                         f"×{_fmt(r.get('speedup_vs_skip128'), 2)} | {r['psnr_final_average']:.2f} | "
-                         f"{r['psnr_best_average']:.2f} ({r['best_average_step']}) | "
-                         f"{r['seconds_to_best_average']:.0f} | {r['psnr_best_raw']:.2f} "
-                         f"({r['best_raw_step']}) | {_fmt(r.get('psnr_cost_final_db'), 2)} / "
-                         f"{_fmt(r.get('psnr_cost_best_db'), 2)} |")
+            lines.append(
+                f"| {k} | {r['parameters']:,} | {r['seconds_per_iteration']:.4f} | "
+                f"×{_fmt(r.get('speedup_vs_skip128'), 2)} | {r['psnr_final_average']:.2f} | "
+                f"{r['psnr_best_average']:.2f} ({r['best_average_step']}) | "
+                f"{r['seconds_to_best_average']:.0f} | {r['psnr_best_raw']:.2f} "
+                f"({r['best_raw_step']}) | {_fmt(r.get('psnr_cost_final_db'), 2)} / "
+                f"{_fmt(r.get('psnr_cost_best_db'), 2)} |"
+            )
         lines.append("")
-    lines += [f"Total wall time of this run: {res['meta']['wall_s'] / 60:.1f} min"
-              + (f" (earlier runs kept here: {res['meta']['wall_s_previous'] / 60:.1f} min)."
-                 if res["meta"].get("wall_s_previous") else "."), ""]
-    path.write_text("\n".join(lines))
+    lines += [
+        f"Total wall time of this run: {res['meta']['wall_s'] / 60:.1f} min"
+        + (
+            f" (earlier runs kept here: {res['meta']['wall_s_previous'] / 60:.1f} min)."
+            if res["meta"].get("wall_s_previous")
+            else "."
+        ),
+        "",
+    ]
+    common.write_text(path, "\n".join(lines))
 
 
 # --------------------------------------------------------------------------------------------- main
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="image sizes (square) for the speed table")
     ap.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS, help="loops to time")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up steps per loop call (not timed)")
     ap.add_argument("--timed", type=int, default=3, help="timed steps per loop call")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (each runs every loop once)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    ap.add_argument("--memory-sizes", type=int, nargs="*", default=[256, 512, 1024],
-                    help="sizes for the peak-memory subprocesses (>512: one step only)")
+    ap.add_argument(
+        "--memory-sizes",
+        type=int,
+        nargs="*",
+        default=[256, 512, 1024],
+        help="sizes for the peak-memory subprocesses (>512: one step only)",
+    )
     ap.add_argument("--memory-timeout", type=int, default=180, help="seconds per memory subprocess")
-    ap.add_argument("--memory-configs", nargs="+", default=["fp32", "bf16-cl"], choices=["fp32", "bf16-cl"],
-                    help="fp32 = contiguous fp32; bf16-cl = channels_last + bf16 autocast")
+    ap.add_argument(
+        "--memory-configs",
+        nargs="+",
+        default=["fp32", "bf16-cl"],
+        choices=["fp32", "bf16-cl"],
+        help="fp32 = contiguous fp32; bf16-cl = channels_last + bf16 autocast",
+    )
     ap.add_argument("--profile-size", type=int, default=256)
     ap.add_argument("--profile-steps", type=int, default=4, help="timed steps per profile variant")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile variants (slow to compile)")
@@ -759,16 +927,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--fast-size", type=int, default=128)
     ap.add_argument("--fast-iterations", type=int, default=1200)
     ap.add_argument("--fast-channels", type=int, nargs="*", default=[32, 64, 128])
-    ap.add_argument("--fast-bf16-channels", type=int, nargs="*", default=[128],
-                    help="widths also run with channels_last + bf16 autocast (quality cost of bf16)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["speed", "memory", "profile", "fast"],
-                    help="sections to leave out")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with F16_noisy.png / F16_GT.png")
+    ap.add_argument(
+        "--fast-bf16-channels",
+        type=int,
+        nargs="*",
+        default=[128],
+        help="widths also run with channels_last + bf16 autocast (quality cost of bf16)",
+    )
+    ap.add_argument(
+        "--skip", nargs="*", default=[], choices=["speed", "memory", "profile", "fast"], help="sections to leave out"
+    )
+    common.add_data_dir_argument(ap, f"; the images are read from its {DENOISE_DIR}")
     ap.add_argument("--image", default="F16", help="image of the speed table (<name>_noisy.png, <name>_GT.png)")
-    ap.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
+    ap.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="output folder")
     ap.add_argument("--name", default="speed_cpu", help="output file stem")
-    ap.add_argument("--update", action="store_true",
-                    help="keep the sections of an existing <out>/<name>.json that this run skips")
+    ap.add_argument(
+        "--update", action="store_true", help="keep the sections of an existing <out>/<name>.json that this run skips"
+    )
     ap.add_argument("--_memory-child", dest="memory_child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_memory-steps", dest="memory_steps", type=int, default=2, help=argparse.SUPPRESS)
     ap.add_argument("--_memory-config", dest="memory_config", default="fp32", help=argparse.SUPPRESS)
@@ -791,20 +966,21 @@ def main(argv: list[str] | None = None) -> int:
     if "deepinv" in args.loops and "speed" not in args.skip:
         deepinv, deepinv_info = import_deepinv()
     log(f"deepinv: {deepinv_info}")
-    import skimage
+    import skimage  # noqa: F401 - imported so that the recorded versions include it
 
+    data = common.data_path(DENOISE_DIR, args.data_dir) if {"speed", "fast"} - set(args.skip) else None
+    prov = common.provenance()  # date, command, git commit, host, CPU, torch threads, load, versions
+    prov["versions"]["deepinv"] = deepinv_info.get("version")
     meta: dict[str, Any] = {
-        "date": _dt.datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1], *sys.argv]),
-        "device": f"cpu: {cpu_model()} ({os.cpu_count()} logical CPUs; flags {', '.join(cpu_flags())})",
-        "torch_threads": torch.get_num_threads(),
-        "versions": {"torch": torch.__version__, "deepinv": deepinv_info.get("version"),
-                     "deepprior": deepprior.__version__, "numpy": np.__version__,
-                     "scikit-image": skimage.__version__, "python": platform.python_version()},
+        **prov,
+        "device": f"cpu: {prov['cpu']} ({prov['cpu_count']} logical CPUs; flags {', '.join(cpu_flags())})",
         "deepinv": deepinv_info if deepinv_info.get("available") else f"unavailable: {deepinv_info.get('reason')}",
-        "image": f"{args.image}_noisy.png / {args.image}_GT.png from {args.data}",
-        "warmup": args.warmup, "timed": args.timed, "rounds": args.rounds, "loadavg_start": loadavg(),
-        "settings_ours": {k: v for k, v in vars(PRESETS["denoise"].settings).items()},
+        "image": f"{args.image}_noisy.png / {args.image}_GT.png from {data}",
+        "warmup": args.warmup,
+        "timed": args.timed,
+        "rounds": args.rounds,
+        "loadavg_start": prov["loadavg"],
+        "settings_ours": {k: v for k, v in vars(get_preset("denoise").settings).items()},
     }
     res: dict[str, Any] = {"meta": meta}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -813,12 +989,22 @@ def main(argv: list[str] | None = None) -> int:
         # Keep the sections this run does not redo; record which command produced which section.
         res = json.loads(previous.read_text())
         sections = [s for s in ("speed", "memory", "profile", "fast") if s not in args.skip]
-        history = res["meta"].get("runs") or [{"command": res["meta"]["command"], "date": res["meta"]["date"],
-                                               "torch_threads": res["meta"]["torch_threads"],
-                                               "sections": [s for s in ("speed", "memory", "profile", "fast")
-                                                            if s in res]}]
-        history.append({"command": meta["command"], "date": meta["date"], "torch_threads": meta["torch_threads"],
-                        "sections": sections})
+        history = res["meta"].get("runs") or [
+            {
+                "command": res["meta"]["command"],
+                "date": res["meta"]["date"],
+                "torch_threads": res["meta"]["torch_threads"],
+                "sections": [s for s in ("speed", "memory", "profile", "fast") if s in res],
+            }
+        ]
+        history.append(
+            {
+                "command": meta["command"],
+                "date": meta["date"],
+                "torch_threads": meta["torch_threads"],
+                "sections": sections,
+            }
+        )
         meta["runs"] = history
         meta["wall_s_previous"] = res["meta"].get("wall_s", 0) + res["meta"].get("wall_s_previous", 0)
         if "speed" in args.skip:  # deepinv was only imported by the run that timed the loops
@@ -826,25 +1012,37 @@ def main(argv: list[str] | None = None) -> int:
             meta["versions"]["deepinv"] = res["meta"].get("versions", {}).get("deepinv")
         if "speed" in res and "speed_threads" not in res:
             old = history[0]
-            res["speed_threads"] = {str(old["torch_threads"]): {
-                "speed": res["speed"], "command": old["command"], "date": old["date"],
-                "warmup": res["meta"]["warmup"], "timed": res["meta"]["timed"], "rounds": res["meta"]["rounds"]}}
+            res["speed_threads"] = {
+                str(old["torch_threads"]): {
+                    "speed": res["speed"],
+                    "command": old["command"],
+                    "date": old["date"],
+                    "warmup": res["meta"]["warmup"],
+                    "timed": res["meta"]["timed"],
+                    "rounds": res["meta"]["rounds"],
+                }
+            }
         res["meta"] = meta
 
     def save() -> None:
         meta["wall_s"] = time.perf_counter() - started
         meta["loadavg_end"] = loadavg()
-        (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=1, default=str))
+        common.write_json(args.out / f"{args.name}.json", res)
         write_markdown(args.out / f"{args.name}.md", res)
 
     if "speed" not in args.skip:
-        noisy = load_rgb(args.data / f"{args.image}_noisy.png")
-        gt = load_rgb(args.data / f"{args.image}_GT.png")
+        noisy = load_rgb(data / f"{args.image}_noisy.png")
+        gt = load_rgb(data / f"{args.image}_GT.png")
         log("speed ...")
         res["speed"] = run_speed(args, noisy, gt, deepinv, log)
         res.setdefault("speed_threads", {})[str(torch.get_num_threads())] = {
-            "speed": res["speed"], "command": meta["command"], "date": meta["date"], "warmup": args.warmup,
-            "timed": args.timed, "rounds": args.rounds}
+            "speed": res["speed"],
+            "command": meta["command"],
+            "date": meta["date"],
+            "warmup": args.warmup,
+            "timed": args.timed,
+            "rounds": args.rounds,
+        }
         save()
     if "memory" not in args.skip and args.memory_sizes:
         log("memory ...")
@@ -856,7 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
         save()
     if "fast" not in args.skip:
         log("fast mode ...")
-        res["fast"] = run_fast(args, args.data, log)
+        res["fast"] = run_fast(args, data, log)
         save()
     save()
     log(f"wrote {args.out / (args.name + '.json')} and .md")
@@ -864,4 +1062,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run_script(main))

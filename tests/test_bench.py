@@ -1,19 +1,26 @@
-"""`deepprior bench`: suites run end to end on tiny crops, resume, scoring protocols, reports, user errors."""
+"""The benchmarks (``python -m benchmarks.run_suites``, not installed): suites run end to end on tiny crops, resume,
+scoring protocols, reports, user errors; the shared helpers of ``benchmarks.common``; and that the installed package
+holds no benchmark code."""
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
 import math
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from deepprior.bench import runner
-from deepprior.bench.cli import add_bench_parser
-from deepprior.bench.report import markdown
-from deepprior.bench.runner import BenchRequest, run_suite
-from deepprior.bench.suites import QUICK_LABEL, PROFILES, SUITES, get_suite, score, select_items
+from benchmarks import common, run_suites
+from benchmarks.suite import runner
+from benchmarks.suite.report import markdown
+from benchmarks.suite.results import load_results
+from benchmarks.suite.runner import BenchRequest, run_suite
+from benchmarks.suite.suites import PROFILES, QUICK_LABEL, SUITES, paper_figures, score, select_items
 from deepprior.errors import InputError
 
 TINY = ["--crop", "32", "--iterations", "10", "--channels", "8", "-q"]
@@ -31,28 +38,53 @@ def _one_thread():
 
 
 def bench(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="deepprior")
-    add_bench_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", *argv])
-    return args.handler(args)
+    """``python -m benchmarks.run_suites ARGV`` in this process; user errors raise InputError."""
+    return run_suites.run(run_suites.parse_args(argv))
 
 
 def request(tmp_path, data, **kwargs) -> BenchRequest:
-    options = dict(suite="denoise-color25", profile="quick", limit=2, crop=32, iterations=10, channels=8,
-                   progress=False,
-                   results_dir=tmp_path, data_dir=data)
+    options = {
+        "suite": "denoise-color25",
+        "profile": "quick",
+        "limit": 2,
+        "crop": 32,
+        "iterations": 10,
+        "channels": 8,
+        "progress": False,
+        "results_dir": tmp_path,
+        "data_dir": data,
+    }
     options.update(kwargs)
     return BenchRequest(**options)
 
 
 def test_quick_suite_writes_json_and_markdown_and_resumes(tmp_path, shared_data, monkeypatch):
-    assert bench(["denoise-color25", "--limit", "2", "--methods", "dip,tv-chambolle", "--data-dir",
-                  str(shared_data), "--results-dir", str(tmp_path), *TINY]) == 0
-    path = tmp_path / "denoise-color25-quick.json"
-    data = json.loads(path.read_text())
+    assert (
+        bench(
+            [
+                "denoise-color25",
+                "--limit",
+                "2",
+                "--methods",
+                "dip,tv-chambolle",
+                "--data-dir",
+                str(shared_data),
+                "--results-dir",
+                str(tmp_path),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    path = tmp_path / "denoise-color25-quick.jsonl"
+    data = load_results(path)
     assert data["label"] == QUICK_LABEL and data["profile_settings"]["iterations"] == 10
     assert sorted((e["image"], e["method"]) for e in data["entries"]) == [
-        ("F16", "dip"), ("F16", "tv-chambolle"), ("peppers", "dip"), ("peppers", "tv-chambolle")]
+        ("F16", "dip"),
+        ("F16", "tv-chambolle"),
+        ("peppers", "dip"),
+        ("peppers", "tv-chambolle"),
+    ]
     for entry in data["entries"]:
         assert entry["suite"] == "denoise-color25" and entry["seed"] == 0
         assert math.isfinite(entry["psnr"]) and 0 < entry["ssim"] <= 1 and entry["wall_seconds"] >= 0
@@ -70,13 +102,14 @@ def test_quick_suite_writes_json_and_markdown_and_resumes(tmp_path, shared_data,
     monkeypatch.setattr(runner, "compute_entry", refuse)
     summary = run_suite(request(tmp_path, shared_data, methods=["dip", "tv-chambolle"]))
     assert (summary.computed, summary.skipped, summary.failures) == (0, 4, [])
-    assert json.loads(path.read_text())["entries"] == data["entries"]
+    assert load_results(path)["entries"] == data["entries"]
+    assert [r["record"] for r in common.read_jsonl(path)].count("run") == 2  # one line per run, nothing rewritten
     monkeypatch.undo()
 
     # Two seeds: only the DIP entries of seed 1 are new; the deterministic baseline runs once.
     summary = run_suite(request(tmp_path, shared_data, methods=["dip", "tv-chambolle"], seeds=2))
     assert (summary.computed, summary.skipped) == (2, 4)
-    seeds = sorted((e["image"], e["method"], e["seed"]) for e in json.loads(path.read_text())["entries"])
+    seeds = sorted((e["image"], e["method"], e["seed"]) for e in load_results(path)["entries"])
     assert ("F16", "dip", 1) in seeds and ("F16", "tv-chambolle", 1) not in seeds
     assert "±" in (tmp_path / "denoise-color25-quick.md").read_text()
 
@@ -94,7 +127,7 @@ def test_interrupted_run_keeps_finished_entries_and_resumes(tmp_path, shared_dat
     monkeypatch.setattr(runner, "compute_entry", interrupt_third)
     with pytest.raises(KeyboardInterrupt):
         run_suite(request(tmp_path, shared_data, suite="deblock-clipart", methods=["input", "tv-chambolle"]))
-    data = json.loads((tmp_path / "deblock-clipart-quick.json").read_text())
+    data = load_results(tmp_path / "deblock-clipart-quick.jsonl")
     assert len(data["entries"]) == 2
     monkeypatch.setattr(runner, "compute_entry", real)
     summary = run_suite(request(tmp_path, shared_data, suite="deblock-clipart", methods=["input", "tv-chambolle"]))
@@ -105,8 +138,9 @@ def test_changed_profile_settings_refuse_to_mix_results(tmp_path, shared_data):
     run_suite(request(tmp_path, shared_data, suite="deblock-clipart", methods=["input"], limit=1))
     with pytest.raises(InputError, match="--fresh"):
         run_suite(request(tmp_path, shared_data, suite="deblock-clipart", methods=["input"], limit=1, crop=40))
-    summary = run_suite(request(tmp_path, shared_data, suite="deblock-clipart", methods=["input"], limit=1, crop=40,
-                                fresh=True))
+    summary = run_suite(
+        request(tmp_path, shared_data, suite="deblock-clipart", methods=["input"], limit=1, crop=40, fresh=True)
+    )
     assert summary.computed == 1
 
 
@@ -131,19 +165,27 @@ def test_sr_scoring_uses_luma_and_the_paper_crop():
 
 
 def test_sr_inputs_follow_the_paper_protocol(shared_data):
-    suite = get_suite("sr-set5-x4")
+    suite = SUITES.get("sr-set5-x4")
     woman = next(i for i in suite.items(shared_data) if i.name == "woman")  # 228×344: cropped to 224×320
     sample = suite.load(woman, PROFILES["paper"])
     assert sample.truth.shape == (320, 224, 3) and sample.observation.shape == (80, 56, 3)
-    quick = get_suite("sr-set5-x8").load(woman, PROFILES["quick"])
+    quick = SUITES.get("sr-set5-x8").load(woman, PROFILES["quick"])
     assert quick.truth.shape == (128, 128, 3) and quick.observation.shape == (16, 16, 3)
 
 
 def test_clipart_ground_truth_is_alpha_composited(tmp_path, shared_data):
-    summary = run_suite(BenchRequest("deblock-clipart", profile="paper", methods=["input"], data_dir=shared_data,
-                                     results_dir=tmp_path, progress=False))
+    summary = run_suite(
+        BenchRequest(
+            "deblock-clipart",
+            profile="paper",
+            methods=["input"],
+            data_dir=shared_data,
+            results_dir=tmp_path,
+            progress=False,
+        )
+    )
     assert summary.computed == 10
-    data = json.loads(summary.json_path.read_text())
+    data = load_results(summary.results_path)
     mean = np.mean([e["psnr"] for e in data["entries"]])
     assert mean == pytest.approx(27.60, abs=0.01)  # the paper's input PSNR (REFERENCE §3)
     text = summary.markdown_path.read_text()
@@ -152,25 +194,63 @@ def test_clipart_ground_truth_is_alpha_composited(tmp_path, shared_data):
 
 
 def test_paper_markdown_sets_paper_figures_beside_ours():
-    entries = [{"image": image, "method": method, "seed": seed, "psnr": psnr + seed * 0.2, "ssim": 0.9,
-                "wall_seconds": 1.0, "iterations": 2000}
-               for image, psnr in (("baby", 31.0), ("bird", 32.0))
-               for method in ("dip", "bicubic") for seed in ((0, 1) if method == "dip" else (0,))]
-    data = {"suite": "sr-set5-x4", "title": "t", "task": "super-resolve", "metric": "y-sr", "profile": "paper",
-            "label": None, "suite_images": 5, "entries": entries}
+    entries = [
+        {
+            "image": image,
+            "method": method,
+            "seed": seed,
+            "psnr": psnr + seed * 0.2,
+            "ssim": 0.9,
+            "wall_seconds": 1.0,
+            "iterations": 2000,
+        }
+        for image, psnr in (("baby", 31.0), ("bird", 32.0))
+        for method in ("dip", "bicubic")
+        for seed in ((0, 1) if method == "dip" else (0,))
+    ]
+    data = {
+        "suite": "sr-set5-x4",
+        "title": "t",
+        "task": "super-resolve",
+        "metric": "y-sr",
+        "profile": "paper",
+        "label": None,
+        "suite_images": 5,
+        "entries": entries,
+    }
     text = markdown(data)
     assert "paper `dip`" in text and "| baby | 31.10 ± 0.14 | 31.49 | -0.39 |" in text
     # the paper mean over the same two images, (31.49 + 31.80) / 2; bicubic has only a 5-image paper mean
     assert "| **mean** | 31.60 | 31.64 | -0.04 |" in text and "paper 28.44 on all 5 images" in text
     assert "| `dip` | 2 | 2 | 31.60 | 0.14 | 31.50–31.70 |" in text  # spread of the suite mean over seeds
-    nks = markdown({**data, "suite": "smooth-nks", "task": "smooth", "metric": "rgb", "entries": [
-        {**e, "method": "dip-l0"} for e in entries if e["method"] == "dip"]})
+    nks = markdown(
+        {
+            **data,
+            "suite": "smooth-nks",
+            "task": "smooth",
+            "metric": "rgb",
+            "entries": [{**e, "method": "dip-l0"} for e in entries if e["method"] == "dip"],
+        }
+    )
     assert "paper (other images)" in nks and "Δ" not in nks.split("## SSIM")[0]
 
 
 def test_no_ground_truth_suite_writes_images_and_a_contact_sheet(tmp_path, shared_data):
-    assert bench(["deblock-snail", "--methods", "tv-chambolle", "--data-dir", str(shared_data),
-                  "--results-dir", str(tmp_path), *TINY]) == 0
+    assert (
+        bench(
+            [
+                "deblock-snail",
+                "--methods",
+                "tv-chambolle",
+                "--data-dir",
+                str(shared_data),
+                "--results-dir",
+                str(tmp_path),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "deblock-snail-quick" / "snail__tv-chambolle__seed0.png").exists()
     assert (tmp_path / "deblock-snail-quick" / "snail__input.png").exists()
     from PIL import Image
@@ -180,7 +260,7 @@ def test_no_ground_truth_suite_writes_images_and_a_contact_sheet(tmp_path, share
     md = tmp_path / "deblock-snail-quick.md"
     assert "![contact sheet](deblock-snail-quick.png)" in md.read_text()
     md.unlink()
-    assert bench(["report", "--results-dir", str(tmp_path)]) == 0  # rebuilds every table from the JSON
+    assert bench(["report", "--results-dir", str(tmp_path)]) == 0  # rebuilds every table from the JSONL
     assert "snail__tv-chambolle__seed0.png" in md.read_text()
 
 
@@ -193,8 +273,7 @@ def test_user_errors_are_input_errors(tmp_path, shared_data, monkeypatch):
     with pytest.raises(InputError, match="DEEPPRIOR_DATA"):
         bench(["denoise-color25", "--results-dir", str(tmp_path)])
     with pytest.raises(InputError, match="does not apply"):
-        bench(["sr-set5-x4", "--methods", "nl-means", "--data-dir", str(shared_data), "--results-dir",
-               str(tmp_path)])
+        bench(["sr-set5-x4", "--methods", "nl-means", "--data-dir", str(shared_data), "--results-dir", str(tmp_path)])
     with pytest.raises(InputError, match="only accepted with --profile quick"):
         bench(["sr-set5-x4", "--profile", "paper", "--iterations", "5", "--data-dir", str(shared_data)])
     with pytest.raises(InputError, match="no benchmark results"):
@@ -202,10 +281,135 @@ def test_user_errors_are_input_errors(tmp_path, shared_data, monkeypatch):
 
 
 def test_every_suite_lists_its_images_and_limit_spreads_them(shared_data):
-    for suite in SUITES.values():
+    for name in SUITES:
+        suite = SUITES.get(name)
         items = suite.items(shared_data)
         assert items and all(m in suite.methods for m in suite.default_methods)
-    names = [i.name for i in select_items(get_suite("denoise-color25").items(shared_data), 3)]
+    names = [i.name for i in select_items(SUITES.get("denoise-color25").items(shared_data), 3)]
     assert names == ["F16", "kodim02", "peppers"]
-    nks = get_suite("smooth-nks").items(shared_data)
+    nks = SUITES.get("smooth-nks").items(shared_data)
     assert len(nks) == 80 and sum("reconstructed" in i.files["truth"].name for i in nks) == 4
+
+
+# --------------------------------------------------------------------------- benchmarks.common
+
+
+def test_data_dir_resolution_order_flag_env_default(tmp_path, monkeypatch):
+    # The real default is ../shared/data beside the repository root, computed from the file, not the cwd.
+    assert (common.REPO_ROOT / "benchmarks" / "common.py").is_file()
+    assert common.DEFAULT_DATA == common.REPO_ROOT.parent / "shared" / "data"
+    flag, env, default = (tmp_path / name for name in ("flag", "env", "default"))
+    for folder in (flag, env, default):
+        folder.mkdir()
+    monkeypatch.setattr(common, "DEFAULT_DATA", default)
+    monkeypatch.chdir(env)
+    monkeypatch.setenv("DEEPPRIOR_DATA", str(env))
+    assert common.data_dir(flag) == flag.resolve()  # the flag wins
+    assert common.data_dir() == env.resolve()  # then the environment variable
+    monkeypatch.setenv("DEEPPRIOR_DATA", "")
+    assert common.data_dir() == default.resolve()  # then the default (an empty variable counts as unset)
+    monkeypatch.delenv("DEEPPRIOR_DATA")
+    assert common.data_dir() == default.resolve()
+    default.rmdir()
+    with pytest.raises(
+        InputError,
+        match=r"'.*default' \(from the default.*\) does not exist; pass --data-dir DIR or "
+        r"set DEEPPRIOR_DATA=DIR",
+    ):
+        common.data_dir()
+    with pytest.raises(InputError, match="from --data-dir"):
+        common.data_dir(tmp_path / "missing")
+    with pytest.raises(InputError, match="nks/validation' does not exist"):
+        common.data_path("nks/validation", flag)
+
+
+def test_jsonl_append_resume_and_a_torn_last_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    assert common.read_jsonl(path) == []
+    rows = [
+        {"record": "header", "format": "x"},
+        {"record": "entry", "image": "F16", "method": "dip", "seed": 0, "psnr": np.float32(1.5)},
+        {"record": "entry", "image": "F16", "method": "dip", "seed": 1, "psnr": None},
+        {"record": "failure", "image": "lena", "method": "dip", "seed": 0},
+    ]
+    for row in rows:
+        common.append_jsonl(path, row)
+    assert path.read_text().count("\n") == 4 and common.read_jsonl(path)[1]["psnr"] == 1.5
+    # An append cut short by a crash leaves a torn last line: readers ignore it, the next append drops it.
+    with open(path, "ab") as handle:
+        handle.write(b'{"record": "entry", "image": "pep')
+    read = common.read_jsonl(path)
+    assert len(read) == 4 and read[0] == rows[0]
+    keys = common.done_keys(read, ("image", "method", "seed"), record="entry")
+    assert keys == {("F16", "dip", 0), ("F16", "dip", 1)}  # the failure and the torn entry are not done
+    common.append_jsonl(path, {"record": "entry", "image": "peppers", "method": "dip", "seed": 0})
+    lines = path.read_text().splitlines()
+    assert len(lines) == 5 and all(json.loads(line) for line in lines)
+    assert ("peppers", "dip", 0) in common.done_keys(common.read_jsonl(path), ("image", "method", "seed"))
+    # A complete last object without its newline is kept, and the next append starts a new line.
+    with open(path, "ab") as handle:
+        handle.write(b'{"record": "note"}')
+    assert common.read_jsonl(path)[-1] == {"record": "note"}
+    common.append_jsonl(path, {"record": "end"})
+    assert [r["record"] for r in common.read_jsonl(path)][-2:] == ["note", "end"]
+    # Damage anywhere but the last line is an error, not silently skipped.
+    path.write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    with pytest.raises(InputError, match="line 2"):
+        common.read_jsonl(path)
+
+
+def test_common_crops_provenance_and_writers(tmp_path):
+    image = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
+    assert common.centre_crop(image, None) is image and common.centre_crop(image, 0) is image
+    assert common.centre_crop(image, 3).shape == (3, 3, 3) and common.centre_crop(image, 3)[0, 0, 0] == image[1, 2, 0]
+    assert common.centre_crop(image, 6).shape == (5, 6, 3)  # a shorter side is kept whole
+    padded = common.centre_crop(image, 9, pad=True)
+    assert padded.shape == (9, 9, 3) and padded.flags.c_contiguous
+    record = common.provenance()
+    assert {"date", "command", "git_commit", "host", "cpu", "torch_threads", "loadavg", "versions"} <= set(record)
+    assert record["versions"]["deepprior"] and record["versions"]["torch"]
+    assert (
+        common.command_line([str(common.REPO_ROOT / "benchmarks" / "bench_speed.py"), "--sizes", "64"])
+        == "python -m benchmarks.bench_speed --sizes 64"
+    )
+    target = common.write_text(tmp_path / "sub" / "table.md", "| a |\n")
+    assert target.read_text() == "| a |\n"
+    assert json.loads(common.write_json(tmp_path / "sub" / "r.json", {"x": np.float64(2.0)}).read_text()) == {"x": 2.0}
+
+
+def test_paper_figures_come_from_the_data_file_with_citations():
+    tables = paper_figures()
+    assert set(tables) <= set(SUITES)
+    for name, table in tables.items():
+        citation = table["citation"]
+        assert citation["paper"] and citation["where"] and citation["source"], name
+        suite = SUITES.get(name)
+        assert suite.paper == table.get("psnr_per_image", {}) and suite.paper_mean == table["psnr_mean"]
+        assert suite.paper_source == table["caption"]
+    assert SUITES.get("denoise-color25").paper["dip"]["F16"] == 33.69
+    assert SUITES.get("smooth-nks").paper_ssim_mean == {"dip-l0": 0.9641}
+    assert not SUITES.get("smooth-nks").paper_comparable
+
+
+def test_installed_package_holds_no_benchmark_code(tmp_path):
+    import deepprior
+
+    assert importlib.util.find_spec("deepprior.bench") is None
+    package = Path(deepprior.__file__).parent
+    assert not [p for p in package.rglob("*") if "bench" in p.name]
+    assert not [m.name for m in pkgutil.iter_modules(deepprior.__path__) if "bench" in m.name]
+    # Outside the repository root, `import deepprior` cannot reach the benchmarks at all.
+    code = (
+        "import importlib.util, sys, deepprior; "
+        "print(importlib.util.find_spec('benchmarks') is None, importlib.util.find_spec('deepprior.bench') is None,"
+        " any(m.startswith('benchmarks') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
+
+
+def test_benchmark_scripts_use_no_sys_path_edits_or_absolute_paths():
+    root = common.REPO_ROOT / "benchmarks"
+    for path in [*root.glob("*.py"), *root.glob("suite/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        assert "sys.path" not in text and "/work/" not in text, path

@@ -8,8 +8,7 @@ import pytest
 
 from deepprior.cli import main
 from deepprior.io import read_image, write_image
-
-from conftest import add_noise, smooth_image
+from helpers import add_noise, smooth_image
 
 FAST = ["--iterations", "4", "--channels", "8", "--quiet"]
 
@@ -24,8 +23,10 @@ def test_denoise_end_to_end_writes_image_and_sidecar(tmp_path, noisy_png, capsys
     assert main(["denoise", str(noisy_png), "-o", str(out), "--iterations", "4", "--channels", "8"]) == 0
     assert read_image(out).pixels.shape == (40, 40, 3)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["settings"]["iterations_run"] == 4 and record["settings"]["fit"]["seed"] == 0
-    assert record["settings"]["versions"]["torch"] and len(record["history"]["loss"]) == 4
+    assert (record["schema"], record["version"]) == ("deepprior.run", 1)
+    assert record["iterations_run"] == 4 and record["settings"]["seed"] == 0 and record["generator"]["width"] == 8
+    assert record["versions"]["torch"] and len(record["history"]["loss"]) == 4
+    assert record["output_path"] == str(out) and record["inputs"] == {"image": str(noisy_png)}
     assert "wrote" in capsys.readouterr().out
 
 
@@ -33,7 +34,7 @@ def test_sixteen_bit_input_gives_sixteen_bit_output_and_snapshots(tmp_path):
     source = write_image(tmp_path / "in16.png", smooth_image(40), bit_depth=16)
     out = tmp_path / "out.png"
     assert main(["deblock", str(source), "-o", str(out), "--save-every", "2", "--fp32", *FAST]) == 0
-    assert json.loads(out.with_suffix(".json").read_text())["settings"]["fit"]["amp"] is False
+    assert json.loads(out.with_suffix(".json").read_text())["amp"] is False
     assert read_image(out).bit_depth == 16
     assert sorted(p.name for p in (tmp_path / "out_snapshots").iterdir()) == ["step_000002.png", "step_000004.png"]
 
@@ -44,8 +45,23 @@ def test_gray_alpha_input_keeps_its_alpha_and_reference_psnr_is_printed(tmp_path
     source = write_image(tmp_path / "la.png", gray, alpha=alpha)
     reference = write_image(tmp_path / "ref.png", gray)
     out = tmp_path / "la_out.png"
-    assert main(["denoise", str(source), "-o", str(out), "--reference", str(reference),
-                 "--iterations", "4", "--channels", "8"]) == 0
+    assert (
+        main(
+            [
+                "denoise",
+                str(source),
+                "-o",
+                str(out),
+                "--reference",
+                str(reference),
+                "--iterations",
+                "4",
+                "--channels",
+                "8",
+            ]
+        )
+        == 0
+    )
     written = read_image(out)
     assert written.pixels.shape == (40, 40, 1)
     np.testing.assert_allclose(written.alpha, alpha, atol=1 / 255)
@@ -61,8 +77,10 @@ def test_super_resolve_and_inpaint_and_flash(tmp_path):
     mask_path = write_image(tmp_path / "mask.png", mask * 255)
     image = write_image(tmp_path / "img.png", smooth_image(40))
     assert main(["inpaint", str(image), "--mask", str(mask_path), "-o", str(tmp_path / "ip.png"), *FAST]) == 0
-    assert main(["flash-noflash", "--flash", str(image), "--noflash", str(image), "-o", str(tmp_path / "fn.png"),
-                 *FAST]) == 0
+    assert (
+        main(["flash-noflash", "--flash", str(image), "--noflash", str(image), "-o", str(tmp_path / "fn.png"), *FAST])
+        == 0
+    )
     assert (tmp_path / "fn.json").exists()
 
 
@@ -110,9 +128,24 @@ def run_cli(argv):
         return exc.code
 
 
-@pytest.mark.parametrize("case", ["missing file", "not an image", "mask size", "scale 1.5", "scale 1", "too small",
-                                  "missing folder", "unknown device", "cuda absent", "negative lr",
-                                  "zero iterations", "bad suffix", "lam without reg"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing file",
+        "not an image",
+        "mask size",
+        "scale 1.5",
+        "scale 1",
+        "too small",
+        "missing folder",
+        "unknown device",
+        "cuda absent",
+        "negative lr",
+        "zero iterations",
+        "bad suffix",
+        "lam without reg",
+    ],
+)
 def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
     if case == "cuda absent":
         import torch
@@ -128,8 +161,12 @@ def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-m", "deepprior.cli", "denoise", str(tmp_path / "missing.png")],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "deepprior.cli", "denoise", str(tmp_path / "missing.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("deepprior: error:") and "Traceback" not in done.stderr
 
@@ -137,21 +174,97 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
 def test_demo_writes_images_curve_and_record(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--iterations", "6"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["clean.png", "curve.png", "noisy.png", "restored.json",
-                                                     "restored.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "clean.png",
+        "curve.png",
+        "noisy.png",
+        "restored.json",
+        "restored.png",
+    ]
     record = json.loads((out / "restored.json").read_text())
-    assert record["scores"]["psnr_noisy"] < 25 and len(record["history"]["psnr"]) == 6
+    assert record["extra"]["scores"]["psnr_noisy"] < 25 and len(record["history"]["psnr"]) == 6
     assert read_image(out / "curve.png").pixels.shape == (520, 720, 3)
     assert "restored PSNR" in capsys.readouterr().out
 
 
 def test_smooth_and_l0_commands(tmp_path):
     image = write_image(tmp_path / "img.png", smooth_image(40))
-    assert main(["l0", str(image), "--solver", "l0-smooth", "--lam", "0.02", "-o", str(tmp_path / "a.png"),
-                 "--quiet"]) == 0
-    assert main(["smooth", str(image), "--method", "region-fusion", "--lam", "0.05", "-o", str(tmp_path / "b.png"),
-                 "--quiet"]) == 0
+    assert (
+        main(["l0", str(image), "--solver", "l0-smooth", "--lam", "0.02", "-o", str(tmp_path / "a.png"), "--quiet"])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "smooth",
+                str(image),
+                "--method",
+                "region-fusion",
+                "--lam",
+                "0.05",
+                "-o",
+                str(tmp_path / "b.png"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "b.json").read_text())["settings"]["lam"] == 0.05
-    assert main(["smooth", str(image), "--method", "dip-tv", "--lam", "0.05", "-o", str(tmp_path / "c.png"),
-                 *FAST]) == 0
+    assert (
+        main(["smooth", str(image), "--method", "dip-tv", "--lam", "0.05", "-o", str(tmp_path / "c.png"), *FAST]) == 0
+    )
     assert read_image(tmp_path / "c.png").pixels.shape == (40, 40, 3)
+    # a classical solver has no network to fit: fit options are refused, not ignored
+    assert (
+        main(["smooth", str(image), "--method", "region-fusion", "--iterations", "3", "-o", str(tmp_path / "d.png")])
+        == 2
+    )
+    assert not (tmp_path / "d.png").exists()
+
+
+def test_options_that_failed_before_the_registries_drove_the_cli(tmp_path):
+    """`--regularizer l0` was refused as an invalid choice and `--generator unet --channels 8` crashed."""
+    image = write_image(tmp_path / "img.png", smooth_image(32))
+    assert (
+        main(
+            [
+                "denoise",
+                str(image),
+                "-o",
+                str(tmp_path / "u.png"),
+                "--generator",
+                "unet",
+                "--channels",
+                "8",
+                "--iterations",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "u.json").read_text())["generator"]["name"] == "unet"
+    assert (
+        main(
+            [
+                "denoise",
+                str(image),
+                "-o",
+                str(tmp_path / "l.png"),
+                "--regularizer",
+                "l0",
+                "--lam",
+                "0.02",
+                "--iterations",
+                "25",
+                "--channels",
+                "8",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    record = json.loads((tmp_path / "l.json").read_text())
+    assert record["regularizer"]["name"] == "l0" and record["regularizer"]["lam"] == 0.02
+    assert record["data_term"] == "sse"  # the regulariser's λ and β are calibrated for sums
+    assert record["output_source"] == "regularizer"

@@ -5,14 +5,16 @@ import pytest
 import torch
 
 import deepprior
+from deepprior.callbacks import Callback
 from deepprior.errors import InputError
-from deepprior.fit import FitSettings, crop_to, fit, pad_to, padded_size
+from deepprior.inputs import make_input
+from deepprior.loop import crop_to, fit, pad_to, padded_size
 from deepprior.metrics import psnr
 from deepprior.nets import build_generator
 from deepprior.operators import Identity
-from deepprior.regularizers import total_variation
-
-from conftest import TINY, add_noise, smooth_image
+from deepprior.regularizers import BuildContext, Regularizer, build_regularizer, total_variation
+from deepprior.settings import FitSettings
+from helpers import TINY, add_noise, smooth_image
 
 
 def test_short_denoising_run_raises_psnr_by_5_db():
@@ -23,13 +25,12 @@ def test_short_denoising_run_raises_psnr_by_5_db():
     assert psnr(result.image, clean) > psnr(noisy, clean) + 5.0
     # The history's PSNR of the average is the PSNR of the returned image.
     assert result.history.psnr_average[-1] == pytest.approx(psnr(result.image, clean), abs=0.01)
-    assert len(result.history.loss) == 300 and result.settings["output"] == "average"
+    assert len(result.history.loss) == 300 and result.record.output_source == "average"
 
 
 def test_same_seed_is_bit_identical_and_another_seed_differs():
     noisy = add_noise(smooth_image(40))
-    run = lambda seed: deepprior.denoise(noisy, iterations=15, seed=seed, progress=False,  # noqa: E731
-                                         generator_options=TINY).image
+    run = lambda seed: deepprior.denoise(noisy, iterations=15, seed=seed, progress=False, generator_options=TINY).image
     first, second, other = run(3), run(3), run(4)
     assert np.array_equal(first, second)
     assert not np.array_equal(first, other)
@@ -46,55 +47,132 @@ def test_history_and_callbacks_and_stop_request():
     result = deepprior.denoise(noisy, iterations=50, callbacks=[callback], progress=False, generator_options=TINY)
     assert seen == list(range(10))
     assert result.history.step == list(range(10))
-    assert result.settings["iterations_run"] == 10 and result.settings["stopped_at"] == 9
+    assert result.record.iterations_run == 10 and result.record.stopped_at == 9
     assert all(math.isnan(v) for v in result.history.psnr)  # no reference given
     assert all(math.isfinite(v) for v in result.history.loss)
     assert math.isfinite(result.history.seconds[-1])
 
 
+def _observation(size=64):
+    return torch.from_numpy(add_noise(smooth_image(size))).permute(2, 0, 1)[None]
+
+
 def _fit_small(settings, regularizer=None, callbacks=(), size=64):
-    torch.manual_seed(0)
-    net = build_generator("skip", 8, 3, **TINY)
-    z = torch.rand(1, 8, size, size) * 0.1
-    y = torch.from_numpy(add_noise(smooth_image(size))).permute(2, 0, 1)[None]
-    return fit(net, z, y, Identity(), settings, regularizer=regularizer, callbacks=callbacks, progress=False), net
+    net = build_generator("skip", 8, 3, seed=settings.seed, **TINY)
+    z = make_input("noise", 8, size, size, seed=settings.seed)
+    return fit(net, z, _observation(size), Identity(), settings, regularizer=regularizer, callbacks=callbacks), net
 
 
-def test_backtracking_restores_weights_and_optimizer_state():
-    """Wreck the weights after step 29's check: the check at step 34 sees a >5 dB drop and restores step 29."""
-    snapshot = {}
+def test_a_direct_call_of_the_loop_is_as_reproducible_as_a_task_call():
+    """One place seeds z, the weights and the jitter: the same seed gives the task's exact result."""
+    noisy = add_noise(smooth_image(64))
+    task = deepprior.denoise(
+        noisy, iterations=12, seed=5, generator_options=TINY, input_channels=8, backtrack=False, average=0
+    )
+    settings = FitSettings(iterations=12, lr=0.01, reg_noise_std=1 / 30, seed=5)
+    direct, _ = _fit_small(settings)
+    assert np.array_equal(task.image, direct.image[0].permute(1, 2, 0).numpy())
 
-    def wreck(state):
-        if state.step == 24:
-            snapshot.update({k: v.clone() for k, v in state.net.state_dict().items()})
-        if state.step == 29:
+
+class Wreck(Callback):
+    """Adds large noise to the weights at the check of ``step`` (after backtracking has saved that check)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_check(self, state):
+        if state.step == self.step:
             with torch.no_grad():
                 for p in state.net.parameters():
                     p.add_(torch.randn_like(p) * 5)
 
+
+def test_backtracking_restores_weights_and_optimizer_state():
+    """Wreck the weights after step 29's check: the check at step 34 sees a >5 dB drop and restores step 29."""
     settings = FitSettings(iterations=50, lr=0.01, backtrack=True, check_every=5, average=0.99)
-    result, net = _fit_small(settings, callbacks=[wreck])
+    result, net = _fit_small(settings, callbacks=[Wreck(29)])
     events = [e for e in result.history.events if e["event"] == "backtrack"]
     assert [e["step"] for e in events] == [34]  # restored once, then the fit goes on from the good state
     # Without backtracking the wreck stays in the weights.
-    result_plain, _ = _fit_small(FitSettings(iterations=50, lr=0.01, check_every=5), callbacks=[wreck])
+    result_plain, _ = _fit_small(FitSettings(iterations=50, lr=0.01, check_every=5), callbacks=[Wreck(29)])
     assert result.history.psnr_observation[-1] > result_plain.history.psnr_observation[-1] + 3
 
 
-@pytest.mark.parametrize("rule", ["es-wmv", "es-emv"])
-def test_early_stopping_selects_an_earlier_output(rule):
-    settings = FitSettings(iterations=120, lr=0.01, stop=rule, stop_window=10, stop_patience=20, check_every=5)
-    result, _ = _fit_small(settings)
+@pytest.mark.parametrize("rule, options", [("es-wmv", {"window": 10}), ("es-emv", {"alpha": 0.3})])
+def test_early_stopping_stops_and_selects_an_earlier_output(rule, options):
+    settings = FitSettings(iterations=400, lr=0.01, stop=rule, stop_options={"patience": 20, **options}, check_every=5)
+    result, _ = _fit_small(settings, size=64)
     assert result.source == "early-stop"
-    assert result.selected_step is not None and result.selected_step < result.iterations_run
-    if result.stopped_at is not None:
-        assert result.iterations_run == result.stopped_at + 1
+    assert result.stopped_at is not None and result.iterations_run == result.stopped_at + 1 < 400
+    assert result.selected_step is not None and result.selected_step + 20 <= result.stopped_at
+    # the rule asks every check_every (5) steps, so it stops within 5 steps of its patience running out
+    assert result.stopped_at < result.selected_step + 20 + 5
 
 
-def test_tv_regularizer_lowers_total_variation():
+def test_the_stopping_rules_options_reach_it():
+    seen = {}
+
+    class Spy(Callback):
+        def on_start(self, state):
+            seen["rule"] = next(cb.rule for cb in state.callbacks if hasattr(cb, "rule"))
+
+    _fit_small(
+        FitSettings(iterations=2, stop="es-emv", stop_options={"alpha": 0.25}, check_every=7),
+        callbacks=[Spy()],
+        size=64,
+    )
+    assert (seen["rule"].alpha, seen["rule"].check_every) == (0.25, 7)
+    with pytest.raises(InputError, match="stopping rule"):
+        _fit_small(FitSettings(iterations=2, stop="es-emv", stop_options={"window": 3}), size=64)
+
+
+def test_backtracking_restores_the_regularizer_and_the_stopper_too():
+    """After a wreck, DIP-ℓ0's ADMM state and the ES window are those of the restored check, not the wreck's."""
+    states = {}
+
+    class Watch(Callback):
+        def on_check(self, state):
+            rule = next(cb.rule for cb in state.callbacks if hasattr(cb, "rule"))
+            states[state.step] = (
+                state.regularizer.v.clone(),
+                state.regularizer.w.clone(),
+                rule.last_step,
+                len(state.regularizer.residuals),
+            )
+
+    y = _observation(64)
+    context = BuildContext(observation=y, image_size=(64, 64), iterations=50)
+    regularizer = build_regularizer("l0", context, lam=0.02, beta=2.0, inner_steps=5)
+    settings = FitSettings(
+        iterations=40,
+        lr=0.01,
+        backtrack=True,
+        check_every=5,
+        data_term="sse",
+        stop="es-wmv",
+        stop_options={"window": 4, "patience": 1000},
+    )
+    result = fit(
+        build_generator("skip", 8, 3, **TINY),
+        make_input("noise", 8, 64, 64),
+        y,
+        Identity(),
+        settings,
+        regularizer=regularizer,
+        callbacks=[Watch(), Wreck(29)],
+    )
+    events = [e for e in result.history.events if e["event"] == "backtrack"]
+    assert [e["step"] for e in events] == [34]
+    v, w, last_step, residuals = states[29]  # seen before the wreck
+    v_after, w_after, last_after, residuals_after = states[34]  # Watch runs after the restore at step 34
+    assert torch.equal(v, v_after) and torch.equal(w, w_after)
+    assert last_after == last_step == 29 and residuals_after == residuals
+
+
+def test_a_regularizer_written_by_a_user_plugs_into_the_loop():
     plain, _ = _fit_small(FitSettings(iterations=60, lr=0.01))
 
-    class TV:
+    class TV(Regularizer):
         def penalty(self, x, step):
             return 0.5 * total_variation(x)
 
@@ -111,17 +189,47 @@ def test_padding_round_trip_and_sizes():
     assert torch.equal(crop_to(padded, 37, 53), x)
 
 
-@pytest.mark.parametrize("bad", [dict(iterations=0), dict(lr=-1.0), dict(lr=float("nan")), dict(average=1.0),
-                                 dict(reg_noise_std=-0.1), dict(loss_reduction="max"), dict(check_every=0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(iterations=0),
+        dict(lr=-1.0),
+        dict(lr=float("nan")),
+        dict(average=1.0),
+        dict(reg_noise_std=-0.1),
+        dict(data_term="max"),
+        dict(check_every=0),
+        dict(stop="soon"),
+        dict(output="best"),
+        dict(seed=-1),
+    ],
+)
 def test_nonsense_settings_are_input_errors(bad):
     with pytest.raises(InputError):
         FitSettings(**bad).validate()
 
 
 def test_optimize_input_trains_z():
-    settings = FitSettings(iterations=5, lr=0.01, optimize_input=True)
-    result, _ = _fit_small(settings)
-    assert result.iterations_run == 5
+    seen = {}
+
+    class Keep(Callback):
+        def on_start(self, state):
+            seen["before"] = state.z.detach().clone()
+
+        def on_end(self, state):
+            seen["after"] = state.z.detach().clone()
+
+    _fit_small(FitSettings(iterations=5, lr=0.01, optimize_input=True), callbacks=[Keep()], size=64)
+    assert not torch.equal(seen["before"], seen["after"])
+    _fit_small(FitSettings(iterations=5, lr=0.01), callbacks=[Keep()], size=64)
+    assert torch.equal(seen["before"], seen["after"])
+
+
+def test_an_output_policy_that_cannot_be_met_is_refused_before_fitting():
+    with pytest.raises(InputError, match="averaging"):
+        _fit_small(FitSettings(iterations=2, output="average"), size=64)
+    result, _ = _fit_small(FitSettings(iterations=3, average=0.9, output="last"), size=64)
+    assert result.source == "last"
 
 
 def test_out_of_memory_becomes_one_actionable_device_error():

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import io as _bytesio
 import json
 import os
 import struct
 import zlib
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from deepprior import io as dio
 from deepprior.errors import InputError
+from deepprior.image import as_image
 from deepprior.io import (
     IMAGE_SUFFIXES,
     Image,
@@ -53,13 +53,10 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _png_chunks(data: bytes):
-    pos, out = 8, []
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        out.append((kind, data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    return out
+def _with_chunk(png: bytes, kind: bytes, data: bytes, after_idat: bool = False) -> bytes:
+    """Insert a chunk right after IHDR (or right before IEND)."""
+    chunk = _png_chunk(kind, data)
+    return png[:-12] + chunk + png[-12:] if after_idat else png[:33] + chunk + png[33:]
 
 
 # --------------------------------------------------------------------------- #
@@ -72,9 +69,7 @@ def _png_chunks(data: bytes):
 def test_8bit_round_trip_exact(tmp_path, suffix, channels):
     a = _u8((13, 17, channels))
     px, alpha = a[:, :, : 3 if channels == 4 else channels], (a[:, :, 3] if channels == 4 else None)
-    out = write_image(
-        tmp_path / f"x{suffix}", px / 255.0, None if alpha is None else alpha / 255.0, bit_depth=8
-    )
+    out = write_image(tmp_path / f"x{suffix}", px / 255.0, None if alpha is None else alpha / 255.0, bit_depth=8)
     assert out == tmp_path / f"x{suffix}"
     img = read_image(out)
     assert isinstance(img, Image)
@@ -98,9 +93,7 @@ def test_16bit_round_trip_exact(tmp_path, suffix, channels):
     has_alpha = channels in (2, 4)
     px = a[:, :, :-1] if has_alpha else a
     alpha = a[:, :, -1] if has_alpha else None
-    path = write_image(
-        tmp_path / f"x{suffix}", px / 65535.0, None if alpha is None else alpha / 65535.0, bit_depth=16
-    )
+    path = write_image(tmp_path / f"x{suffix}", px / 65535.0, None if alpha is None else alpha / 65535.0, bit_depth=16)
     img = read_image(path)
     assert img.bit_depth == 16
     assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), px)
@@ -127,58 +120,88 @@ def test_16bit_png_is_a_valid_png(tmp_path):
         assert np.array_equal(np.array(im), (rgba >> 8).astype(np.uint8))
 
 
-def test_16bit_png_decoder_handles_all_filters_and_large_images(tmp_path):
+def test_16bit_rgb_png_keeps_all_16_bits(tmp_path):
+    """Pillow reads 16-bit RGB PNG as 8 bits per channel; read_image keeps the low byte."""
+    a = _u16((9, 10, 3))
+    a[0, 0] = [257, 258, 65534]  # same high byte as neighbours of 256 levels, different low bytes
+    path = write_image(tmp_path / "x.png", a, bit_depth=16)
+    with PILImage.open(path) as im:
+        truncated = np.array(im)
+    assert truncated.dtype == np.uint8  # what Pillow alone would give
+    img = read_image(path)
+    assert img.bit_depth == 16
+    back = np.round(img.pixels * 65535).astype(np.uint16)
+    assert np.array_equal(back, a)
+    assert np.any(back & 0xFF)  # the low bytes are there
+    assert np.array_equal(back >> 8, truncated)
+
+
+def test_large_16bit_png_round_trip(tmp_path):
     y, x = np.mgrid[:200, :300]
     base = (np.sin(x / 13.0) + np.cos(y / 17.0)) * 16000 + 32768
     a = np.stack([base + RNG.integers(0, 500, base.shape) for _ in range(3)], axis=2)
     a = np.clip(a, 0, 65535).astype(np.uint16)
     path = write_image(tmp_path / "x.png", a / 65535.0, bit_depth=16)
-    idat = b"".join(body for kind, body in _png_chunks(path.read_bytes()) if kind == b"IDAT")
-    filters = set(np.frombuffer(zlib.decompress(idat), np.uint8).reshape(200, -1)[:, 0].tolist())
-    assert {1, 2, 3, 4} <= filters  # every predictor was exercised
+    header = path.read_bytes()[:33]
+    assert header[24] == 16 and header[25] == 2  # 16-bit RGB
     assert np.array_equal(np.round(read_image(path).pixels * 65535).astype(np.uint16), a)
 
 
-def test_png_filters_agree_with_pillow():
-    """Our unfilter decodes Pillow's 8-bit PNGs and Pillow decodes our filtering."""
-    y, x = np.mgrid[:64, :80]
-    a = np.clip(np.stack([x * 3, y * 4, x + y], axis=2) + RNG.integers(0, 30, (64, 80, 3)), 0, 255).astype(np.uint8)
-    buf = _bytesio.BytesIO()
-    PILImage.fromarray(a).save(buf, format="PNG")
-    idat = b"".join(body for kind, body in _png_chunks(buf.getvalue()) if kind == b"IDAT")
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(64, -1)
-    assert np.array_equal(dio._png_unfilter(rows, 3).reshape(a.shape), a)
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("png_filter", ["NONE", "SUB", "UP", "AVG", "PAETH", "ALL"])
+def test_16bit_png_from_imagecodecs_read_exactly(tmp_path, channels, png_filter):
+    a = _u16((17, 19, channels))
+    data = imagecodecs.png_encode(a if channels > 1 else a[:, :, 0], filter=imagecodecs.PNG.FILTER[png_filter])
+    (tmp_path / "x.png").write_bytes(data)
+    img = read_image(tmp_path / "x.png")
+    assert img.bit_depth == 16
+    if channels in (2, 4):
+        assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), a[:, :, :-1])
+        assert np.array_equal(np.round(img.alpha * 65535).astype(np.uint16), a[:, :, -1])
+    else:
+        assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), a)
+        assert img.alpha is None
 
-    filtered = dio._png_filter(a.reshape(64, -1), 3)
-    png = (
-        dio._PNG_SIGNATURE
-        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 80, 64, 8, 2, 0, 0, 0))
-        + _png_chunk(b"IDAT", zlib.compress(filtered))
-        + _png_chunk(b"IEND", b"")
-    )
-    with PILImage.open(_bytesio.BytesIO(png)) as im:
-        assert np.array_equal(np.array(im), a)
+
+def test_png_interoperates_with_pillow(tmp_path):
+    """8-bit PNGs written here are read exactly by Pillow, and Pillow's (optimized) PNGs exactly here."""
+    y, x = np.mgrid[:64, :80]
+    rgb = np.clip(np.stack([x * 3, y * 4, x + y], axis=2) + RNG.integers(0, 30, (64, 80, 3)), 0, 255)
+    rgba = np.dstack([rgb, RNG.integers(0, 256, (64, 80))]).astype(np.uint8)
+    for mode, a in (("L", rgba[:, :, 0]), ("LA", rgba[:, :, [0, 3]]), ("RGB", rgba[:, :, :3]), ("RGBA", rgba)):
+        path = write_image(tmp_path / f"ours_{mode}.png", a)
+        with PILImage.open(path) as im:
+            assert im.mode == mode
+            assert np.array_equal(np.array(im), a)
+        PILImage.fromarray(a, mode).save(tmp_path / f"pil_{mode}.png", optimize=True)
+        img = read_image(tmp_path / f"pil_{mode}.png")
+        samples = img.pixels if img.alpha is None else np.dstack([img.pixels, img.alpha])
+        assert np.array_equal(np.round(samples * 255).astype(np.uint8), a.reshape(samples.shape))
+
+
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _interlaced_png16(a: np.ndarray) -> bytes:
     """A 16-bit RGB Adam7-interlaced PNG, filter 0 for every row."""
     h, w, _ = a.shape
     stream = b""
-    for x0, y0, dx, dy in dio._ADAM7:
+    for x0, y0, dx, dy in _ADAM7:
         sub = a[y0::dy, x0::dx]
         if sub.size == 0:
             continue
         for row in sub.astype(">u2"):
             stream += b"\x00" + row.tobytes()
     return (
-        dio._PNG_SIGNATURE
+        _PNG_SIGNATURE
         + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 1))
         + _png_chunk(b"IDAT", zlib.compress(stream))
         + _png_chunk(b"IEND", b"")
     )
 
 
-def test_16bit_interlaced_png(tmp_path):
+def test_16bit_interlaced_png(tmp_path, capfd):
     a = _u16((13, 11, 3))
     path = tmp_path / "i.png"
     path.write_bytes(_interlaced_png16(a))
@@ -187,19 +210,26 @@ def test_16bit_interlaced_png(tmp_path):
     img = read_image(path)
     assert img.bit_depth == 16
     assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), a)
+    assert "PNG warning" not in capfd.readouterr().err  # libpng's remarks are not shown to the user
 
 
 def test_16bit_png_trns_colour_key(tmp_path):
     a = _u16((5, 6, 3))
     a[2, 3] = [1234, 65535, 7]
-    data = dio._encode_png16(a)
-    trns = _png_chunk(b"tRNS", struct.pack(">HHH", 1234, 65535, 7))
-    data = data[:33] + trns + data[33:]  # right after IHDR
+    data = _with_chunk(imagecodecs.png_encode(a), b"tRNS", struct.pack(">HHH", 1234, 65535, 7))
     (tmp_path / "t.png").write_bytes(data)
     img = read_image(tmp_path / "t.png")
     expected = np.ones((5, 6), np.float32)
     expected[2, 3] = 0
     assert np.array_equal(img.alpha, expected)
+    assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), a)
+
+    g = _u16((5, 6))
+    g[1, 1] = 4321
+    (tmp_path / "g.png").write_bytes(_with_chunk(imagecodecs.png_encode(g), b"tRNS", struct.pack(">H", 4321)))
+    img = read_image(tmp_path / "g.png")
+    assert img.gray and img.bit_depth == 16
+    assert np.array_equal(img.alpha == 0, g == 4321)
 
 
 def test_float32_tiff_round_trip(tmp_path):
@@ -208,6 +238,10 @@ def test_float32_tiff_round_trip(tmp_path):
     path = write_image(tmp_path / "f.tiff", a, bit_depth=32)
     with tifffile.TiffFile(path) as tif:
         assert tif.pages[0].dtype == np.float32
+        assert int(tif.pages[0].predictor) == 3  # floating point predictor
+        assert int(tif.pages[0].compression) == 8  # zlib (deflate)
+    with tifffile.TiffFile(write_image(tmp_path / "i.tif", a, bit_depth=16)) as tif:
+        assert int(tif.pages[0].predictor) == 2  # horizontal differencing for integers
     img = read_image(path)
     assert img.bit_depth == 32
     assert np.array_equal(img.pixels, a)
@@ -234,8 +268,16 @@ def test_tiff_layouts_from_other_writers(tmp_path):
     assert np.array_equal(np.round(read_image(tmp_path / "white.tif").pixels[:, :, 0] * 255), 255 - g)
 
     rgb = _u8((6, 7, 3))
-    PILImage.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw")  # tifffile needs imagecodecs
+    PILImage.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw")  # tifffile + imagecodecs
     assert np.array_equal(np.round(read_image(tmp_path / "lzw.tif").pixels * 255).astype(np.uint8), rgb)
+    smooth = np.round(_smooth_rgb(32, 48) * 255).astype(np.uint8)
+    PILImage.fromarray(smooth).save(tmp_path / "jpeg.tif", compression="jpeg")  # JPEG-in-TIFF
+    img = read_image(tmp_path / "jpeg.tif")
+    assert img.pixels.shape == (32, 48, 3) and img.bit_depth == 8
+    assert np.abs(img.pixels * 255 - smooth).mean() < 3
+    PILImage.fromarray(smooth).convert("YCbCr").save(tmp_path / "ycbcr.tif")  # uncompressed YCbCr: via Pillow
+    img = read_image(tmp_path / "ycbcr.tif")
+    assert np.abs(img.pixels * 255 - smooth).max() <= 4
     PILImage.fromarray(rgb).quantize(8).save(tmp_path / "pal.tif")  # palette TIFF goes through Pillow
     img = read_image(tmp_path / "pal.tif")
     with PILImage.open(tmp_path / "pal.tif") as im:
@@ -311,6 +353,35 @@ def test_alpha_carried_through(tmp_path):
         arr = np.array(im)
     assert np.array_equal(arr[:, :, 3], alpha)
     assert np.array_equal(arr[:, :, :3], 255 - rgb)
+
+
+def test_write_accepts_an_image(tmp_path):
+    rgb = _u16((6, 7, 3))
+    alpha = _u16((6, 7))
+    write_image(tmp_path / "in.png", rgb, alpha / 65535.0, bit_depth=16)
+    img = read_image(tmp_path / "in.png")
+    # bit depth and alpha come from the Image
+    back = read_image(write_image(tmp_path / "same.png", img))
+    assert back.bit_depth == 16
+    assert np.array_equal(back.pixels, img.pixels) and np.array_equal(back.alpha, img.alpha)
+    # with_pixels keeps alpha, bit depth and path
+    processed = img.with_pixels(1.0 - img.pixels)
+    assert processed.alpha is img.alpha and processed.bit_depth == 16 and processed.path == img.path
+    back = read_image(write_image(tmp_path / "processed.png", processed))
+    assert np.array_equal(np.round(back.pixels * 65535).astype(np.uint16), 65535 - rgb)
+    # explicit arguments win
+    back = read_image(write_image(tmp_path / "eight.png", img, np.ones((6, 7)), bit_depth=8))
+    assert back.bit_depth == 8 and np.all(back.alpha == 1)
+    assert np.array_equal(np.round(back.pixels * 255), np.round(img.pixels * 255))
+    # a float Image keeps 32 bits in TIFF
+    f = as_image(RNG.random((4, 5)).astype(np.float32))
+    assert read_image(write_image(tmp_path / "f.tif", f)).bit_depth == 32
+    # arrays still default to 8 bits
+    assert read_image(write_image(tmp_path / "arr.png", rgb)).bit_depth == 8
+    # a hand-made Image is checked like an array
+    with pytest.raises(InputError) as e:
+        write_image(tmp_path / "bad.png", Image(np.full((2, 2, 1), np.nan, np.float32), None, 8))
+    _check(e, "bad.png")
 
 
 # --------------------------------------------------------------------------- #
@@ -392,11 +463,22 @@ def test_orientation_for_16bit_png_and_tiff(tmp_path):
     a = _u16((5, 7, 3))
     exif = PILImage.Exif()
     exif[0x0112] = 8
-    data = dio._encode_png16(a)
-    data = data[:33] + _png_chunk(b"eXIf", exif.tobytes()) + data[33:]
-    (tmp_path / "o.png").write_bytes(data)
-    img = read_image(tmp_path / "o.png")
-    assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), np.rot90(a, 1))
+    for after_idat in (False, True):  # eXIf belongs before IDAT, but some writers put it after
+        data = _with_chunk(imagecodecs.png_encode(a), b"eXIf", exif.tobytes(), after_idat)
+        (tmp_path / "o.png").write_bytes(data)
+        img = read_image(tmp_path / "o.png")
+        assert img.bit_depth == 16
+        assert np.array_equal(np.round(img.pixels * 65535).astype(np.uint16), np.rot90(a, 1))
+
+    exif[0x0112] = 6  # written by Pillow (it can write 16-bit gray)
+    g = _u16((5, 7))
+    PILImage.fromarray(g).save(tmp_path / "g.png", exif=exif)
+    img = read_image(tmp_path / "g.png")
+    assert np.array_equal(np.round(img.pixels[:, :, 0] * 65535).astype(np.uint16), np.rot90(g, -1))
+
+    f = RNG.random((5, 7)).astype(np.float32)  # float data
+    tifffile.imwrite(tmp_path / "f.tif", f, extratags=[(274, "H", 1, 3, True)])
+    assert np.array_equal(read_image(tmp_path / "f.tif").pixels[:, :, 0], f[::-1, ::-1])
 
     tifffile.imwrite(tmp_path / "o.tif", a, photometric="rgb", extratags=[(274, "H", 1, 6, True)])
     img = read_image(tmp_path / "o.tif")
@@ -510,13 +592,27 @@ def test_truncated_file(tmp_path, suffix, depth):
     assert "truncated" in str(e.value)
 
 
-def test_corrupt_16bit_png_checksum(tmp_path):
-    data = bytearray(dio._encode_png16(_u16((8, 8, 3))))
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_corrupt_16bit_png_checksum(tmp_path, channels):
+    data = bytearray(imagecodecs.png_encode(_u16((8, 8, channels))))
     data[50] ^= 0xFF  # inside IDAT
     (tmp_path / "bad.png").write_bytes(bytes(data))
     with pytest.raises(InputError) as e:
         read_image(tmp_path / "bad.png")
     _check(e, "bad.png")
+    assert "corrupt" in str(e.value)
+
+
+def test_png_with_unknown_critical_chunk(tmp_path):
+    """libpng rejects it; Pillow reads it exactly up to 8 bits, a 16-bit colour one is an error."""
+    g = _u8((6, 7))
+    (tmp_path / "g.png").write_bytes(_with_chunk(imagecodecs.png_encode(g), b"ABCD", b"x"))
+    assert np.array_equal(np.round(read_image(tmp_path / "g.png").pixels[:, :, 0] * 255), g)
+    c = _u16((6, 7, 3))
+    (tmp_path / "c.png").write_bytes(_with_chunk(imagecodecs.png_encode(c), b"ABCD", b"x"))
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / "c.png")
+    _check(e, "c.png")
 
 
 def test_write_errors(tmp_path):
@@ -613,8 +709,21 @@ def test_write_image_failure_leaves_no_partial_file(tmp_path, monkeypatch):
         raise RuntimeError("encoder crashed")
 
     monkeypatch.setattr(PILImage.Image, "save", explode)
-    with pytest.raises(RuntimeError):
-        write_image(tmp_path / "x.png", np.zeros((3, 3)))
+    monkeypatch.setattr(imagecodecs, "png_encode", explode)
+    monkeypatch.setattr(tifffile, "imwrite", explode)
+    for name in ("x.png", "x.jpg", "x.bmp", "x.tif"):
+        with pytest.raises(RuntimeError):
+            write_image(tmp_path / name, np.zeros((3, 3)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    def interrupted(tmp: Path) -> None:
+        tmp.write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "x.png", interrupted)
     assert list(tmp_path.iterdir()) == []
 
 

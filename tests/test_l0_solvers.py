@@ -244,8 +244,6 @@ def test_region_fusion_energy_exact_value():
 # ---------------------------------------------------------------------------
 
 
-
-
 @pytest.mark.parametrize("fft", ["numpy", "torch"])
 @pytest.mark.parametrize("rgb", [False, True])
 def test_l0_smooth_matches_float64_reference(monkeypatch, rgb, fft):

@@ -176,7 +176,9 @@ def test_psnr_torch_matches_numpy():
     assert value.item() == pytest.approx(psnr(x, ref), abs=1e-4)
     v64 = psnr_torch(xt.double(), rt.double())
     assert v64.dtype == torch.float64
-    assert v64.item() == pytest.approx(psnr(xt[0].permute(1, 2, 0).double().numpy(), rt[0].permute(1, 2, 0).double().numpy()), abs=1e-10)
+    assert v64.item() == pytest.approx(
+        psnr(xt[0].permute(1, 2, 0).double().numpy(), rt[0].permute(1, 2, 0).double().numpy()), abs=1e-10
+    )
 
 
 def test_psnr_torch_known_offset_and_range():

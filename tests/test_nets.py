@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from deepprior.errors import InputError
-from deepprior.nets import GENERATORS, build_generator
+from deepprior.nets import GENERATORS, Generator, build_generator
 from deepprior.nets.skip import SkipNet
 
 
@@ -26,24 +26,44 @@ def test_skip_options_change_the_structure():
     no_skip = build_generator("skip", 2, 3, channels_down=16, channels_up=16, channels_skip=0)
     with_skip = build_generator("skip", 2, 3, channels_down=16, channels_up=16, channels_skip=4)
     assert count(no_skip) < count(with_skip)
-    library = build_generator("skip", 1, 3, channels_down=[16, 32, 64, 128, 128, 128],
-                              channels_up=[16, 32, 64, 128, 128, 128], channels_skip=0, kernel_down=5,
-                              upsample_mode="nearest", need_1x1_up=False)
+    library = build_generator(
+        "skip",
+        1,
+        3,
+        channels_down=[16, 32, 64, 128, 128, 128],
+        channels_up=[16, 32, 64, 128, 128, 128],
+        channels_skip=0,
+        kernel_down=5,
+        upsample_mode="nearest",
+        need_1x1_up=False,
+    )
     assert library.size_multiple == 64
     assert library.min_size == 192  # 5×5 convolutions need 3×3 maps at the deepest scale
     assert library(torch.rand(1, 1, 192, 128 + 64)).shape == (1, 3, 192, 192)
     assert not any(isinstance(m, torch.nn.Upsample) and m.mode != "nearest" for m in library.modules())
 
 
-@pytest.mark.parametrize("name", sorted(GENERATORS))
-def test_every_generator_produces_the_requested_size(name):
-    net = build_generator(name, 4, 1, **({"channels": 8} if name in ("resnet", "decoder") else {}),
-                          **({"channels": [4, 8, 16]} if name == "unet" else {}),
-                          **({"channels_down": 8, "channels_up": 8} if name == "skip" else {}))
-    h, w = 64, 96
-    in_h, in_w = net.input_shape(h, w)
-    assert net(torch.rand(1, 4, in_h, in_w)).shape == (1, 1, h, w)
-    assert h % net.size_multiple == 0
+@pytest.mark.parametrize("name", GENERATORS.names())
+def test_every_generator_keeps_its_contract(name):
+    net = build_generator(name, 4, 1, width=4)
+    assert isinstance(net, Generator) and (net.in_channels, net.out_channels) == (4, 1)
+    h, w = 2 * net.min_size, 3 * net.min_size
+    assert h % net.size_multiple == 0 and net.min_size >= net.size_multiple
+    out = net(torch.rand(1, 4, *net.input_shape(h, w)))
+    assert out.shape == (1, 1, h, w) and 0 <= out.min() and out.max() <= 1
+    wider = build_generator(name, 4, 1, width=8)
+    assert count(wider) > count(net)  # the width option changes the width
+
+
+def test_the_seed_draws_the_weights_and_leaves_torch_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = build_generator("skip", 4, 3, width=8, seed=7)
+    assert torch.equal(torch.rand(1), before)  # the global random state is untouched
+    same, other = build_generator("skip", 4, 3, width=8, seed=7), build_generator("skip", 4, 3, width=8, seed=8)
+    params = lambda net: torch.cat([p.flatten() for p in net.parameters()])
+    assert torch.equal(params(first), params(same)) and not torch.equal(params(first), params(other))
 
 
 def test_unknown_generator_and_bad_options_are_input_errors():

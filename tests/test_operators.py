@@ -5,8 +5,24 @@ import torch
 from deepprior.errors import InputError
 from deepprior.operators import Identity, Mask, lanczos2_kernel, lanczos_downsampler
 
-PAPER_X4_TAPS = [-.0011, -.0098, -.0204, -.0149, .0246, .0987, .1831, .2397,
-                 .2397, .1831, .0987, .0246, -.0149, -.0204, -.0098, -.0011]
+PAPER_X4_TAPS = [
+    -0.0011,
+    -0.0098,
+    -0.0204,
+    -0.0149,
+    0.0246,
+    0.0987,
+    0.1831,
+    0.2397,
+    0.2397,
+    0.1831,
+    0.0987,
+    0.0246,
+    -0.0149,
+    -0.0204,
+    -0.0098,
+    -0.0011,
+]
 
 
 def test_lanczos_x4_taps_match_the_reference():

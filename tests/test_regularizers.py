@@ -5,10 +5,9 @@ import torch
 import deepprior
 from deepprior.errors import InputError
 from deepprior.metrics import psnr
-from deepprior.regularizers import build_regularizer, total_variation
+from deepprior.regularizers import BuildContext, build_regularizer, total_variation
 from deepprior.regularizers.admm import L0ADMM
-
-from conftest import TINY
+from helpers import TINY
 
 
 def blocks_with_texture(size: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -35,13 +34,16 @@ def test_total_variation_values():
 
 
 def test_two_stage_tv_switches_off_after_the_fraction():
-    reg = build_regularizer("two-stage-tv", lam=0.1, iterations=30)
+    context = BuildContext(observation=torch.rand(1, 3, 8, 8), image_size=(8, 8), iterations=30)
+    reg = build_regularizer("two-stage-tv", context, lam=0.1)
     x = torch.rand(1, 3, 8, 8)
     assert reg.penalty(x, 9) is not None and reg.penalty(x, 10) is None
     with pytest.raises(InputError):
-        build_regularizer("two-stage-tv", lam=0.1, iterations=30, fraction=0)
+        build_regularizer("two-stage-tv", context, lam=0.1, fraction=0)
     with pytest.raises(InputError):
-        build_regularizer("tv", lam=-1, iterations=30)
+        build_regularizer("tv", context, lam=-1)
+    with pytest.raises(InputError, match="regulariser 'tv'"):
+        build_regularizer("tv", context, lam=0.1, beta=2)
 
 
 def test_dip_tv_lowers_the_outputs_total_variation_against_plain_dip():
@@ -49,30 +51,48 @@ def test_dip_tv_lowers_the_outputs_total_variation_against_plain_dip():
     common = dict(iterations=80, lr=0.01, progress=False, generator_options=TINY, seed=1, average=0)
     plain = deepprior.denoise(textured, **common).image
     regular = deepprior.denoise(textured, regularizer="tv", lam=0.5, **common).image
-    tv = lambda a: float(total_variation(torch.from_numpy(a).permute(2, 0, 1)[None]))  # noqa: E731
+    tv = lambda a: float(total_variation(torch.from_numpy(a).permute(2, 0, 1)[None]))
     assert tv(regular) < 0.8 * tv(plain)
 
 
 def test_dip_l0_beats_the_input_and_its_admm_residual_shrinks():
     clean, textured = blocks_with_texture(48)
-    result = deepprior.smooth(textured, method="dip-l0", iterations=300, lr=0.01, progress=False, seed=0,
-                              generator_options=TINY, regularizer_options={"inner_steps": 25, "lam": 0.025})
+    result = deepprior.smooth(
+        textured,
+        method="dip-l0",
+        iterations=300,
+        lr=0.01,
+        progress=False,
+        seed=0,
+        generator_options=TINY,
+        regularizer_options={"inner_steps": 25, "lam": 0.025},
+    )
     assert psnr(result.image, clean) > psnr(textured, clean) + 1.0
-    residuals = result.settings["regularizer"]["residuals"]
+    residuals = result.record.regularizer["residuals"]
     assert len(residuals) == 12
     assert residuals[-1] < 0.5 * residuals[0]
-    assert result.settings["output"] == "regularizer"
+    assert result.record.output_source == "regularizer"
 
 
 def test_dip_l0_is_reproducible_and_validates_parameters():
     _, textured = blocks_with_texture(40)
-    run = lambda: deepprior.smooth(textured, iterations=50, progress=False, generator_options=TINY,  # noqa: E731
-                                   regularizer_options={"init": "uniform"}).image
+    run = lambda: (
+        deepprior.smooth(
+            textured, iterations=50, progress=False, generator_options=TINY, regularizer_options={"init": "uniform"}
+        ).image
+    )
     assert np.array_equal(run(), run())
     f = torch.rand(1, 3, 8, 8)
-    for bad in (dict(lam=-1), dict(beta=0), dict(solver="bm3d"), dict(init="ones"), dict(inner_steps=0)):
+    for bad in (
+        dict(lam=-1),
+        dict(beta=0),
+        dict(solver="bm3d"),
+        dict(init="ones"),
+        dict(inner_steps=0),
+        dict(solver_options={"kappa": 2}),
+    ):
         with pytest.raises(InputError):
-            L0ADMM(f, **bad)
+            L0ADMM(f, **{"lam": 0.025, "beta": 2.0, **bad})
 
 
 def test_classical_smoothers_through_the_public_api():
@@ -83,5 +103,5 @@ def test_classical_smoothers_through_the_public_api():
         assert psnr(result.image, clean) > psnr(textured, clean)
     with pytest.raises(InputError, match="do not apply"):
         deepprior.smooth(textured, method="region-fusion", iterations=10)
-    with pytest.raises(InputError, match="smoothing method"):
+    with pytest.raises(InputError, match="smooth method"):
         deepprior.smooth(textured, method="median")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deepprior.errors import InputError
-from deepprior.stopping import ESEMV, ESWMV, EarlyStopping, make_stopper
+from deepprior.stopping import ESEMV, ESWMV, STOPPERS, EarlyStopping, make_stopper
 
 SHAPE = (1, 3, 16, 16)
 
@@ -191,7 +191,14 @@ def test_wmv_update_errors():
 
 @pytest.mark.parametrize(
     "kw",
-    [{"window": 1}, {"patience": 0}, {"buffer_dtype": "int8"}, {"select": "best"}, {"check_every": 0}, {"resync_every": -1}],
+    [
+        {"window": 1},
+        {"patience": 0},
+        {"buffer_dtype": "int8"},
+        {"select": "best"},
+        {"check_every": 0},
+        {"resync_every": -1},
+    ],
 )
 def test_wmv_bad_arguments(kw):
     with pytest.raises(InputError):
@@ -254,8 +261,9 @@ def test_make_stopper():
 
 
 def test_make_stopper_errors():
-    with pytest.raises(InputError, match="fixed, es-wmv, es-emv"):
+    with pytest.raises(InputError, match="unknown stopping rule 'es-foo'") as error:
         make_stopper("es-foo")
+    assert all(name in str(error.value) for name in STOPPERS.names())
     with pytest.raises(InputError, match="es-wmv"):
         make_stopper("es-wmv", alpha=0.1)
     with pytest.raises(InputError):
@@ -278,6 +286,8 @@ def test_update_does_not_sync_on_cuda(cls):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert stopper.best_output.is_cuda
-    expected = brute_wmv([o.cpu() for o in outputs], 10) if cls is ESWMV else brute_emv([o.cpu() for o in outputs], 0.1)[30:]
+    expected = (
+        brute_wmv([o.cpu() for o in outputs], 10) if cls is ESWMV else brute_emv([o.cpu() for o in outputs], 0.1)[30:]
+    )
     np.testing.assert_allclose(stopper.scores(), expected, rtol=1e-5)
     assert not math.isnan(stopper.best_score)

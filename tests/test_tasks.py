@@ -3,9 +3,7 @@ import pytest
 
 import deepprior
 from deepprior.errors import DeviceError, InputError
-from deepprior.metrics import psnr
-
-from conftest import TINY, smooth_image
+from helpers import TINY, smooth_image
 
 
 def test_inpainting_brings_the_missing_pixels_closer_to_the_truth():
@@ -13,13 +11,14 @@ def test_inpainting_brings_the_missing_pixels_closer_to_the_truth():
     rng = np.random.default_rng(1)
     known = rng.random(clean.shape[:2]) > 0.5
     damaged = clean * known[..., None]
-    result = deepprior.inpaint(damaged, known, kind="pixels", iterations=250, lr=0.01, progress=False,
-                               generator_options=TINY)
+    result = deepprior.inpaint(
+        damaged, known, kind="pixels", iterations=250, lr=0.01, progress=False, generator_options=TINY
+    )
     missing = ~known
     before = np.abs(damaged[missing] - clean[missing]).mean()
     after = np.abs(result.image[missing] - clean[missing]).mean()
     assert after < 0.5 * before
-    assert result.settings["known_fraction"] == pytest.approx(known.mean())
+    assert result.record.extra["known_fraction"] == pytest.approx(known.mean())
 
 
 def test_super_resolution_returns_the_scaled_size_and_fits_the_low_resolution_image():
@@ -41,8 +40,9 @@ def test_gray_input_gives_gray_output_and_alpha_is_carried():
 
 def test_integer_images_are_scaled_by_their_dtype():
     image = (smooth_image(40) * 65535).astype(np.uint16)
-    result = deepprior.denoise(image, iterations=2, progress=False, generator_options=TINY,
-                               reference=image.astype(np.float32) / 65535)
+    result = deepprior.denoise(
+        image, iterations=2, progress=False, generator_options=TINY, reference=image.astype(np.float32) / 65535
+    )
     assert result.image.max() <= 1.0
     assert np.isfinite(result.history.psnr[-1])
 
@@ -50,36 +50,66 @@ def test_integer_images_are_scaled_by_their_dtype():
 def test_flash_noflash_uses_the_flash_image_as_input():
     flash, noflash = smooth_image(40), smooth_image(40, seed=1) * 0.5
     result = deepprior.flash_noflash(flash, noflash, iterations=3, progress=False, generator_options=TINY)
-    assert result.settings["input"]["kind"] == "image" and result.settings["input"]["channels"] == 3
+    assert result.record.input["kind"] == "image" and result.record.input["channels"] == 3
     with pytest.raises(InputError, match="flash image is"):
         deepprior.flash_noflash(flash, noflash[:30], iterations=1, progress=False)
 
 
-def test_defaults_follow_the_presets_and_early_stopping_is_on_without_iterations():
-    assert deepprior.PRESETS["denoise"].settings.average == 0.99
-    assert deepprior.PRESETS["inpaint-pixels"].settings.lr == 0.001
-    assert deepprior.PRESETS["denoise"].default_stop == "es-wmv"
-    result = deepprior.denoise(smooth_image(40), iterations=2, progress=False,
-                               generator_options={"channels_down": 16, "channels_up": 16})
-    assert result.settings["fit"]["stop"] == "fixed"
-    assert result.settings["fit"]["reg_noise_std"] == pytest.approx(1 / 30)
-    assert result.settings["generator"]["channels_skip"] == [4] * 5
+def test_defaults_come_from_the_preset_row_and_early_stopping_is_on_without_iterations():
+    row = deepprior.PRESETS.get("denoise/dip")
+    result = deepprior.denoise(smooth_image(40), iterations=2, width=16)
+    assert result.record.settings["stop"] == "fixed"  # an iteration count turns the default early stop off
+    assert result.record.settings["reg_noise_std"] == row.settings.reg_noise_std
+    assert result.record.generator["channels_skip"] == list(row.generator_options["channels_skip"])
+    seen = {}
+    deepprior.denoise(
+        smooth_image(40), width=16, callbacks=[lambda state: seen.setdefault("s", state.settings) or True]
+    )
+    assert seen["s"].stop == row.default_stop == "es-wmv" and seen["s"].iterations == row.settings.iterations
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: deepprior.super_resolve(smooth_image(16), scale=1.5), "integer >= 2"),
-    (lambda: deepprior.super_resolve(smooth_image(16), scale=1), "integer >= 2"),
-    (lambda: deepprior.denoise(smooth_image(10), iterations=1), "needs at least"),
-    (lambda: deepprior.inpaint(smooth_image(40), np.ones((30, 40), bool), iterations=1), "mask is"),
-    (lambda: deepprior.inpaint(smooth_image(40), np.zeros((40, 40), bool), iterations=1), "no known pixel"),
-    (lambda: deepprior.inpaint(smooth_image(40), np.ones((40, 40), bool), kind="blob"), "inpainting kind"),
-    (lambda: deepprior.denoise(smooth_image(40), iterations=1, bogus=3), "unknown option"),
-    (lambda: deepprior.denoise(np.zeros((40, 40, 5)), iterations=1), "C = 1 or 3"),
-    (lambda: deepprior.denoise(np.full((40, 40), np.nan), iterations=1), "NaN"),
-    (lambda: deepprior.denoise(smooth_image(40), iterations=1, generator="vgg"), "unknown generator"),
-    (lambda: deepprior.denoise(smooth_image(40), iterations=1, regularizer="l1"), "unknown regulariser"),
-    (lambda: deepprior.denoise(smooth_image(40), iterations=1, lr=-1), "lr"),
-])
+def test_super_resolution_follows_the_rows_scale_schedule():
+    row = deepprior.PRESETS.get("super-resolve/dip")
+    assert row.for_scale(4).settings.iterations == 2000 and row.for_scale(8).settings.iterations == 4000
+    assert row.for_scale(6).settings.iterations == 3000 and row.for_scale(6).settings.reg_noise_std == 0.04
+    assert row.for_scale(2).settings.iterations == 2000 and row.for_scale(16).settings.reg_noise_std == 0.05
+
+
+def test_smoothing_and_deblocking_lambdas_come_from_one_table():
+    from deepprior.presets import get_preset
+
+    clean = smooth_image(40)
+    for method in ("region-fusion", "l0-smooth"):
+        assert (
+            deepprior.smooth(clean, method=method).record.settings["lam"]
+            == get_preset("smooth", method).solver_options["lam"]
+        )
+    result = deepprior.deblock(clean, method="dip-l0", iterations=25, width=8)
+    assert result.record.regularizer["beta"] == get_preset("deblock", "dip-l0").regularizer_options["beta"] == 2.0
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: deepprior.super_resolve(smooth_image(16), scale=1.5), "integer >= 2"),
+        (lambda: deepprior.super_resolve(smooth_image(16), scale=1), "integer >= 2"),
+        (lambda: deepprior.denoise(smooth_image(10), iterations=1), "needs at least"),
+        (lambda: deepprior.inpaint(smooth_image(40), np.ones((30, 40), bool), iterations=1), "mask is"),
+        (lambda: deepprior.inpaint(smooth_image(40), np.zeros((40, 40), bool), iterations=1), "no known pixel"),
+        (lambda: deepprior.inpaint(smooth_image(40), np.ones((40, 40), bool), kind="blob"), "inpainting kind"),
+        (lambda: deepprior.denoise(smooth_image(40), method="bm3d"), "denoise method"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, passes=3), "do not apply"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, lam=0.1), "need a regularizer"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, bogus=3), "unknown option"),
+        (lambda: deepprior.denoise(np.zeros((40, 40, 5)), iterations=1), "C in 1..4"),
+        (lambda: deepprior.denoise(np.full((40, 40), np.nan), iterations=1), "NaN"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, generator="vgg"), "unknown generator"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, regularizer="l1"), "unknown regulariser"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, generator="decoder", width=0), "decoder"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, reference=np.zeros((8, 8))), "reference is"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, lr=-1), "lr"),
+    ],
+)
 def test_bad_input_raises_one_clear_input_error(call, message):
     with pytest.raises(InputError, match=message):
         call()

@@ -1,39 +1,102 @@
 """deepprior: single-image restoration with no training data — Deep Image Prior and its explicit regularisers.
 
+The package root is lazy: ``import deepprior`` and ``deepprior --version`` load neither torch nor scipy; each name
+below loads its module on first use.
+
 >>> import deepprior
->>> restored, history = deepprior.denoise(noisy)            # doctest: +SKIP
+>>> deepprior.__version__
+'0.1.0'
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .errors import DeepPriorError, DeviceError, InputError  # noqa: E402
-from .fit import FitResult, FitSettings, History, fit  # noqa: E402
-from .tasks import (  # noqa: E402
-    PRESETS,
-    Restoration,
-    deblock,
-    denoise,
-    flash_noflash,
-    inpaint,
-    smooth,
-    super_resolve,
-)
+# public name -> module that defines it
+_EXPORTS = {
+    "DeepPriorError": "errors",
+    "DeviceError": "errors",
+    "InputError": "errors",
+    "Image": "image",
+    "as_image": "image",
+    "fit": "loop",
+    "FitResult": "loop",
+    "History": "callbacks",
+    "FitSettings": "settings",
+    "PRESETS": "presets",
+    "Preset": "presets",
+    "RunRecord": "record",
+    "Restoration": "restore",
+    "Overrides": "restore",
+    "deblock": "tasks",
+    "denoise": "tasks",
+    "flash_noflash": "tasks",
+    "inpaint": "tasks",
+    "smooth": "tasks",
+    "super_resolve": "tasks",
+    "Registry": "registry",
+    "GENERATORS": "registry",
+    "OPERATORS": "registry",
+    "DATA_TERMS": "registry",
+    "REGULARIZERS": "registry",
+    "STOPPERS": "registry",
+}
 
 __all__ = [
     "__version__",
     "DeepPriorError",
     "DeviceError",
     "InputError",
-    "FitResult",
-    "FitSettings",
-    "History",
+    "Image",
+    "as_image",
     "fit",
+    "FitResult",
+    "History",
+    "FitSettings",
     "PRESETS",
+    "Preset",
+    "RunRecord",
     "Restoration",
+    "Overrides",
     "deblock",
     "denoise",
     "flash_noflash",
     "inpaint",
     "smooth",
     "super_resolve",
+    "Registry",
+    "GENERATORS",
+    "OPERATORS",
+    "DATA_TERMS",
+    "REGULARIZERS",
+    "STOPPERS",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deepprior' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from .callbacks import History
+    from .errors import DeepPriorError, DeviceError, InputError
+    from .image import Image, as_image
+    from .loop import FitResult, fit
+    from .presets import PRESETS, Preset
+    from .record import RunRecord
+    from .registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, STOPPERS, Registry
+    from .restore import Overrides, Restoration
+    from .settings import FitSettings
+    from .tasks import deblock, denoise, flash_noflash, inpaint, smooth, super_resolve

@@ -23,13 +23,17 @@ def sample_image() -> np.ndarray:
         return read_image(path).pixels
 
 
-def run_demo(output: Path, iterations: int | None = None, device: str = "auto", quiet: bool = False,
-             seed: int = 0) -> dict[str, float]:
+def run_demo(
+    output: Path, iterations: int | None = None, device: str = "auto", quiet: bool = False, seed: int = 0
+) -> dict[str, float]:
     """Add Gaussian noise to the sample, restore it, write clean/noisy/restored PNGs, a curve and a JSON record."""
+    from dataclasses import replace
+
     from . import tasks
-    from .io import write_image, write_json
+    from .io import write_image
     from .metrics import psnr, ssim
     from .plot import plot_history
+    from .record import write_record
 
     output = Path(output)
     if output.exists() and not output.is_dir():
@@ -40,23 +44,39 @@ def run_demo(output: Path, iterations: int | None = None, device: str = "auto", 
     clean = sample_image()
     rng = np.random.default_rng(seed)
     noisy = np.clip(clean + rng.normal(0.0, DEMO_SIGMA, clean.shape), 0, 1).astype(np.float32)
-    restoration = tasks.denoise(noisy, reference=clean, iterations=iterations or DEMO_ITERATIONS, seed=seed,
-                                device=device, progress=False if quiet else "demo denoise",
-                                generator_options={"channels_down": DEMO_CHANNELS, "channels_up": DEMO_CHANNELS})
-    scores = {"psnr_noisy": psnr(noisy, clean), "psnr_restored": psnr(restoration.image, clean),
-              "ssim_noisy": ssim(noisy, clean), "ssim_restored": ssim(restoration.image, clean),
-              "seconds": restoration.settings["seconds"]}
+    restoration = tasks.denoise(
+        noisy,
+        reference=clean,
+        iterations=iterations or DEMO_ITERATIONS,
+        seed=seed,
+        device=device,
+        progress=False if quiet else "demo denoise",
+        width=DEMO_CHANNELS,
+    )
+    record = restoration.record
+    scores = {
+        "psnr_noisy": psnr(noisy, clean),
+        "psnr_restored": psnr(restoration.image, clean),
+        "ssim_noisy": ssim(noisy, clean),
+        "ssim_restored": ssim(restoration.image, clean),
+        "seconds": record.seconds,
+    }
     write_image(output / "clean.png", clean)
     write_image(output / "noisy.png", noisy)
     write_image(output / "restored.png", restoration.image)
-    plot_history(restoration.history, output / "curve.png",
-                 title=f"deepprior demo: denoise sigma=25, skip{DEMO_CHANNELS}, {restoration.settings['device']}")
-    write_json(output / "restored.json", {"scores": scores, "settings": restoration.settings,
-                                          "history": restoration.history.to_dict()})
+    plot_history(
+        restoration.history,
+        output / "curve.png",
+        title=f"deepprior demo: denoise sigma=25, skip{DEMO_CHANNELS}, {record.device}",
+    )
+    write_record(
+        output / "restored.json", replace(record, extra={**record.extra, "scores": scores}), restoration.history
+    )
     if not quiet:
         print(f"noisy    PSNR {scores['psnr_noisy']:.2f} dB  SSIM {scores['ssim_noisy']:.3f}")
-        print(f"restored PSNR {scores['psnr_restored']:.2f} dB  SSIM {scores['ssim_restored']:.3f}  "
-              f"({restoration.settings['iterations_run']} iterations, {scores['seconds']:.1f} s on "
-              f"{restoration.settings['device']})")
+        print(
+            f"restored PSNR {scores['psnr_restored']:.2f} dB  SSIM {scores['ssim_restored']:.3f}  "
+            f"({record.iterations_run} iterations, {scores['seconds']:.1f} s on {record.device})"
+        )
         print(f"wrote {output}/clean.png, noisy.png, restored.png, curve.png, restored.json")
     return scores

@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from deepprior.errors import InputError
 
@@ -97,6 +96,8 @@ def psnr(x: np.ndarray, reference: np.ndarray, data_range: float = 1.0) -> float
     data_range = _check_data_range(data_range)
     if np.array_equal(x, reference):
         return math.inf
+    from skimage.metrics import peak_signal_noise_ratio  # scipy.stats comes with it: load on first use
+
     return float(peak_signal_noise_ratio(reference, x, data_range=data_range))
 
 
@@ -136,6 +137,8 @@ def ssim(x: np.ndarray, reference: np.ndarray, data_range: float = 1.0) -> float
     if min(x.shape[0], x.shape[1]) < 7:
         raise InputError(f"ssim needs images of at least 7x7 pixels, got {x.shape[:2]}")
     channel_axis = 2 if x.ndim == 3 else None
+    from skimage.metrics import structural_similarity
+
     return float(structural_similarity(reference, x, data_range=data_range, channel_axis=channel_axis))
 
 

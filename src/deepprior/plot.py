@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from .fit import History
+from .callbacks import History
 from .io import atomic_write
 
 _COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14))
@@ -18,8 +18,14 @@ def _finite(values: Sequence[float]) -> list[float]:
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
-def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], steps: Sequence[int],
-           series: list[tuple[str, Sequence[float]]], title: str, log: bool = False) -> None:
+def _panel(
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    steps: Sequence[int],
+    series: list[tuple[str, Sequence[float]]],
+    title: str,
+    log: bool = False,
+) -> None:
     left, top, right, bottom = box
     draw.rectangle(box, outline=(0, 0, 0))
     draw.text((left, top - 14), title, fill=(0, 0, 0))
@@ -40,11 +46,10 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], steps: Seq
         v = lo + (hi - lo) * i / 4
         y = bottom - (bottom - top) * i / 4
         draw.line((left, y, right, y), fill=(225, 225, 225))
-        draw.text((4, y - 6), f"{10 ** v:.2g}" if log else f"{v:.2f}", fill=(0, 0, 0))
+        draw.text((4, y - 6), f"{10**v:.2g}" if log else f"{v:.2f}", fill=(0, 0, 0))
     draw.text((right - 60, bottom + 4), f"step {x_max}", fill=(0, 0, 0))
     for (name, data), colour in zip(series, _COLOURS):
-        points = [point(s, v) for s, v in zip(steps, data)
-                  if v is not None and math.isfinite(v) and (not log or v > 0)]
+        points = [point(s, v) for s, v in zip(steps, data) if v is not None and math.isfinite(v) and (not log or v > 0)]
         if len(points) > 1:
             draw.line(points, fill=colour, width=2)
         legend_y = top + 4 + 14 * series.index((name, data))
@@ -59,16 +64,23 @@ def plot_history(history: History, path: str | Path, title: str = "") -> Path:
     if title:
         draw.text((60, 6), title, fill=(0, 0, 0))
     _panel(draw, (60, 40, width - 20, 240), history.step, [("loss", history.loss)], "loss", log=True)
-    psnr_series = [("PSNR output vs reference", history.psnr),
-                   ("PSNR average vs reference", history.psnr_average),
-                   ("PSNR A·output vs observation", history.psnr_observation)]
+    psnr_series = [
+        ("PSNR output vs reference", history.psnr),
+        ("PSNR average vs reference", history.psnr_average),
+        ("PSNR A·output vs observation", history.psnr_observation),
+    ]
     psnr_series = [(n, s) for n, s in psnr_series if _finite(s)]
     _panel(draw, (60, 290, width - 20, height - 30), history.step, psnr_series, "PSNR (dB)")
     return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))
 
 
-def plot_series(path: str | Path, steps: Sequence[int], series: list[tuple[str, Sequence[float]]], title: str,
-                y_label: str = "PSNR (dB)") -> Path:
+def plot_series(
+    path: str | Path,
+    steps: Sequence[int],
+    series: list[tuple[str, Sequence[float]]],
+    title: str,
+    y_label: str = "PSNR (dB)",
+) -> Path:
     """Write a one-panel PNG with up to five named curves over the same steps (e.g. PSNR of several methods)."""
     image = Image.new("RGB", (720, 360), "white")
     draw = ImageDraw.Draw(image)

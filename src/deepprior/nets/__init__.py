@@ -1,36 +1,64 @@
-"""Generators g_θ, chosen by name. A new generator is one file and one line in ``GENERATORS``."""
+"""Generators g_θ, chosen by name from :data:`deepprior.registry.GENERATORS`.
+
+A new generator is one module in this folder whose :class:`Generator` subclass carries
+``@GENERATORS.register("name")``; the registry finds it without any list to edit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from ..errors import InputError
+from ..registry import GENERATORS
+from ..seeding import seed_for
 from .base import Generator
-from .decoder import DeepDecoder, deep_decoder
-from .resnet import ResNet, resnet
-from .skip import SkipNet, skip
-from .unet import UNet, unet
-
-GENERATORS: dict[str, Callable[..., Generator]] = {
-    "skip": skip,
-    "unet": unet,
-    "resnet": resnet,
-    "decoder": deep_decoder,
-}
 
 
-def build_generator(name: str, in_channels: int, out_channels: int, **kwargs: Any) -> Generator:
-    """Instantiate the generator registered as ``name`` (see ``GENERATORS``)."""
-    try:
-        factory = GENERATORS[name]
-    except KeyError:
-        raise InputError(f"unknown generator {name!r}; choose one of {', '.join(sorted(GENERATORS))}") from None
-    try:
-        return factory(in_channels, out_channels, **kwargs)
-    except TypeError as exc:  # an option the generator does not take
-        raise InputError(f"generator {name!r}: {exc}") from None
+def build_generator(
+    name: str, in_channels: int, out_channels: int, *, seed: int = 0, width: int | None = None, **options: Any
+) -> Generator:
+    """Instantiate the generator registered as ``name`` with weights drawn from ``seed``.
+
+    Parameters
+    ----------
+    name
+        A name of :data:`deepprior.registry.GENERATORS` (``"skip"``, ``"unet"``, ``"resnet"``, ``"decoder"``...).
+    in_channels, out_channels
+        Channels of z and of the image.
+    seed
+        Seeds the initial weights (torch's global random state is left as it was).
+    width
+        Feature channels, through the generator's :meth:`Generator.width_options` (overrides ``options``).
+    **options
+        The generator's own constructor options.
+
+    Returns
+    -------
+    Generator
+        A freshly initialised network on the CPU.
+
+    Raises
+    ------
+    InputError
+        Unknown name, an option the generator does not take, or a bad value.
+
+    Examples
+    --------
+    >>> net = build_generator("skip", 32, 3, width=16)
+    >>> net.size_multiple
+    32
+    """
+    cls = GENERATORS.get(name)
+    if width is not None:
+        options = {**options, **cls.width_options(int(width))}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_for(seed, "weights"))
+        try:
+            return cls(in_channels, out_channels, **options)
+        except TypeError as exc:  # an option the generator does not take
+            raise InputError(f"generator {name!r}: {exc}") from None
 
 
-__all__ = ["GENERATORS", "Generator", "build_generator", "SkipNet", "UNet", "ResNet", "DeepDecoder",
-           "skip", "unet", "resnet", "deep_decoder"]
+__all__ = ["GENERATORS", "Generator", "build_generator"]

@@ -1,21 +1,37 @@
-"""What every generator g_θ exposes to the fit loop."""
+"""What every generator g_θ promises the fit loop, and the layers the DIP generators share."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+
+from ..errors import InputError
 
 
 class Generator(nn.Module):
     """A network g_θ mapping an input tensor z to an image.
 
-    Subclasses set ``size_multiple`` (the output height and width must be multiples of it; the fit loop pads the
-    image up to it and crops back) and may override :meth:`input_shape` when z is not at the output size.
+    The contract, checked for every registered generator by the test suite:
+
+    - the constructor is ``cls(in_channels, out_channels, **options)``;
+    - ``size_multiple``: the output height and width must be multiples of it (the fit pads the image up and crops
+      back); ``min_size``: the smallest working height/width;
+    - :meth:`input_shape`: the size of z for a given output size (override when z is not at the output size);
+    - :meth:`width_options`: the options that set the network's width (``--channels`` on the command line).
+
+    A new generator is one module in ``deepprior/nets/`` with ``@GENERATORS.register("name")`` on its class.
     """
 
     size_multiple: int = 1
     in_channels: int
     out_channels: int
+
+    @classmethod
+    def width_options(cls, width: int) -> dict[str, Any]:
+        """Constructor options that give the network ``width`` feature channels (per scale)."""
+        raise InputError(f"the {cls.__name__} generator has no width option")
 
     @property
     def min_size(self) -> int:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..registry import GENERATORS
 from .base import Generator
 
 
+@GENERATORS.register("decoder")
 class DeepDecoder(Generator):
     """``layers`` × (1×1 conv → upsample ×2 → ReLU → BatchNorm), then 1×1 conv → sigmoid.
 
@@ -16,8 +20,15 @@ class DeepDecoder(Generator):
     needs no early stopping.
     """
 
-    def __init__(self, in_channels: int = 64, out_channels: int = 3, channels: int = 64, layers: int = 5,
-                 upsample_mode: str = "bilinear", sigmoid: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int = 64,
+        out_channels: int = 3,
+        channels: int = 64,
+        layers: int = 5,
+        upsample_mode: str = "bilinear",
+        sigmoid: bool = True,
+    ) -> None:
         super().__init__()
         if channels < 1 or layers < 1:
             raise InputError(f"decoder needs positive channels and layers, got {channels} and {layers}")
@@ -28,8 +39,12 @@ class DeepDecoder(Generator):
         blocks: list[nn.Module] = []
         previous = in_channels
         for _ in range(layers):
-            blocks += [nn.Conv2d(previous, channels, 1), nn.Upsample(scale_factor=2, mode=upsample_mode,
-                       align_corners=align), nn.ReLU(inplace=True), nn.BatchNorm2d(channels)]
+            blocks += [
+                nn.Conv2d(previous, channels, 1),
+                nn.Upsample(scale_factor=2, mode=upsample_mode, align_corners=align),
+                nn.ReLU(inplace=True),
+                nn.BatchNorm2d(channels),
+            ]
             previous = channels
         blocks.append(nn.Conv2d(channels, out_channels, 1))
         if sigmoid:
@@ -39,10 +54,9 @@ class DeepDecoder(Generator):
     def input_shape(self, height: int, width: int) -> tuple[int, int]:
         return height // 2**self.layers, width // 2**self.layers
 
+    @classmethod
+    def width_options(cls, width: int) -> dict[str, Any]:
+        return {"channels": width}
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(z)
-
-
-def deep_decoder(in_channels: int = 64, out_channels: int = 3, **kwargs) -> DeepDecoder:
-    """Build a Deep Decoder (default 5 layers of 64 channels)."""
-    return DeepDecoder(in_channels, out_channels, **kwargs)

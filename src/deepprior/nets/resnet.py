@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..registry import GENERATORS
 from .base import Generator, conv_bn_act, reflect_conv
 
 
 class _ResidualBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv_bn_act(channels, channels, 3), reflect_conv(channels, channels, 3),
-                                  nn.BatchNorm2d(channels))
+        self.body = nn.Sequential(
+            conv_bn_act(channels, channels, 3), reflect_conv(channels, channels, 3), nn.BatchNorm2d(channels)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
+@GENERATORS.register("resnet")
 class ResNet(Generator):
     """conv → ``blocks`` residual blocks at full resolution → 1×1 head.
 
@@ -30,8 +35,9 @@ class ResNet(Generator):
         Number of residual blocks.
     """
 
-    def __init__(self, in_channels: int = 32, out_channels: int = 3, channels: int = 64, blocks: int = 8,
-                 sigmoid: bool = True) -> None:
+    def __init__(
+        self, in_channels: int = 32, out_channels: int = 3, channels: int = 64, blocks: int = 8, sigmoid: bool = True
+    ) -> None:
         super().__init__()
         if channels < 1 or blocks < 1:
             raise InputError(f"resnet needs positive channels and blocks, got {channels} and {blocks}")
@@ -43,10 +49,9 @@ class ResNet(Generator):
             layers.append(nn.Sigmoid())
         self.body = nn.Sequential(*layers)
 
+    @classmethod
+    def width_options(cls, width: int) -> dict[str, Any]:
+        return {"channels": width}
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(z)
-
-
-def resnet(in_channels: int = 32, out_channels: int = 3, **kwargs) -> ResNet:
-    """Build a residual generator (default 8 blocks of 64 channels)."""
-    return ResNet(in_channels, out_channels, **kwargs)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..registry import GENERATORS
 from .base import Generator, centre_crop, conv_bn_act, reflect_conv
 
 
@@ -67,6 +69,7 @@ def _per_scale(value: int | Sequence[int], scales: int, name: str) -> list[int]:
     return values
 
 
+@GENERATORS.register("skip")
 class SkipNet(Generator):
     """DIP's hourglass with additive skip branches.
 
@@ -123,8 +126,19 @@ class SkipNet(Generator):
         for i in reversed(range(scales)):
             c_in = in_channels if i == 0 else down[i - 1]
             k = up[i + 1] if i + 1 < scales else down[i]
-            deeper = _Level(c_in, down[i], up[i], skip[i], deeper, k, kernel_down, kernel_up, kernel_skip,
-                            upsample_mode, need_1x1_up)
+            deeper = _Level(
+                c_in,
+                down[i],
+                up[i],
+                skip[i],
+                deeper,
+                k,
+                kernel_down,
+                kernel_up,
+                kernel_skip,
+                upsample_mode,
+                need_1x1_up,
+            )
             deeper_channels = up[i]
         assert deeper is not None
         head: list[nn.Module] = [reflect_conv(deeper_channels, out_channels, 1)]
@@ -133,14 +147,13 @@ class SkipNet(Generator):
         self.body = deeper
         self.head = nn.Sequential(*head)
 
+    @classmethod
+    def width_options(cls, width: int) -> dict[str, Any]:
+        return {"channels_down": width, "channels_up": width}
+
     @property
     def min_size(self) -> int:
         return self._min_size
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(z))
-
-
-def skip(in_channels: int = 32, out_channels: int = 3, **kwargs) -> SkipNet:
-    """Build the paper's "skip" generator (defaults: skip128, 5 scales of 128 channels, 4 skip channels)."""
-    return SkipNet(in_channels, out_channels, **kwargs)

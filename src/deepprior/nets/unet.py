@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..registry import GENERATORS
 from .base import Generator, conv_bn_act, reflect_conv
 
 
+@GENERATORS.register("unet")
 class UNet(Generator):
     """Encoder-decoder with a double conv block per scale and concatenated encoder features.
 
@@ -52,6 +55,10 @@ class UNet(Generator):
             head.append(nn.Sigmoid())
         self.head = nn.Sequential(*head)
 
+    @classmethod
+    def width_options(cls, width: int) -> dict[str, Any]:
+        return {"channels": [width * 2**i for i in range(5)]}
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         features = []
         x = z
@@ -62,8 +69,3 @@ class UNet(Generator):
         for decoder in self.decoders:
             x = decoder(torch.cat([features.pop(), self.upsample(x)], dim=1))
         return self.head(x)
-
-
-def unet(in_channels: int = 32, out_channels: int = 3, **kwargs) -> UNet:
-    """Build a U-Net generator (default 5 scales, 32…512 channels)."""
-    return UNet(in_channels, out_channels, **kwargs)

@@ -1,42 +1,50 @@
-"""Explicit regularisers R(g_θ(z)) added to DIP's data term, chosen by name.
+"""Explicit regularisers R(g_θ(z)) added to DIP's data term, chosen by name from
+:data:`deepprior.registry.REGULARIZERS` (``tv``, ``two-stage-tv``, ``l0``).
 
-A regulariser is an object with ``penalty(x, step) -> Tensor | None``; it may add ``after_step(step, forward)``
-(e.g. ADMM's splitting-variable updates) and ``output()`` (an image that replaces the fit's result).
-A new regulariser is one file and one line in ``REGULARIZERS``.
+A new regulariser is one module in this folder with ``@REGULARIZERS.register("name")`` on a :class:`Regularizer`
+subclass. The classical ℓ0 solvers are in :mod:`deepprior.regularizers.l0` (numba; loaded on first use).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError
-from .tv import TotalVariation, dip_tv, total_variation, two_stage_tv
+from ..registry import REGULARIZERS
+from .base import BuildContext, Regularizer
+from .tv import TotalVariation, TwoStageTV, total_variation
 
 
-def _dip_l0(**kwargs: Any) -> Any:
-    from .admm import dip_l0  # numba compiles on first use: import only when asked for
+def build_regularizer(name: str, context: BuildContext, **options: Any) -> Regularizer:
+    """Instantiate the regulariser registered as ``name`` for the run described by ``context``.
 
-    return dip_l0(**kwargs)
-
-
-REGULARIZERS: dict[str, Callable[..., Any]] = {
-    "tv": dip_tv,
-    "two-stage-tv": two_stage_tv,
-    "l0": _dip_l0,
-}
-
-
-def build_regularizer(name: str, **kwargs: Any) -> Any:
-    """Instantiate the regulariser registered as ``name`` (``tv``, ``two-stage-tv``, ``l0``)."""
+    Raises
+    ------
+    InputError
+        Unknown name, or an option it does not take or accept.
+    """
+    cls = REGULARIZERS.get(name)
     try:
-        factory = REGULARIZERS[name]
-    except KeyError:
-        raise InputError(f"unknown regulariser {name!r}; choose one of {', '.join(REGULARIZERS)}") from None
-    try:
-        return factory(**kwargs)
+        return cls.build(context, **options)
     except TypeError as exc:
         raise InputError(f"regulariser {name!r}: {exc}") from None
 
 
-__all__ = ["REGULARIZERS", "build_regularizer", "TotalVariation", "total_variation", "dip_tv", "two_stage_tv"]
+def __getattr__(name: str) -> Any:
+    if name == "L0ADMM":  # keeps numba-free imports light: admm imports the solvers only when it runs
+        from .admm import L0ADMM
+
+        return L0ADMM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "REGULARIZERS",
+    "BuildContext",
+    "Regularizer",
+    "L0ADMM",
+    "TotalVariation",
+    "TwoStageTV",
+    "build_regularizer",
+    "total_variation",
+]

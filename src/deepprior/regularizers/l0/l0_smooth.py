@@ -62,9 +62,7 @@ def _shrink_divergence(S, thr, h, v, mask, out):
             )
             for x in range(1, W):
                 out[c, y, x] = (
-                    mask[y, x - 1] * h[c, y, x - 1]
-                    - mask[y, x] * (h[c, y, x] + v[c, y, x])
-                    + mask[yp, x] * v[c, yp, x]
+                    mask[y, x - 1] * h[c, y, x - 1] - mask[y, x] * (h[c, y, x] + v[c, y, x]) + mask[yp, x] * v[c, yp, x]
                 )
 
 
@@ -261,7 +259,9 @@ def l0_smooth_reference(I: np.ndarray, lam: float = 0.02, kappa: float = 2.0, be
     I3 = I3 if I3.ndim == 3 else I3[:, :, None]
     H, W, _ = I3.shape
     FI = np.fft.fft2(I3, axes=(0, 1))
-    D2 = (2 - 2 * np.cos(2 * np.pi * np.arange(W) / W))[None, :] + (2 - 2 * np.cos(2 * np.pi * np.arange(H) / H))[:, None]
+    D2 = (2 - 2 * np.cos(2 * np.pi * np.arange(W) / W))[None, :] + (2 - 2 * np.cos(2 * np.pi * np.arange(H) / H))[
+        :, None
+    ]
     S = I3.copy()
     beta = 2 * lam
     while beta < beta_max:

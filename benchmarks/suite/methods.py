@@ -1,0 +1,429 @@
+"""The method registry of the benchmarks: DIP variants and classical baselines. A new method is one entry.
+
+Each method takes a :class:`~benchmarks.suite.suites.Sample`, the suite's task name and :class:`RunOptions`, and
+returns a :class:`MethodOutput`. Heavy imports (torch, scikit-image, bm3d) happen inside the functions.
+
+The suite runners reach deepprior only through this module: :func:`_row` maps a benchmark method on a suite task to
+a row of the preset table, the DIP runners call the public task functions, and :func:`_compact_settings` keeps
+the parts of the run record worth storing per entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmarks.suite.suites import Sample, bicubic_upscale
+from deepprior.errors import InputError
+from deepprior.registry import Registry
+
+# Tasks (Suite.task) every DIP variant handles.
+DIP_TASKS = frozenset(
+    {"denoise", "deblock", "super-resolve", "inpaint-pixels", "inpaint-text", "smooth", "flash-noflash"}
+)
+
+
+@dataclass
+class RunOptions:
+    """What a benchmark entry passes to a method: seed, device and the profile's compute knobs."""
+
+    seed: int = 0
+    device: str = "auto"
+    iterations: int | None = None  # None: the task preset's (the paper's)
+    channels: int | None = None  # None: the preset's network width
+
+
+@dataclass
+class MethodOutput:
+    image: np.ndarray
+    iterations: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    device_name: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A benchmark method.
+
+    ``kind`` is ``"dip"`` (seeded, iterative) or ``"classical"`` (deterministic: run once, for seed 0);
+    ``requires`` names what must be importable: a module, or ``"l0"`` for deepprior's ℓ0 solvers.
+    """
+
+    name: str
+    label: str
+    kind: str
+    tasks: frozenset[str]
+    run: Callable[[Sample, str, RunOptions], MethodOutput]
+    requires: str | None = None
+    description: str = ""
+
+    @property
+    def deterministic(self) -> bool:
+        return self.kind == "classical"
+
+    def unavailable(self) -> str | None:
+        """Why the method cannot run here, or None."""
+        if self.requires is None:
+            return None
+        if self.requires == "l0":
+            try:
+                module = importlib.import_module("deepprior.regularizers.l0")
+            except ImportError as exc:
+                return f"deepprior's l0 solvers are not importable ({exc})"
+            missing = [n for n in ("region_fusion", "l0_smooth") if not hasattr(module, n)]
+            return f"deepprior.regularizers.l0 lacks {', '.join(missing)}" if missing else None
+        if importlib.util.find_spec(self.requires) is None:
+            return f"the optional package '{self.requires}' is not installed"
+        return None
+
+
+# --------------------------------------------------------------------------- DIP
+
+
+def _row(method: str, task: str) -> tuple[str, str | None, str | None]:
+    """(deepprior task, preset method, regulariser override) of a DIP benchmark method on a suite task."""
+    if task.startswith("inpaint-"):
+        public, row = "inpaint", task.split("-", 1)[1]
+    else:
+        public, row = task, None
+    if method == "dip-l0":  # the smoothing row (β = 2.25) except on JPEG, which has its own (β = 2.0)
+        return ("deblock" if public == "deblock" else "smooth"), "dip-l0", None
+    regularizer = {"dip": None, "dip-tv": "tv", "two-stage-tv": "two-stage-tv"}[method]
+    if public in ("denoise", "deblock", "smooth"):  # these tasks have a row per variant
+        return public, method, None
+    return public, row, regularizer
+
+
+def planned_iterations(method: str, task: str, options: RunOptions, scale: int | None = None) -> int:
+    """DIP steps an entry will run (for the ETA); classical methods count as 2."""
+    if METHODS.get(method).kind != "dip":
+        return 2
+    if options.iterations is not None:
+        return options.iterations
+    from deepprior.presets import get_preset
+
+    public, row, _ = _row(method, task)
+    return get_preset(public, row).for_scale(scale or 4).settings.iterations
+
+
+def _fit_options(options: RunOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {"seed": options.seed, "device": options.device, "progress": False}
+    if options.iterations is not None:
+        out["iterations"] = options.iterations
+    else:
+        out["stop"] = "fixed"  # the papers' fixed step counts, not the library's default early stop
+    if options.channels is not None:
+        out["width"] = options.channels
+    return out
+
+
+def _compact_settings(record: Any) -> dict[str, Any]:
+    """The parts of a run record worth keeping per entry."""
+    keep: dict[str, Any] = {"task": record.task, "method": record.method, "output": record.output_source}
+    if record.generator:
+        keep["generator"] = dict(record.generator)
+    keep["fit"] = {
+        k: record.settings[k]
+        for k in (
+            "iterations",
+            "lr",
+            "reg_noise_std",
+            "average",
+            "backtrack",
+            "data_term",
+            "stop",
+            "lam",
+            "passes",
+            "kappa",
+            "beta_max",
+        )
+        if k in record.settings
+    }
+    if record.regularizer:
+        keep["regularizer"] = {k: v for k, v in record.regularizer.items() if k != "residuals"}
+    for key in ("selected_step", "stopped_at"):
+        if getattr(record, key) is not None:
+            keep[key] = getattr(record, key)
+    keep.update(record.extra)
+    return keep
+
+
+def _from_restoration(restoration: Any) -> MethodOutput:
+    record = restoration.record
+    image = np.asarray(restoration.image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    return MethodOutput(image, record.iterations_run, _compact_settings(record), record.device, record.device_name)
+
+
+def _dip(method: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
+    def run(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+        from deepprior import tasks
+
+        kwargs = _fit_options(options)
+        public, row, regularizer = _row(method, task)
+        if regularizer is not None:
+            kwargs["regularizer"] = regularizer
+        observation = sample.observation
+        if public in ("denoise", "deblock", "smooth"):
+            restoration = getattr(tasks, public)(observation, method=row, **kwargs)
+        elif public == "super-resolve":
+            restoration = tasks.super_resolve(observation, scale=int(sample.meta["scale"]), **kwargs)
+        elif public == "inpaint":
+            restoration = tasks.inpaint(observation, sample.inputs["mask"], kind=row, **kwargs)
+        elif public == "flash-noflash":
+            restoration = tasks.flash_noflash(sample.inputs["flash"], observation, **kwargs)
+        else:
+            raise InputError(f"DIP does not handle the task {task!r}")
+        return _from_restoration(restoration)
+
+    return run
+
+
+# --------------------------------------------------------------------------- classical
+
+
+def immerkaer_sigma(image: np.ndarray) -> float:
+    """Noise σ by Immerkær's fast estimator (1996), averaged over channels: no PyWavelets needed."""
+    from scipy.ndimage import convolve
+
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    values = []
+    for c in range(image.shape[2]):
+        response = convolve(image[..., c].astype(np.float64), kernel, mode="reflect")[1:-1, 1:-1]
+        values.append(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
+    return float(np.mean(values))
+
+
+def _sigma(sample: Sample) -> tuple[float, str]:
+    """The noise level: the suite's known σ, else scikit-image's wavelet estimate (mean over channels), or
+    Immerkær's estimate when PyWavelets (which ``estimate_sigma`` needs) is not installed."""
+    if sample.meta.get("sigma") is not None:
+        return float(sample.meta["sigma"]), "known"
+    if importlib.util.find_spec("pywt") is None:
+        return immerkaer_sigma(sample.observation), "Immerkær estimate (PyWavelets not installed)"
+    from skimage.restoration import estimate_sigma
+
+    return float(np.mean(estimate_sigma(sample.observation, channel_axis=-1))), "skimage estimate_sigma"
+
+
+def _classical(image: np.ndarray, **settings: Any) -> MethodOutput:
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    return MethodOutput(np.clip(image, 0, 1), 0, settings, "cpu", "cpu")
+
+
+def _input(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    return _classical(sample.observation.copy(), note="the degraded input itself")
+
+
+TV_WEIGHTS = {"denoise": 0.1, "deblock": 0.05}
+
+
+def _tv_chambolle(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    from skimage.restoration import denoise_tv_chambolle
+
+    weight = TV_WEIGHTS.get(task, 0.1)
+    return _classical(
+        denoise_tv_chambolle(sample.observation, weight=weight, channel_axis=-1),
+        weight=weight,
+        implementation="skimage.restoration.denoise_tv_chambolle",
+    )
+
+
+def _nl_means(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    from skimage.restoration import denoise_nl_means
+
+    sigma, how = _sigma(sample)
+    out = denoise_nl_means(
+        sample.observation, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=-1
+    )
+    return _classical(
+        out,
+        sigma=sigma,
+        sigma_source=how,
+        h=0.8 * sigma,
+        patch_size=5,
+        patch_distance=6,
+        implementation="skimage.restoration.denoise_nl_means (fast mode)",
+    )
+
+
+def _bm3d(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    bm3d = importlib.import_module("bm3d")  # optional, non-commercial licence: never a dependency
+    sigma, how = _sigma(sample)
+    observation = sample.observation
+    if observation.shape[2] == 3:
+        out = bm3d.bm3d_rgb(observation, sigma_psd=sigma)
+    else:
+        out = bm3d.bm3d(observation[..., 0], sigma_psd=sigma)
+    return _classical(out, sigma=sigma, sigma_source=how, implementation="bm3d package")
+
+
+def _bicubic(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    return _classical(bicubic_upscale(sample.observation, int(sample.meta["scale"])), implementation="PIL bicubic")
+
+
+def _biharmonic(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    from skimage.restoration import inpaint_biharmonic
+
+    missing = ~sample.inputs["mask"]
+    out = inpaint_biharmonic(sample.observation, missing, channel_axis=-1)
+    return _classical(out, implementation="skimage.restoration.inpaint_biharmonic")
+
+
+def _l0_solver(name: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
+    def run(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+        from deepprior.tasks import smooth
+
+        restoration = smooth(sample.observation, method=name)  # λ: the preset table's (tuned on NKS)
+        return _classical(restoration.image, **_compact_settings(restoration.record))
+
+    return run
+
+
+# --------------------------------------------------------------------------- registry
+
+
+METHODS: Registry[Method] = Registry("benchmark method")
+
+
+def register(method: Method) -> Method:
+    """Add a method to :data:`METHODS` under its name (the suites list which methods apply to them)."""
+    return METHODS.register(method.name)(method)
+
+
+register(
+    Method(
+        "dip",
+        "DIP",
+        "dip",
+        DIP_TASKS,
+        _dip("dip"),
+        description="Deep Image Prior with the task preset (the paper's network and settings)",
+    )
+)
+register(
+    Method(
+        "dip-tv",
+        "DIP-TV",
+        "dip",
+        DIP_TASKS,
+        _dip("dip-tv"),
+        description="DIP + λ·TV for the whole fit (λ: the task's dip-tv preset row)",
+    )
+)
+register(
+    Method(
+        "two-stage-tv",
+        "two-stage DIP-TV",
+        "dip",
+        DIP_TASKS,
+        _dip("two-stage-tv"),
+        description="DIP + λ·TV for the first third of the steps, then plain DIP",
+    )
+)
+register(
+    Method(
+        "dip-l0",
+        "DIP-ℓ0",
+        "dip",
+        frozenset({"smooth", "deblock", "denoise"}),
+        _dip("dip-l0"),
+        requires="l0",
+        description="DIP-ℓ0 by ADMM + Region Fusion (λ = 0.025; β = 2.25 smoothing, 2.0 JPEG)",
+    )
+)
+register(
+    Method(
+        "input",
+        "input",
+        "classical",
+        frozenset({"denoise", "deblock", "smooth"}),
+        _input,
+        description="the degraded input itself, scored as is",
+    )
+)
+register(
+    Method(
+        "tv-chambolle",
+        "TV (skimage)",
+        "classical",
+        frozenset({"denoise", "deblock"}),
+        _tv_chambolle,
+        description="scikit-image TV denoising (Chambolle), weight 0.1 (denoising) / 0.05 (JPEG)",
+    )
+)
+register(
+    Method(
+        "nl-means",
+        "NL-means (skimage)",
+        "classical",
+        frozenset({"denoise", "deblock"}),
+        _nl_means,
+        description="scikit-image NL-means, h = 0.8σ, σ known or estimated",
+    )
+)
+register(
+    Method(
+        "bm3d",
+        "BM3D",
+        "classical",
+        frozenset({"denoise", "deblock"}),
+        _bm3d,
+        requires="bm3d",
+        description="BM3D/CBM3D from the optional `bm3d` package (non-commercial licence)",
+    )
+)
+register(
+    Method(
+        "bicubic",
+        "bicubic",
+        "classical",
+        frozenset({"super-resolve"}),
+        _bicubic,
+        description="PIL bicubic upscaling of the LR input",
+    )
+)
+register(
+    Method(
+        "biharmonic",
+        "biharmonic",
+        "classical",
+        frozenset({"inpaint-pixels", "inpaint-text"}),
+        _biharmonic,
+        description="scikit-image biharmonic inpainting",
+    )
+)
+register(
+    Method(
+        "region-fusion",
+        "Region Fusion",
+        "classical",
+        frozenset({"smooth", "deblock"}),
+        _l0_solver("region-fusion"),
+        requires="l0",
+        description="Region Fusion ℓ0 smoothing (Nguyen & Brown), λ from the preset table (0.03)",
+    )
+)
+register(
+    Method(
+        "l0-smooth",
+        "L0 smoothing",
+        "classical",
+        frozenset({"smooth"}),
+        _l0_solver("l0-smooth"),
+        requires="l0",
+        description="L0 gradient smoothing (Xu et al.), λ from the preset table (0.01, tuned)",
+    )
+)
+
+
+__all__ = ["METHODS", "Method", "MethodOutput", "RunOptions", "planned_iterations", "register"]

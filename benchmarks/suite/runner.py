@@ -1,0 +1,488 @@
+"""Running a benchmark suite: plan the (image, method, seed) entries, skip the finished ones, run the rest.
+
+Every finished entry is appended to the suite's results file (``<results>/<suite>-<profile>.jsonl``, see
+:mod:`.results`) and flushed to disk, so an interrupted run loses at most the entry in progress and the next run
+resumes where it stopped. Progress and the ETA are counted in DIP steps × megapixels, so quick classical entries do
+not distort the estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS_DIR, append_jsonl, data_dir, done_keys, now, provenance, read_jsonl
+from benchmarks.suite import report
+from benchmarks.suite.methods import METHODS, MethodOutput, RunOptions, planned_iterations
+from benchmarks.suite.results import KEY, header, images_dir, load_results, results_path
+from benchmarks.suite.suites import PROFILES, SUITES, Item, Sample, Suite, quantize, score, select_items
+from deepprior.errors import DeepPriorError, InputError
+
+DEFAULT_RESULTS = RESULTS_DIR
+
+
+@dataclass
+class BenchRequest:
+    """Everything ``python -m benchmarks.run_suites SUITE`` takes (see :func:`run_suite`)."""
+
+    suite: str
+    profile: str = "quick"
+    methods: Sequence[str] | None = None  # None: the suite's defaults that can run here
+    seeds: int = 1
+    limit: int | None = None  # None: the profile's default (quick: the suite's quick_limit); 0: all images
+    device: str = "auto"
+    jobs: int = 1
+    threads: int | None = None  # torch CPU threads (None: torch's default; per worker with jobs > 1)
+    data_dir: str | os.PathLike[str] | None = None
+    results_dir: str | os.PathLike[str] = DEFAULT_RESULTS
+    fresh: bool = False
+    save_images: bool = False
+    progress: bool = True
+    crop: int | None = None  # quick-profile overrides
+    iterations: int | None = None
+    channels: int | None = None
+
+
+@dataclass
+class BenchSummary:
+    suite: str
+    profile: str
+    results_path: Path
+    markdown_path: Path | None
+    computed: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    contact_sheet: Path | None = None
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- one entry
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def compute_entry(
+    suite_name: str, method_name: str, sample: Sample, seed: int, options: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    """Run one method on one sample; return (the measured part of the entry, the output image).
+
+    A module-level function so a process pool can run it.
+    """
+    suite = SUITES.get(suite_name)
+    method = METHODS.get(method_name)
+    run_options = RunOptions(seed=seed, **options)
+    start = time.perf_counter()
+    output: MethodOutput = method.run(sample, suite.task, run_options)
+    wall = time.perf_counter() - start
+    image = quantize(output.image)  # scored as saved: 8 bits, like the papers' published images
+    if image.shape != sample.output_shape:
+        raise InputError(f"{method_name} returned {image.shape}, expected {sample.output_shape}")
+    psnr = ssim = None
+    if suite.metric is not None and sample.truth is not None:
+        psnr, ssim = score(suite.metric, image, sample.truth)
+        psnr = None if not math.isfinite(psnr) else psnr
+    measured = {
+        "psnr": psnr,
+        "ssim": ssim,
+        "iterations": output.iterations,
+        "wall_seconds": wall,
+        "device": output.device,
+        "device_name": output.device_name,
+        "settings": output.settings,
+    }
+    return measured, image
+
+
+def _worker_init(threads: int) -> None:
+    _set_threads(threads)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def resolve_methods(suite: Suite, requested: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """(methods to run, notes about default methods left out)."""
+    notes: list[str] = []
+    if requested:
+        names = list(dict.fromkeys(requested))
+        if names == ["all"]:
+            names = list(suite.methods)
+            requested = None
+        for name in names:
+            METHODS.get(name)
+            if name not in suite.methods:
+                raise InputError(
+                    f"method {name!r} does not apply to suite {suite.name}; its methods are {', '.join(suite.methods)}"
+                )
+    else:
+        names = list(suite.default_methods)
+    chosen = []
+    for name in names:
+        reason = METHODS.get(name).unavailable()
+        if reason is None:
+            chosen.append(name)
+        elif requested:
+            raise InputError(f"method {name!r} cannot run here: {reason}")
+        else:
+            notes.append(f"{name} left out: {reason}")
+    if not chosen:
+        raise InputError(f"no method of suite {suite.name} can run here ({'; '.join(notes)})")
+    return chosen, notes
+
+
+def _plan(items: list[Item], methods: list[str], seeds: int) -> Iterator[tuple[Item, str, int]]:
+    for item in items:
+        for method in methods:
+            for seed in [0] if METHODS.get(method).deterministic else range(seeds):
+                yield item, method, seed
+
+
+def _image_name(image: str, method: str, seed: int) -> str:
+    return f"{image}__{method}__seed{seed}.png"
+
+
+def _write_png(path: Path, pixels: Any) -> None:
+    from deepprior.io import write_image
+
+    write_image(path, pixels)
+
+
+def _write_inputs(folder: Path, sample: Sample, with_truth: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, array in sample.inputs.items():
+        if key == "mask":
+            continue
+        target = folder / f"{sample.name}__{'input' if key == 'observation' else key}.png"
+        if not target.exists():
+            _write_png(target, array)
+    if with_truth and sample.truth is not None:
+        target = folder / f"{sample.name}__truth.png"
+        if not target.exists():
+            _write_png(target, sample.truth)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_suite(request: BenchRequest) -> BenchSummary:
+    """Run (or resume) one suite; append every finished entry to its JSONL, then write its Markdown table (and
+    contact sheet) from the file.
+
+    Raises
+    ------
+    InputError
+        Unknown suite, method or profile; missing data; a results file made with other profile settings.
+    """
+    started = time.perf_counter()
+    suite = SUITES.get(request.suite)
+    if request.profile not in PROFILES:
+        raise InputError(f"unknown profile {request.profile!r}; choose {' or '.join(PROFILES)}")
+    profile = PROFILES[request.profile].with_overrides(
+        crop=request.crop, iterations=request.iterations, channels=request.channels
+    )
+    if request.seeds < 1 or request.jobs < 1:
+        raise InputError("--seeds and --jobs must be at least 1")
+    if request.limit is not None and request.limit < 0:
+        raise InputError(f"--limit must be >= 0, got {request.limit}")
+    methods, notes = resolve_methods(suite, request.methods)
+    root = data_dir(request.data_dir)
+    all_items = suite.items(root)
+    limit = request.limit
+    if limit is None and not profile.comparable:
+        limit = suite.quick_limit
+    items = select_items(all_items, limit)
+    if len(items) < len(all_items):
+        notes.append(f"{len(items)} of {len(all_items)} images (--limit {limit}; --limit 0 runs all)")
+
+    results_dir = Path(request.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_path(results_dir, suite.name, profile.name)
+    out_dir = images_dir(path)
+    rows = [] if request.fresh else read_jsonl(path)
+    if rows:
+        previous = load_results(path, rows)
+        if previous.get("profile_settings") != profile.settings():
+            raise InputError(
+                f"'{path}' was made with other {profile.name}-profile settings "
+                f"({previous.get('profile_settings')} vs {profile.settings()}); pass --fresh to start "
+                "over, or --results-dir to keep both"
+            )
+    else:
+        if path.exists():
+            path.unlink()
+        if request.fresh and out_dir.is_dir():  # drop the images of the discarded run
+            for stale in out_dir.glob("*__*.png"):
+                stale.unlink()
+        append_jsonl(path, header(suite, profile, root, len(all_items)))
+    summary = BenchSummary(suite.name, profile.name, path, None, notes=notes)
+
+    save_images = request.save_images or not suite.has_truth
+    done = done_keys(rows, KEY, record="entry")
+
+    def finished(item: Item, method: str, seed: int) -> bool:
+        if (item.name, method, seed) not in done:
+            return False
+        return not save_images or (out_dir / _image_name(item.name, method, seed)).exists()
+
+    plan = list(_plan(items, methods, request.seeds))
+    todo = [p for p in plan if not finished(*p)]
+    summary.skipped = len(plan) - len(todo)
+
+    if request.threads is not None:
+        if request.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {request.threads}")
+        _set_threads(request.threads)
+    dip_methods = sorted({m for _, m, _ in todo if METHODS.get(m).kind == "dip"})
+    device_label = "cpu"
+    if dip_methods:
+        from deepprior.device import device_name, resolve_device
+
+        device = resolve_device(request.device)
+        device_label = device.type
+        if profile.comparable and device.type == "cpu":
+            print(
+                f"run_suites: the {profile.name} profile on the CPU runs the papers' step counts on full "
+                "images: expect hours per image (use --profile quick for a smoke test)",
+                file=sys.stderr,
+            )
+        notes.append(f"DIP on {device_name(device)}")
+    options = {"device": request.device, "iterations": profile.iterations, "channels": profile.channels}
+    run = provenance()
+    append_jsonl(
+        path,
+        {
+            "record": "run",
+            **run,
+            "methods": methods,
+            "seeds": request.seeds,
+            "limit": limit,
+            "jobs": request.jobs,
+            "threads": request.threads,
+            "device": device_label,
+            "data_dir": str(root),
+            "suite_images": len(all_items),
+            "planned": len(plan),
+            "skipped": summary.skipped,
+        },
+    )
+
+    samples: dict[str, Sample] = {}
+
+    def sample_of(item: Item) -> Sample:
+        if item.name not in samples:
+            samples.clear()  # the plan is image-major: keep one image in memory
+            samples[item.name] = suite.load(item, profile)
+            if save_images:
+                _write_inputs(out_dir, samples[item.name], with_truth=True)
+        return samples[item.name]
+
+    side = profile.sr_crop if suite.task == "super-resolve" else profile.crop
+
+    def weight(item: Item, method: str) -> float:
+        pixels = _pixels_hint(item) if side is None else min(_pixels_hint(item), side * side / 1e6)
+        return planned_iterations(method, suite.task, RunOptions(**options), _scale_of(suite)) * pixels
+
+    def record(item: Item, method: str, seed: int, sample: Sample, measured: dict[str, Any], image: Any) -> None:
+        from deepprior.record import versions
+
+        entry = {
+            "record": "entry",
+            "suite": suite.name,
+            "profile": profile.name,
+            "image": item.name,
+            "method": method,
+            "seed": seed,
+            **measured,
+            "reference": item.files.get("truth").name if item.files.get("truth") else None,
+            "versions": versions(),
+            "git_commit": run["git_commit"],
+            "finished": now(),
+            "output": None,
+        }
+        if sample.meta.get("reference_note"):
+            entry["reference_note"] = sample.meta["reference_note"]
+        if save_images and image is not None:
+            target = out_dir / _image_name(item.name, method, seed)
+            _write_png(target, image)
+            entry["output"] = str(target.relative_to(path.parent))
+        append_jsonl(path, entry)
+        summary.computed += 1
+
+    def fail(item: Item, method: str, seed: int, exc: BaseException) -> None:
+        message = f"{item.name} / {method} / seed {seed}: {type(exc).__name__}: {exc}"
+        summary.failures.append(message)
+        append_jsonl(
+            path,
+            {
+                "record": "failure",
+                "image": item.name,
+                "method": method,
+                "seed": seed,
+                "message": message,
+                "date": now(),
+            },
+        )
+        print(f"run_suites: failed {message}", file=sys.stderr)
+
+    weights = {(i.name, m, s): weight(i, m) for i, m, s in plan}
+    total = sum(weights.values())
+    remaining = sum(weights[(i.name, m, s)] for i, m, s in todo)
+    bar = _Bar(suite.name, total, total - remaining, len(plan), summary.skipped, request.progress)
+    try:
+        if request.jobs == 1 or len(todo) <= 1:
+            for item, method, seed in todo:
+                bar.describe(item.name, method, seed)
+                try:
+                    sample = sample_of(item)
+                    measured, image = compute_entry(suite.name, method, sample, seed, options)
+                except DeepPriorError as exc:
+                    fail(item, method, seed, exc)
+                except Exception as exc:  # a bug in one method must not lose the rest of a long run
+                    if os.environ.get("DEEPPRIOR_DEBUG"):
+                        raise
+                    fail(item, method, seed, exc)
+                else:
+                    record(item, method, seed, sample, measured, image)
+                bar.advance(weights[(item.name, method, seed)])
+        else:
+            _run_pool(request.jobs, request.threads, todo, suite, options, sample_of, record, fail, bar, weights)
+    finally:
+        bar.close()
+    data = load_results(path)
+    summary.markdown_path = report.write_markdown(path, data)
+    if save_images:
+        summary.contact_sheet = report.write_contact_sheet(path, data)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _run_pool(
+    jobs: int,
+    threads: int | None,
+    todo: list[tuple[Item, str, int]],
+    suite: Suite,
+    options: dict[str, Any],
+    sample_of: Any,
+    record: Any,
+    fail: Any,
+    bar: Any,
+    weights: dict[tuple[str, str, int], float],
+) -> None:
+    """Run the entries in ``jobs`` worker processes (each with ``threads`` or cpu_count/jobs torch threads);
+    record them in this process.
+
+    Meant for an accelerator that one fit does not saturate; the samples are loaded here and sent to the workers.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
+    pending: dict[Any, tuple[Item, str, int, Sample]] = {}
+    queue = list(todo)
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_worker_init, initargs=(threads,)
+    ) as pool:
+        try:
+            while queue or pending:
+                while queue and len(pending) < 2 * jobs:
+                    item, method, seed = queue.pop(0)
+                    try:
+                        sample = sample_of(item)
+                    except DeepPriorError as exc:
+                        fail(item, method, seed, exc)
+                        bar.advance(weights[(item.name, method, seed)])
+                        continue
+                    future = pool.submit(compute_entry, suite.name, method, sample, seed, options)
+                    pending[future] = (item, method, seed, sample)
+                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item, method, seed, sample = pending.pop(future)
+                    bar.describe(item.name, method, seed)
+                    try:
+                        measured, image = future.result()
+                    except Exception as exc:  # one failed entry must not lose the others
+                        fail(item, method, seed, exc)
+                    else:
+                        record(item, method, seed, sample, measured, image)
+                    bar.advance(weights[(item.name, method, seed)])
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _scale_of(suite: Suite) -> int | None:
+    digits = suite.name.rsplit("-x", 1)
+    return int(digits[1]) if suite.task == "super-resolve" and len(digits) == 2 and digits[1].isdigit() else None
+
+
+def _pixels_hint(item: Item) -> float:
+    """Megapixels of an item's first file (header only), for the ETA weights; 0.25 when unknown."""
+    try:
+        from PIL import Image
+
+        with Image.open(next(iter(item.files.values()))) as image:
+            return image.size[0] * image.size[1] / 1e6
+    except Exception:  # the weight is only for the ETA
+        return 0.25
+
+
+class _Bar:
+    """tqdm over work units (DIP steps × megapixels) that shows the entry count and the entry in progress."""
+
+    def __init__(self, desc: str, total: float, initial: float, entries: int, skipped: int, enabled: bool) -> None:
+        self.entries, self.count = entries, skipped
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.desc = desc
+            self.bar = tqdm(
+                total=total,
+                initial=initial,
+                desc=f"{desc} {skipped}/{entries}",
+                unit="work",
+                dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}",
+            )
+
+    def describe(self, image: str, method: str, seed: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{image} {method} seed {seed}")
+
+    def advance(self, amount: float) -> None:
+        self.count += 1
+        if self.bar is not None:
+            self.bar.set_description_str(f"{self.desc} {self.count}/{self.entries}", refresh=False)
+            self.bar.update(max(0.0, min(amount, (self.bar.total or 0) - self.bar.n)))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def summary_line(summary: BenchSummary) -> str:
+    text = (
+        f"{summary.suite} ({summary.profile}): {summary.computed} computed, {summary.skipped} already done"
+        f"{f', {len(summary.failures)} failed' if summary.failures else ''} in {summary.seconds:.1f} s; "
+        f"{summary.results_path}"
+    )
+    if summary.markdown_path:
+        text += f", {summary.markdown_path}"
+    if summary.contact_sheet:
+        text += f", {summary.contact_sheet}"
+    return text
+
+
+__all__ = ["BenchRequest", "BenchSummary", "compute_entry", "resolve_methods", "run_suite", "summary_line"]

@@ -1,0 +1,315 @@
+"""The features of the fit loop, each a callback that carries its own state.
+
+:func:`deepprior.loop.fit` only steps Adam; everything else is one of these, called in order:
+
+- :class:`Averaging` keeps the exponential average of the outputs (``state.average``);
+- :class:`HistoryRecorder` gathers loss and PSNRs on the device and copies them to the host once per check;
+- :class:`StopRule` feeds a ground-truth-free stopping rule and ends the fit when it says so;
+- :class:`Backtracking` restores the last good state of the whole fit when it diverges;
+- :class:`Progress` draws a progress bar; :class:`Snapshots` hands images to a writer every N steps.
+
+A callback implements any of :meth:`Callback.on_start`, :meth:`~Callback.on_step` (every step),
+:meth:`~Callback.on_check` (every ``check_every`` steps and at the last one: the only place that may read device
+values on the host) and :meth:`~Callback.on_end`; returning True from ``on_step`` or ``on_check`` stops the fit.
+``state_dict`` / ``load_state_dict`` capture its state: backtracking (and a checkpoint) restores every callback
+whose ``restorable`` is True together with the weights, Adam and the regulariser. A plain function
+``f(state) -> bool | None`` passed as a callback is called after every step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+from .errors import InputError
+from .metrics import psnr_torch
+
+if TYPE_CHECKING:
+    from .loop import FitState
+    from .stopping import EarlyStopping
+
+
+class Callback:
+    """Base class of the loop's features; every hook is optional."""
+
+    #: Whether backtracking and checkpoints restore this callback's state with the weights.
+    restorable: ClassVar[bool] = True
+
+    def on_start(self, state: FitState) -> None:
+        """Before the first step."""
+
+    def on_step(self, state: FitState) -> bool | None:
+        """After each Adam step (no host synchronisation here); True stops the fit."""
+        return None
+
+    def on_check(self, state: FitState) -> bool | None:
+        """Every ``check_every`` steps and after the last one; True stops the fit."""
+        return None
+
+    def on_end(self, state: FitState) -> None:
+        """After the last step (also when the fit stops early)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of the callback's state."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Return to a state taken by :meth:`state_dict`."""
+
+
+def _clone(value: torch.Tensor | None) -> torch.Tensor | None:
+    return None if value is None else value.clone()
+
+
+class Averaging(Callback):
+    """Exponential average of the outputs, avg ← a·avg + (1 − a)·out (DIP's ``exp_weight``, a = 0.99).
+
+    Sets ``state.average`` after every step.
+    """
+
+    def __init__(self, weight: float) -> None:
+        if not 0 < weight < 1:
+            raise InputError(f"the average weight must be in (0, 1), got {weight}")
+        self.weight = float(weight)
+        self.average: torch.Tensor | None = None
+
+    def on_step(self, state: FitState) -> None:
+        if self.average is None:
+            self.average = state.output.clone()
+        else:
+            self.average.lerp_(state.output, 1 - self.weight)
+        state.average = self.average
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"average": _clone(self.average)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.average = _clone(state["average"])
+
+
+@dataclass
+class History:
+    """Per-step records of a fit, on the host.
+
+    ``loss`` is the total objective; ``psnr`` / ``psnr_average`` compare the output / the average with the
+    reference (NaN without one); ``psnr_observation`` compares A·out with y; ``seconds`` is the wall time since
+    the start, sampled at each check (NaN between checks); ``events`` lists backtracking and stopping.
+    """
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    psnr_average: list[float] = field(default_factory=list)
+    psnr_observation: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (NaN becomes None)."""
+        out: dict[str, Any] = {}
+        for key, values in asdict(self).items():
+            if key == "events":
+                out[key] = values
+            else:
+                out[key] = [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
+        return out
+
+    def seconds_per_iteration(self) -> float:
+        """Mean wall time per step over the whole fit."""
+        timed = [(s, t) for s, t in zip(self.step, self.seconds) if math.isfinite(t)]
+        if not timed:
+            return float("nan")
+        return timed[-1][1] / (timed[-1][0] + 1)
+
+
+class HistoryRecorder(Callback):
+    """Fills ``state.history``: per-step scalars are stacked on the device and copied once per check."""
+
+    restorable = False  # the history records what happened, backtracking included
+
+    def __init__(self) -> None:
+        self.history = History()
+        self._pending: list[torch.Tensor] = []
+        self._start = 0.0
+        self._nan: torch.Tensor | None = None
+
+    def on_start(self, state: FitState) -> None:
+        state.history = self.history
+        self._start = time.perf_counter()
+        self._nan = torch.tensor(float("nan"), device=state.device)
+
+    def on_step(self, state: FitState) -> None:
+        nan = self._nan
+        with torch.no_grad():
+            psnr_obs = psnr_torch(state.operator(state.output), state.observation)
+            psnr_ref = nan if state.reference is None else psnr_torch(state.output, state.reference)
+            psnr_avg = (
+                nan if state.reference is None or state.average is None else psnr_torch(state.average, state.reference)
+            )
+            self._pending.append(torch.stack([state.loss.float(), psnr_ref, psnr_avg, psnr_obs]))
+        return None
+
+    def on_check(self, state: FitState) -> None:
+        self.flush(state.step)
+        if not math.isfinite(self.history.loss[-1]):
+            raise InputError("the loss became NaN or infinite: lower the learning rate")
+        return None
+
+    def on_end(self, state: FitState) -> None:
+        self.flush(state.step)
+
+    def flush(self, step: int) -> None:
+        """Copy the pending per-step values to the host (one synchronisation)."""
+        if not self._pending:
+            return
+        rows = torch.stack(self._pending).cpu().tolist()
+        history = self.history
+        first = step - len(rows) + 1
+        for i, (loss, psnr, psnr_average, psnr_observation) in enumerate(rows):
+            history.step.append(first + i)
+            history.loss.append(loss)
+            history.psnr.append(psnr)
+            history.psnr_average.append(psnr_average)
+            history.psnr_observation.append(psnr_observation)
+            history.seconds.append(float("nan"))
+        history.seconds[-1] = time.perf_counter() - self._start
+        self._pending.clear()
+
+
+class StopRule(Callback):
+    """Feeds a ground-truth-free stopping rule (:mod:`deepprior.stopping`) every step and asks it every
+    ``rule.check_every`` steps whether to stop; the image it keeps is the average when averaging is on."""
+
+    def __init__(self, rule: EarlyStopping) -> None:
+        self.rule = rule
+        self.stopped = False
+
+    def on_step(self, state: FitState) -> bool:
+        self.rule.update(state.step, state.output, keep=state.average)
+        if (state.step + 1) % self.rule.check_every == 0 and self.rule.should_stop():
+            self.stopped = True
+        return self.stopped
+
+    def on_end(self, state: FitState) -> None:
+        state.history.events.append(
+            {"step": state.step, "event": "early-stopping", "selected": self.best_step(), "stopped": self.stopped}
+        )
+
+    def best(self) -> tuple[torch.Tensor, int] | None:
+        """The selected image and its step, or None if the rule has not chosen one."""
+        output, step = self.rule.best_output, self.best_step()
+        return None if output is None or step is None else (output, step)
+
+    def best_step(self) -> int | None:
+        return self.rule.best_step
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule.state_dict(), "stopped": self.stopped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rule.load_state_dict(state["rule"])
+        self.stopped = state["stopped"]
+
+
+class Backtracking(Callback):
+    """When PSNR(A·out, y) drops more than ``drop`` dB between checks, return the whole fit (weights, Adam, z,
+    the regulariser and every restorable callback) to the last good check; the original DIP code restores the
+    weights only."""
+
+    restorable = False
+
+    def __init__(self, drop: float = 5.0) -> None:
+        self.drop = float(drop)
+        self._good: dict[str, Any] | None = None
+        self._good_psnr: float | None = None
+
+    def on_check(self, state: FitState) -> None:
+        current = state.history.psnr_observation[-1]
+        if self._good_psnr is not None and current < self._good_psnr - self.drop:
+            assert self._good is not None
+            state.restore(self._good)
+            state.history.events.append({"step": state.step, "event": "backtrack", "psnr_observation": current})
+        else:
+            self._good, self._good_psnr = state.snapshot(), current
+        return None
+
+
+class Progress(Callback):
+    """A tqdm progress bar updated at each check, with the loss and (given a reference) the PSNR."""
+
+    restorable = False
+
+    def __init__(self, label: str = "fit") -> None:
+        self.label = label
+        self._bar: Any = None
+
+    def on_start(self, state: FitState) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=state.settings.iterations, desc=self.label, unit="it", leave=False, dynamic_ncols=True)
+
+    def on_check(self, state: FitState) -> None:
+        history = state.history
+        postfix = {"loss": f"{history.loss[-1]:.4g}"}
+        if state.reference is not None:
+            shown = history.psnr_average[-1] if state.average is not None else history.psnr[-1]
+            postfix["psnr"] = f"{shown:.2f}"
+        self._bar.set_postfix(postfix, refresh=False)
+        self._bar.update(state.step + 1 - self._bar.n)
+        return None
+
+    def on_end(self, state: FitState) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the bar (again is harmless)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Snapshots(Callback):
+    """Every ``every`` steps, hand ``(step, image)`` to ``write`` (the average when averaging is on)."""
+
+    restorable = False
+
+    def __init__(self, every: int, write: Callable[[int, torch.Tensor], None]) -> None:
+        if every < 1:
+            raise InputError(f"snapshots need a period >= 1, got {every}")
+        self.every, self.write = int(every), write
+
+    def on_step(self, state: FitState) -> None:
+        if (state.step + 1) % self.every == 0:
+            self.write(state.step + 1, state.average if state.average is not None else state.output)
+        return None
+
+
+class FunctionCallback(Callback):
+    """A plain function ``f(state) -> bool | None`` called after every step."""
+
+    restorable = False
+
+    def __init__(self, function: Callable[[FitState], bool | None]) -> None:
+        self.function = function
+
+    def on_step(self, state: FitState) -> bool | None:
+        return self.function(state)
+
+
+__all__ = [
+    "Callback",
+    "Averaging",
+    "History",
+    "HistoryRecorder",
+    "StopRule",
+    "Backtracking",
+    "Progress",
+    "Snapshots",
+    "FunctionCallback",
+]

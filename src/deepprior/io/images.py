@@ -1,0 +1,590 @@
+"""Reading and writing image files.
+
+Every bad-input condition (missing file, a folder where a file is expected,
+a file that is not an image, a truncated file, an unsupported output format,
+a missing output folder, an empty image, NaN/infinite samples, a bad shape)
+raises :class:`deepprior.errors.InputError` with a single line that names the file.
+
+Supported formats
+-----------------
+======  =========================  =================================================
+Format  Read                       Write
+======  =========================  =================================================
+PNG     1/2/4/8/16-bit gray, gray  8 or 16-bit through ``imagecodecs`` (libpng),
+        + alpha, RGB, RGBA,        alpha kept; float requests -> 16-bit.
+        palette, ``tRNS`` colour
+        keys, interlaced, through
+        ``imagecodecs`` (all 16
+        bits kept)
+TIFF    8/16-bit integer,          8/16-bit integer and float32 through ``tifffile``
+        float32/64, gray/RGB,      (zlib compressed; horizontal predictor for
+        alpha, CMYK, LZW, JPEG,    integers, floating point predictor for float32).
+        through ``tifffile``;      Alpha is stored as an unassociated extra sample.
+        palette and uncompressed
+        YCbCr through Pillow
+JPEG    8-bit gray/RGB/CMYK        8-bit only (16-bit/float requests -> 8-bit); JPEG
+        (Pillow)                   has no alpha, so alpha is dropped with a warning.
+BMP     8-bit gray/RGB, RGBA       8-bit only (16-bit/float requests -> 8-bit); alpha
+        (Pillow)                   is dropped with a warning (see write_image).
+======  =========================  =================================================
+
+Anything else Pillow can open (GIF, WebP, ...) is read as well (first frame).
+A PNG that libpng rejects but Pillow reads exactly (bit depth up to 8, or 16-bit
+gray) is handed to Pillow; a broken 16-bit colour PNG is an error (Pillow would
+keep only the high byte of each sample).
+
+Decoded samples go through :func:`deepprior.image.as_image`, so integer samples
+are divided by their type's maximum and float samples clipped to ``[0, 1]``.
+
+EXIF orientation
+----------------
+The EXIF/TIFF ``Orientation`` tag is applied on read, exactly as
+:func:`PIL.ImageOps.exif_transpose` does, but on the numpy array so that it
+works for 16-bit and float data too.  It is read by Pillow for PNG (``eXIf``
+chunk), JPEG and the other Pillow formats, and by tifffile for TIFF.  Written
+files carry no orientation tag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import struct
+import warnings
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import imagecodecs
+import numpy as np
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from ..errors import InputError
+from ..image import Image, ImageLike, as_image
+from .files import _q, atomic_write
+
+__all__ = ["IMAGE_SUFFIXES", "effective_bit_depth", "list_images", "read_image", "write_image"]
+
+#: Suffixes (lower case) that :func:`list_images` picks up and :func:`write_image` can write.
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_ORIENTATION_TAG = 0x0112
+_JPEG_SUFFIXES = (".jpg", ".jpeg")
+_TIFF_SUFFIXES = (".tif", ".tiff")
+_ALPHA_SUFFIXES = (".png", ".tif", ".tiff")
+# where Pillow keeps a PNG's EXIF block: the eXIf chunk or an ImageMagick text chunk
+_PNG_EXIF_MARKERS = (b"eXIf", b"Raw profile type exif")
+
+
+@dataclass
+class _Raw:
+    """Decoded samples in their native dtype, before scaling to ``[0, 1]``.
+
+    ``data`` is ``(H, W, C)`` with C in {1, 3}; ``alpha`` is ``(H, W)`` or None;
+    both have the same dtype (bool, an integer type, or a float type).
+    """
+
+    data: np.ndarray
+    alpha: np.ndarray | None
+
+
+# --------------------------------------------------------------------------- #
+# Small helpers
+# --------------------------------------------------------------------------- #
+def _orient(a: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Apply an EXIF/TIFF orientation (1-8) to an ``(H, W, ...)`` array like ``exif_transpose``."""
+    if orientation == 2:
+        a = a[:, ::-1]
+    elif orientation == 3:
+        a = a[::-1, ::-1]
+    elif orientation == 4:
+        a = a[::-1]
+    elif orientation == 5:
+        a = a.swapaxes(0, 1)
+    elif orientation == 6:
+        a = np.rot90(a, -1)
+    elif orientation == 7:
+        a = a[::-1, ::-1].swapaxes(0, 1)
+    elif orientation == 8:
+        a = np.rot90(a, 1)
+    return np.ascontiguousarray(a)
+
+
+def _split_channels(a: np.ndarray, name: str, has_alpha: bool | None = None) -> _Raw:
+    """Split ``(H, W)`` / ``(H, W, C)`` samples into colour and alpha.
+
+    With ``has_alpha=None`` the channel count decides: 2 = gray+alpha, 4 = RGBA.
+    Two channels are always gray+alpha; four channels without alpha are RGB
+    plus an ignored extra sample.
+    """
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise InputError(f"cannot read {name}: unsupported sample layout {a.shape}")
+    c = a.shape[2]
+    if has_alpha is None:
+        has_alpha = c in (2, 4)
+    if c == 2 or (has_alpha and c == 4):
+        return _Raw(a[:, :, :-1], a[:, :, -1])
+    if c in (1, 3):
+        return _Raw(a, None)
+    if c > 4:
+        raise InputError(f"cannot read {name}: unsupported number of channels ({c})")
+    return _Raw(a[:, :, :3], None)  # 4 channels that are not RGBA: ignore the extra one
+
+
+class _Silence(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_imagecodecs() -> Iterator[None]:
+    """Drop the warnings libpng reports through the ``imagecodecs`` logger (e.g. an ancillary chunk's CRC)."""
+    logger = logging.getLogger("imagecodecs")
+    silence = _Silence()
+    logger.addFilter(silence)
+    try:
+        yield
+    finally:
+        logger.removeFilter(silence)
+
+
+def _pil_orientation(path: Path) -> int | None:
+    """The EXIF orientation Pillow finds in a file, or None (also for a malformed EXIF block)."""
+    try:
+        with warnings.catch_warnings(), PILImage.open(path) as im:
+            warnings.simplefilter("ignore")
+            return im.getexif().get(_ORIENTATION_TAG)
+    except Exception:
+        return None
+
+
+# --------------------------------------------------------------------------- #
+# Readers: each returns native-dtype samples and the EXIF orientation, or None
+# to let Pillow try
+# --------------------------------------------------------------------------- #
+def _read_png(data: bytes, path: Path, name: str) -> tuple[_Raw, int | None] | None:
+    """Decode a PNG with imagecodecs (libpng); None hands a file libpng rejects to Pillow."""
+    if len(data) >= 33 and data[12:16] == b"IHDR":
+        width, height, depth, color_type = struct.unpack(">IIBB", data[16:26])
+        limit = PILImage.MAX_IMAGE_PIXELS
+        if limit and width * height > 2 * limit:  # Pillow's decompression bomb rule
+            raise InputError(f"cannot read {name}: image is too large")
+    else:
+        depth, color_type = 0, 0
+    try:
+        with _quiet_imagecodecs():
+            a = imagecodecs.png_decode(data)
+    except (RuntimeError, ValueError) as exc:  # PngError, or a ValueError/UnicodeDecodeError from an odd chunk
+        if depth <= 8 or (depth == 16 and color_type == 0):
+            return None  # Pillow decodes these exactly; it raises the error if it cannot read the file either
+        detail = exc if isinstance(exc, RuntimeError) else "rejected by libpng"
+        raise InputError(f"cannot read {name}: PNG file is truncated or corrupt ({detail})") from None
+    orientation = None
+    if any(marker in data for marker in _PNG_EXIF_MARKERS):
+        orientation = _pil_orientation(path)
+    return _split_channels(a, name), orientation
+
+
+def _is_decode_error(exc: BaseException) -> bool:
+    """True for a damaged compressed stream or a short file (as opposed to a layout tifffile cannot handle)."""
+    return isinstance(exc, (zlib.error, EOFError)) or (
+        isinstance(exc, RuntimeError) and type(exc).__module__ == "imagecodecs"
+    )
+
+
+def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
+    """Read the first page of a TIFF with tifffile; None if tifffile cannot decode it."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            photometric = int(page.photometric)
+            compression = int(page.compression)
+            if photometric == 3 or (photometric == 6 and compression not in (6, 7)):
+                return None  # palette, or YCbCr that is not JPEG compressed: Pillow converts them to RGB
+            a = page.asarray()
+            axes = page.axes
+            extrasamples = tuple(int(e) for e in (page.extrasamples or ()))
+            tag = page.tags.get("Orientation")
+            orientation = int(tag.value) if tag is not None else None
+    except Exception as exc:
+        if _is_decode_error(exc):
+            raise InputError(f"cannot read {name}: file is truncated or corrupt ({exc})") from None
+        return None  # an odd layout or codec: let Pillow try
+
+    if "S" in axes:  # samples last
+        a = np.moveaxis(a, axes.index("S"), -1)
+        axes = axes.replace("S", "") + "S"
+    keep = [i for i, ax in enumerate(axes) if ax in "YXS"]
+    extra = [i for i, ax in enumerate(axes) if ax not in "YXS"]
+    if any(a.shape[i] != 1 for i in extra) or "Y" not in axes or "X" not in axes:
+        return None
+    a = a.reshape([a.shape[i] for i in keep])
+
+    if photometric == 0 and np.issubdtype(a.dtype, np.integer):  # min-is-white
+        a = np.iinfo(a.dtype).max - a if np.issubdtype(a.dtype, np.unsignedinteger) else a
+    if photometric == 5 and a.ndim == 3 and a.shape[2] >= 4:  # CMYK
+        try:
+            cmyk = as_image(a[:, :, :4], what="image")  # C, M, Y as pixels, K split off as alpha
+        except InputError as exc:
+            raise InputError(f"cannot read {name}: {exc}") from None
+        k = 1.0 - cmyk.alpha.astype(np.float64)[:, :, None]
+        rgb = (1.0 - cmyk.pixels.astype(np.float64)) * k
+        if a.dtype.kind == "f":
+            a_out = rgb.astype(np.float32)
+        else:
+            a_out = np.round(rgb * np.iinfo(a.dtype).max).astype(a.dtype)
+        alpha = a[:, :, 4] if a.shape[2] > 4 and extrasamples else None
+        return _Raw(a_out, alpha), orientation
+    return _split_channels(a, name, bool(extrasamples)), orientation
+
+
+def _pil_to_raw(im: PILImage.Image, name: str) -> _Raw:
+    """Convert a loaded Pillow image of any mode to native-dtype samples."""
+    mode = im.mode
+    transparency = im.info.get("transparency")
+    if mode == "1":
+        return _Raw(np.array(im, dtype=bool)[:, :, None], None)
+    if mode.startswith("I;16") or mode == "I":
+        a = np.array(im)
+        if mode == "I" or a.dtype != np.uint16:
+            a = np.clip(a, 0, 65535).astype(np.uint16)
+        alpha = None
+        if isinstance(transparency, int):
+            alpha = np.where(a == transparency, 0, 65535).astype(np.uint16)
+        return _Raw(a[:, :, None], alpha)
+    if mode == "F":
+        return _Raw(np.array(im, dtype=np.float32)[:, :, None], None)
+    if mode in ("L", "RGB") and transparency is not None:
+        a = np.array(im)
+        a3 = a if a.ndim == 3 else a[:, :, None]
+        key = np.atleast_1d(np.asarray(transparency)).astype(a.dtype)
+        if key.size == a3.shape[2]:
+            alpha = np.where(np.all(a3 == key, axis=2), 0, 255).astype(np.uint8)
+            return _Raw(a3, alpha)
+    if mode == "L":
+        return _Raw(np.array(im)[:, :, None], None)
+    if mode == "RGB":
+        return _Raw(np.array(im), None)
+    if mode in ("LA", "La"):
+        a = np.array(im.convert("LA") if mode != "LA" else im)
+        return _Raw(a[:, :, :1], a[:, :, 1])
+    if mode in ("RGBA", "RGBa"):
+        a = np.array(im.convert("RGBA") if mode != "RGBA" else im)
+        return _Raw(a[:, :, :3], a[:, :, 3])
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or transparency is not None or (im.palette is not None and im.palette.mode == "RGBA")
+        a = np.array(im.convert("RGBA" if has_alpha else "RGB"))
+        return _Raw(a[:, :, :3], a[:, :, 3]) if has_alpha else _Raw(a, None)
+    try:  # CMYK, YCbCr, RGBX, HSV, ...
+        return _Raw(np.array(im.convert("RGB")), None)
+    except (ValueError, OSError):
+        raise InputError(f"cannot read {name}: unsupported colour mode '{mode}'") from None
+
+
+def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
+    """Read the first frame of anything Pillow opens, with its EXIF orientation."""
+    try:
+        with warnings.catch_warnings(), PILImage.open(path) as im:
+            # Pillow warns about e.g. corrupt EXIF blocks; errors that matter are raised below
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+            im.load()
+            try:
+                orientation = im.getexif().get(_ORIENTATION_TAG)
+            except Exception:
+                orientation = None
+            raw = _pil_to_raw(im, name)
+    except UnidentifiedImageError:
+        raise InputError(f"cannot read {name}: not an image file (or an unsupported format)") from None
+    except PILImage.DecompressionBombError:
+        raise InputError(f"cannot read {name}: image is too large") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        if isinstance(exc, InputError):
+            raise
+        if isinstance(exc, PermissionError):
+            raise InputError(f"cannot read {name}: permission denied") from None
+        raise InputError(f"cannot read {name}: file is truncated or corrupt ({exc})") from None
+    return raw, orientation
+
+
+def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
+    """Decode any supported file, orientation applied.
+
+    Returns the native-dtype samples (for mask thresholds) and the checked
+    :class:`Image` made from them by :func:`as_image` (``path`` not set).
+    """
+    name = _q(path)
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"cannot read {name}: is a folder, not an image file")
+    if not p.exists():
+        raise InputError(f"cannot read {name}: file does not exist")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+            data = head + fh.read() if head.startswith(_PNG_SIGNATURE) else head
+    except PermissionError:
+        raise InputError(f"cannot read {name}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if not data:
+        raise InputError(f"cannot read {name}: file is empty")
+
+    result: tuple[_Raw, int | None] | None = None
+    if data.startswith(_PNG_SIGNATURE):
+        result = _read_png(data, p, name)
+    elif data[:4] in _TIFF_SIGNATURES:
+        result = _read_tiff(p, name)
+    if result is None:
+        result = _read_pil(p, name)
+    raw, orientation = result
+
+    if raw.alpha is not None and raw.alpha.dtype != raw.data.dtype:
+        raw.alpha = raw.alpha.astype(raw.data.dtype)
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        raw = _Raw(_orient(raw.data, orientation), None if raw.alpha is None else _orient(raw.alpha, orientation))
+    try:
+        image = as_image(raw.data, what="image")
+        if raw.alpha is not None:
+            image.alpha = np.ascontiguousarray(as_image(raw.alpha, what="alpha channel").pixels[:, :, 0])
+    except InputError as exc:
+        raise InputError(f"cannot read {name}: {exc}") from None
+    return raw, image
+
+
+def read_image(path: str | os.PathLike[str]) -> Image:
+    """Read an image file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        PNG, TIFF, JPEG, BMP (or anything else Pillow opens; first frame only).
+
+    Returns
+    -------
+    Image
+        ``pixels`` float32 ``(H, W, 1)`` or ``(H, W, 3)`` in ``[0, 1]``; ``alpha``
+        split off (or None); ``bit_depth`` 8, 16 or 32; ``path`` the file.  The
+        EXIF orientation is applied.  Palette images become RGB (RGBA with
+        transparency), gray + alpha gray with alpha, 16-bit PNGs keep all 16
+        bits, CMYK/YCbCr become RGB, 1-bit images 8-bit gray.  Integer TIFF
+        samples wider than 16 bits are scaled by their type's maximum and
+        reported as 16-bit; float samples are clipped to ``[0, 1]``.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, is a folder, is not a readable image, is
+        truncated or corrupt, is empty, or holds NaN/infinite float samples.
+    """
+    _, image = _read_raw(path)
+    image.path = Path(path)
+    return image
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """List the image files in a folder.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The folder to scan (not recursive).
+
+    Returns
+    -------
+    list of Path
+        Regular files whose suffix (any case) is one of :data:`IMAGE_SUFFIXES`,
+        sorted by name.  Hidden files (name starting with ``.``, e.g. macOS
+        ``._x.png`` files or temporary files left by an interrupted write) are skipped.
+
+    Raises
+    ------
+    InputError
+        If ``folder`` does not exist or is not a folder.
+    """
+    p = Path(folder)
+    if not p.exists():
+        raise InputError(f"folder {_q(folder)} does not exist")
+    if not p.is_dir():
+        raise InputError(f"{_q(folder)} is not a folder")
+    files = [
+        f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()
+    ]
+    return sorted(files, key=lambda f: f.name)
+
+
+# --------------------------------------------------------------------------- #
+# Writing
+# --------------------------------------------------------------------------- #
+def effective_bit_depth(path: str | os.PathLike[str], bit_depth: int) -> int:
+    """The bit depth :func:`write_image` will actually write for this file name.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file name; only its suffix (any case) matters.
+    bit_depth : int
+        The requested depth: 8, 16 or 32 (float).
+
+    Returns
+    -------
+    int
+        PNG holds 8 or 16 bits (a float request gives 16); TIFF holds 8, 16 or
+        float32; JPEG and BMP hold 8 bits only.
+
+    Raises
+    ------
+    InputError
+        If the suffix is not a supported output format or ``bit_depth`` is not
+        8, 16 or 32.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        supported = ", ".join(IMAGE_SUFFIXES[:-1]) + " or " + IMAGE_SUFFIXES[-1]
+        shown = f"'{suffix}'" if suffix else "(no suffix)"
+        raise InputError(f"cannot write {_q(path)}: unsupported output format {shown} (use {supported})")
+    if bit_depth not in (8, 16, 32):
+        raise InputError(f"cannot write {_q(path)}: bit depth must be 8, 16 or 32, not {bit_depth}")
+    if suffix in _TIFF_SUFFIXES:
+        return bit_depth
+    if suffix == ".png":
+        return min(bit_depth, 16)
+    return 8
+
+
+def _checked(data: Any, what: str, name: str) -> Image:
+    """:func:`as_image` with the file named in the error message."""
+    try:
+        return as_image(data, what=what)
+    except InputError as exc:
+        raise InputError(f"cannot write {name}: {exc}") from None
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    pixels: ImageLike | Any,
+    alpha: Any | None = None,
+    bit_depth: int | None = None,
+    *,
+    quality: int = 95,
+) -> Path:
+    """Write an image atomically; the format follows the suffix.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file, suffix ``.png``, ``.tif``, ``.tiff``, ``.jpg``, ``.jpeg`` or ``.bmp``.
+    pixels : Image or array-like
+        An :class:`~deepprior.image.Image` (its ``alpha`` and ``bit_depth`` are
+        used unless ``alpha`` / ``bit_depth`` are given), or an array ``(H, W)``
+        or ``(H, W, C)`` with ``C`` 1 (gray) or 3 (RGB); 2 or 4 channels are
+        taken as gray+alpha / RGBA when ``alpha`` is None.  Floats are clipped
+        to ``[0, 1]``; integer arrays are scaled by their type's maximum
+        (``uint8`` / 255, ``uint16`` / 65535), booleans are 0/1 (see
+        :func:`~deepprior.image.as_image`).
+    alpha : array-like, optional
+        ``(H, W)`` alpha channel in ``[0, 1]`` (as returned by :func:`read_image`).
+    bit_depth : int, optional
+        8, 16 or 32 (float); default: the ``bit_depth`` of an :class:`Image`
+        given as ``pixels``, else 8.  A format that cannot hold it gets the
+        closest it can (see :func:`effective_bit_depth`): 16 for PNG asked for
+        32, 8 for JPEG/BMP.
+    quality : int
+        JPEG quality (1-95).
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+
+    Raises
+    ------
+    InputError
+        Unsupported suffix or bit depth, missing output folder, empty image,
+        bad shape, NaN/infinite values, alpha given twice (an array with 2 or 4
+        channels and ``alpha``), or a failed write.
+
+    Notes
+    -----
+    Values are rounded to the nearest integer level, so an 8/16-bit image read
+    with :func:`read_image` and written back at the same bit depth is
+    reproduced exactly.  JPEG and BMP outputs cannot keep alpha (Pillow writes
+    32-bit BMP without an alpha mask and reads it back as RGB): it is dropped
+    with a ``UserWarning``.
+    """
+    name = _q(path)
+    target = Path(path)
+    suffix = target.suffix.lower()
+    given = pixels if isinstance(pixels, Image) else None
+    if bit_depth is None:
+        bit_depth = given.bit_depth if given is not None else 8
+    depth = effective_bit_depth(path, bit_depth)
+
+    if given is not None:
+        img = _checked(given.pixels, "pixels", name)  # an Image built by hand is checked like an array
+        if img.has_alpha:
+            raise InputError(f"cannot write {name}: Image pixels must have 1 or 3 channels, got {given.pixels.shape}")
+        al_data = given.alpha if alpha is None else alpha
+    else:
+        img = _checked(pixels, "pixels", name)
+        if img.has_alpha and alpha is not None:
+            raise InputError(f"cannot write {name}: pixels already have an alpha channel and alpha was given too")
+        al_data = img.alpha if alpha is None else alpha
+    px = img.pixels
+    al: np.ndarray | None = None
+    if al_data is not None:
+        al_img = _checked(al_data, "alpha", name)
+        if al_img.has_alpha or al_img.channels != 1 or al_img.shape != img.shape:
+            raise InputError(f"cannot write {name}: alpha has shape {np.shape(al_data)} but the pixels are {img.shape}")
+        al = al_img.pixels[:, :, 0]
+    if al is not None and suffix not in _ALPHA_SUFFIXES:
+        kind = "JPEG" if suffix in _JPEG_SUFFIXES else "BMP"
+        warnings.warn(f"{name}: {kind} cannot store an alpha channel; it was dropped", UserWarning, stacklevel=2)
+        al = None
+
+    samples = px if al is None else np.concatenate([px, al[:, :, None]], axis=2)
+    if depth == 32:
+        data = samples.astype(np.float32)
+    elif depth == 16:
+        data = np.round(samples.astype(np.float64) * 65535.0).astype(np.uint16)
+    else:
+        data = np.round(samples.astype(np.float64) * 255.0).astype(np.uint8)
+    channels = data.shape[2]
+
+    if suffix in _TIFF_SUFFIXES:
+        import tifffile
+
+        def writer(tmp: Path) -> None:
+            tifffile.imwrite(
+                tmp,
+                data if channels > 1 else data[:, :, 0],
+                photometric="rgb" if channels >= 3 else "minisblack",
+                extrasamples=[2] if channels in (2, 4) else None,  # 2 = unassociated alpha
+                compression="zlib",
+                predictor=True,  # horizontal for integers, floating point for float32
+                metadata=None,
+            )
+
+    elif suffix == ".png":
+        encoded = imagecodecs.png_encode(data if channels > 1 else data[:, :, 0])  # gray, LA, RGB or RGBA
+
+        def writer(tmp: Path) -> None:
+            tmp.write_bytes(encoded)
+
+    else:
+        im = PILImage.fromarray(data[:, :, 0] if channels == 1 else data)  # L or RGB
+        fmt, options = ("BMP", {}) if suffix == ".bmp" else ("JPEG", {"quality": int(quality)})
+
+        def writer(tmp: Path) -> None:
+            im.save(tmp, format=fmt, **options)
+
+    return atomic_write(target, writer)

@@ -1,0 +1,360 @@
+"""The preset table: every default of every method, one row per (task, method), from the papers.
+
+A row names the generator and its options, the input z, the forward model, the loop settings, the regulariser or
+classical solver and their weights. The public functions, the command line, the benchmarks and the README read
+these rows; no default is written anywhere else. Importing this module does not import torch.
+
+References
+----------
+.. [DIP] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018 (and the authors' notebooks).
+.. [L0] Tran, Bui & Xin, "DIP with an ℓ0 gradient regulariser" (2026), and their released code.
+.. [RF] R. Nguyen, M. Brown, "Fast and effective L0 gradient minimization by region fusion", ICCV 2015.
+.. [XU] L. Xu, C. Lu, Y. Xu, J. Jia, "Image smoothing via L0 gradient minimization", SIGGRAPH Asia 2011.
+.. [TV] J. Liu, Y. Sun, X. Xu, U. Kamilov, "Image restoration using TV regularized deep image prior", ICASSP 2019.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .errors import InputError
+from .registry import Registry
+from .settings import FitSettings
+
+SKIP128: Mapping[str, Any] = MappingProxyType(
+    {"channels_down": [128] * 5, "channels_up": [128] * 5, "channels_skip": [4] * 5}
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One row of the table.
+
+    Attributes
+    ----------
+    task, method
+        The key: e.g. ``("smooth", "dip-l0")``. For inpainting the method is the kind of damage.
+    summary
+        One line for ``--help``, the README and the benchmarks.
+    kind
+        ``"dip"`` (a network is fitted) or ``"classical"`` (a solver runs; only ``solver*`` apply).
+    generator, generator_options
+        Network by name (:data:`deepprior.registry.GENERATORS`) and its options.
+    input, input_channels
+        z: ``"noise"``, ``"normal"``, ``"meshgrid"`` or ``"image"`` (the task's guide image), with its channels.
+    settings
+        The loop settings (:class:`deepprior.settings.FitSettings`).
+    default_stop
+        The stopping rule used when the user gives no iteration count (the tasks whose quality peaks and falls
+        stop early by default).
+    regularizer, regularizer_options
+        Name (:data:`deepprior.registry.REGULARIZERS`) and options (λ, β, ...) of the explicit regulariser.
+    solver, solver_options
+        Classical ℓ0 solver (``"region-fusion"``, ``"l0-smooth"``) and its parameters.
+    scale_schedule
+        Super-resolution: (scale, iterations, σ_reg) rows; other scales interpolate linearly between them.
+    reference
+        Where the numbers come from.
+    """
+
+    task: str
+    method: str
+    summary: str
+    kind: Literal["dip", "classical"] = "dip"
+    generator: str = "skip"
+    generator_options: Mapping[str, Any] = field(default_factory=lambda: SKIP128)
+    input: str = "noise"
+    input_channels: int = 32
+    settings: FitSettings = field(default_factory=FitSettings)
+    default_stop: str = "fixed"
+    regularizer: str | None = None
+    regularizer_options: Mapping[str, Any] = field(default_factory=dict)
+    solver: str | None = None
+    solver_options: Mapping[str, Any] = field(default_factory=dict)
+    scale_schedule: tuple[tuple[int, int, float], ...] = ()
+    reference: str = "DIP"
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.method}"
+
+    def for_scale(self, scale: int) -> Preset:
+        """The row with its super-resolution schedule applied at ``scale`` (linear between the listed scales,
+        the nearest listed value outside them)."""
+        if not self.scale_schedule:
+            return self
+        rows = sorted(self.scale_schedule)
+        if scale <= rows[0][0]:
+            _, iterations, sigma = rows[0]
+        elif scale >= rows[-1][0]:
+            _, iterations, sigma = rows[-1]
+        else:
+            (s0, i0, r0), (s1, i1, r1) = next((a, b) for a, b in zip(rows, rows[1:]) if a[0] <= scale <= b[0])
+            t = (scale - s0) / (s1 - s0)
+            iterations, sigma = round(i0 + (i1 - i0) * t), r0 + (r1 - r0) * t
+        return replace(self, settings=replace(self.settings, iterations=iterations, reg_noise_std=sigma))
+
+
+#: Rows keyed by ``"task/method"``; the first row of a task is its default method.
+PRESETS: Registry = Registry("preset")
+
+
+def _add(preset: Preset) -> None:
+    PRESETS.register(preset.key)(preset)
+
+
+_DENOISE = FitSettings(iterations=3000, lr=0.01, reg_noise_std=1 / 30, average=0.99, backtrack=True)
+_DEBLOCK_NET = MappingProxyType(
+    {"channels_down": [8, 16, 32, 64, 128], "channels_up": [8, 16, 32, 64, 128], "channels_skip": [0, 0, 0, 4, 4]}
+)
+_DEBLOCK = FitSettings(iterations=2400, lr=0.01, reg_noise_std=1 / 30, average=0.99)
+# DIP-ℓ0 [L0]: z never perturbed, LR 1e-3, sum-reduced data term, T = 100 outer × 25 Adam steps.
+_L0 = FitSettings(iterations=2500, lr=1e-3, reg_noise_std=0.0, data_term="sse")
+_L0_ADMM = {"inner_steps": 25, "solver": "region-fusion", "solver_options": {"passes": 50}, "average": 0.9}
+_SMOOTH_TV = FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.0)
+
+_add(
+    Preset(
+        "denoise",
+        "dip",
+        "blind Gaussian denoising: skip128, σ_reg = 1/30, averaging, backtracking",
+        settings=_DENOISE,
+        default_stop="es-wmv",
+    )
+)
+_add(
+    Preset(
+        "denoise",
+        "dip-tv",
+        "DIP + λ·TV for the whole fit [TV]",
+        settings=_DENOISE,
+        default_stop="es-wmv",
+        regularizer="tv",
+        regularizer_options={"lam": 0.01},
+        reference="TV",
+    )
+)
+_add(
+    Preset(
+        "denoise",
+        "two-stage-tv",
+        "DIP + λ·TV for the first third of the steps, then plain DIP",
+        settings=_DENOISE,
+        default_stop="es-wmv",
+        regularizer="two-stage-tv",
+        regularizer_options={"lam": 0.01, "fraction": 1 / 3},
+        reference="seed 002",
+    )
+)
+_add(
+    Preset(
+        "deblock",
+        "dip",
+        "JPEG artifact removal: the DIP paper's narrow skip 3→3 net",
+        generator_options=_DEBLOCK_NET,
+        input_channels=3,
+        settings=_DEBLOCK,
+        default_stop="es-wmv",
+    )
+)
+_add(
+    Preset(
+        "deblock",
+        "dip-tv",
+        "DIP + λ·TV for the whole fit [TV]",
+        generator_options=_DEBLOCK_NET,
+        input_channels=3,
+        settings=_DEBLOCK,
+        default_stop="es-wmv",
+        regularizer="tv",
+        regularizer_options={"lam": 0.01},
+        reference="TV",
+    )
+)
+_add(
+    Preset(
+        "deblock",
+        "two-stage-tv",
+        "DIP + λ·TV for the first third of the steps, then plain DIP",
+        generator_options=_DEBLOCK_NET,
+        input_channels=3,
+        settings=_DEBLOCK,
+        default_stop="es-wmv",
+        regularizer="two-stage-tv",
+        regularizer_options={"lam": 0.01, "fraction": 1 / 3},
+        reference="seed 002",
+    )
+)
+_add(
+    Preset(
+        "deblock",
+        "dip-l0",
+        "DIP-ℓ0 (λ = 0.025, β = 2.0): flat colours, for clip art",
+        settings=_L0,
+        regularizer="l0",
+        regularizer_options={"lam": 0.025, "beta": 2.0, **_L0_ADMM},
+        reference="L0",
+    )
+)
+_add(
+    Preset(
+        "super-resolve",
+        "dip",
+        "super-resolution through the Lanczos-2 downsampler: skip128",
+        settings=FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.03),
+        scale_schedule=((4, 2000, 0.03), (8, 4000, 0.05)),
+    )
+)
+_add(
+    Preset(
+        "inpaint",
+        "text",
+        "thin text or scribbles: skip128 with 128 skip channels, nearest upsampling",
+        generator_options={**SKIP128, "channels_skip": [128] * 5, "upsample_mode": "nearest"},
+        settings=FitSettings(iterations=6001, lr=0.01, reg_noise_std=0.03),
+    )
+)
+_add(
+    Preset(
+        "inpaint",
+        "hole",
+        "a large hole: meshgrid input, no skip connections",
+        generator_options={**SKIP128, "channels_skip": [0] * 5, "upsample_mode": "nearest"},
+        input="meshgrid",
+        input_channels=2,
+        settings=FitSettings(iterations=5001, lr=0.01, reg_noise_std=0.03),
+    )
+)
+_add(
+    Preset(
+        "inpaint",
+        "region",
+        "a removed region: the paper's 6-scale library net, 5×5 convolutions",
+        generator_options={
+            "channels_down": [16, 32, 64, 128, 128, 128],
+            "channels_up": [16, 32, 64, 128, 128, 128],
+            "channels_skip": [0] * 6,
+            "kernel_down": 5,
+            "upsample_mode": "nearest",
+            "need_1x1_up": False,
+        },
+        input_channels=1,
+        settings=FitSettings(iterations=3001, lr=0.01, reg_noise_std=0.0),
+    )
+)
+_add(
+    Preset(
+        "inpaint",
+        "pixels",
+        "scattered missing pixels: skip128, LR 0.001, 11000 steps",
+        settings=FitSettings(iterations=11000, lr=0.001, reg_noise_std=0.03),
+    )
+)
+_add(
+    Preset(
+        "flash-noflash",
+        "dip",
+        "flash/no-flash: the flash image is z, the no-flash image the target",
+        input="image",
+        input_channels=3,
+        settings=FitSettings(iterations=601, lr=0.1, reg_noise_std=0.0),
+    )
+)
+_add(
+    Preset(
+        "smooth",
+        "dip-l0",
+        "DIP-ℓ0 (λ = 0.025, β = 2.25): the paper's best smoothing",
+        settings=_L0,
+        regularizer="l0",
+        regularizer_options={"lam": 0.025, "beta": 2.25, **_L0_ADMM},
+        reference="L0",
+    )
+)
+_add(
+    Preset(
+        "smooth",
+        "dip-tv",
+        "DIP + λ·TV (λ = 0.05)",
+        settings=_SMOOTH_TV,
+        regularizer="tv",
+        regularizer_options={"lam": 0.05},
+        reference="TV",
+    )
+)
+_add(
+    Preset(
+        "smooth",
+        "two-stage-tv",
+        "DIP + λ·TV for the first third of the steps, then plain DIP",
+        settings=_SMOOTH_TV,
+        regularizer="two-stage-tv",
+        regularizer_options={"lam": 0.05, "fraction": 1 / 3},
+        reference="seed 002",
+    )
+)
+_add(Preset("smooth", "dip", "plain DIP with the smoothing schedule (no regulariser)", settings=_SMOOTH_TV))
+_add(
+    Preset(
+        "smooth",
+        "region-fusion",
+        "Region Fusion ℓ0 smoothing, λ = 0.03 (tuned on NKS), seconds",
+        kind="classical",
+        solver="region-fusion",
+        solver_options={"lam": 0.03, "passes": 50},
+        reference="RF",
+    )
+)
+_add(
+    Preset(
+        "smooth",
+        "l0-smooth",
+        "L0 gradient smoothing, λ = 0.01 (tuned on NKS), seconds",
+        kind="classical",
+        solver="l0-smooth",
+        solver_options={"lam": 0.01, "kappa": 2.0, "beta_max": 1e5},
+        reference="XU",
+    )
+)
+
+
+def tasks() -> list[str]:
+    """Every task of the table, in order."""
+    return list(dict.fromkeys(key.split("/")[0] for key in PRESETS.names()))
+
+
+def methods(task: str, kind: str | None = None) -> list[str]:
+    """The methods of ``task`` (of one ``kind`` if given); the first is the default."""
+    return [p.method for p in PRESETS.values() if p.task == task and (kind is None or p.kind == kind)]
+
+
+def get_preset(task: str, method: str | None = None) -> Preset:
+    """The row for ``(task, method)`` (None: the task's default method).
+
+    Raises
+    ------
+    InputError
+        No such task, or no such method for it (the message lists the methods).
+    """
+    choices = methods(task)
+    if not choices:
+        raise InputError(f"unknown task {task!r}; choose one of {', '.join(tasks())}")
+    method = choices[0] if method is None else method
+    if method not in choices:
+        what = "inpainting kind" if task == "inpaint" else f"{task} method"
+        raise InputError(f"unknown {what} {method!r}; choose one of {', '.join(choices)}")
+    return PRESETS.get(f"{task}/{method}")
+
+
+def regularizer_defaults(task: str, regularizer: str) -> dict[str, Any]:
+    """Options of ``regularizer`` (λ and the like) from the task's row that uses it, else from the first row of
+    any task that does, else {}."""
+    rows = [p for p in PRESETS.values() if p.regularizer == regularizer]
+    rows.sort(key=lambda p: p.task != task)
+    return dict(rows[0].regularizer_options) if rows else {}
+
+
+__all__ = ["PRESETS", "Preset", "SKIP128", "get_preset", "methods", "regularizer_defaults", "tasks"]

@@ -1,0 +1,134 @@
+"""The run record: a typed, versioned description of one restoration, written next to its output by one writer.
+
+A record says what ran (task, method, preset, every setting, the network, the regulariser, the operator), where
+(device, versions) and what came out (iterations, the early-stopping step, which image was returned, the time).
+Its JSON form starts with ``"schema": "deepprior.run"`` and ``"version"``; readers check both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+SCHEMA = "deepprior.run"
+SCHEMA_VERSION = 1
+
+
+def versions() -> dict[str, str]:
+    """Versions of deepprior, Python and the libraries that shape a result (only those already imported are
+    asked, except numpy and torch)."""
+    import sys
+
+    found = {"deepprior": __version__, "python": platform.python_version()}
+    for label, module in (("torch", "torch"), ("numpy", "numpy"), ("scikit-image", "skimage"), ("numba", "numba")):
+        if module in ("torch", "numpy") or module in sys.modules:
+            try:
+                found[label] = __import__(module).__version__
+            except ImportError:  # pragma: no cover - torch and numpy are dependencies
+                continue
+    return found
+
+
+@dataclass
+class RunRecord:
+    """Everything needed to understand, compare and repeat one run.
+
+    Attributes
+    ----------
+    task, method, preset
+        The row of the preset table that was used (e.g. ``"smooth"``, ``"dip-l0"``, ``"paper"``).
+    settings
+        The loop settings (:class:`deepprior.settings.FitSettings` as a dict) after the user's overrides, or the
+        solver's parameters for a classical method.
+    generator, input, operator, data_term, regularizer
+        Name and options of each plug-in (None where the method has none).
+    image_size, padded_size
+        (H, W) of the restored image and the network's working size.
+    device, device_name
+        Where it ran (``"cpu"``, ``"cuda:0"``) and what that is.
+    iterations_run, stopped_at, selected_step
+        Steps taken; the step at which a stopping rule (or a callback) ended the fit; the step whose image was
+        returned, when a stopping rule chose it.
+    output_source
+        Which image was returned: ``"last"``, ``"average"``, ``"early-stop"``, ``"regularizer"`` or the classical
+        solver's name.
+    seconds
+        Time spent fitting.
+    channels_last, amp
+        Memory format and bf16 autocast as actually used.
+    extra
+        Task-specific facts (``scale``, ``known_fraction``, ...).
+    inputs, output_path, command, wall_seconds
+        Filled in by the command line: the files read and written and the command that ran.
+    """
+
+    task: str
+    method: str
+    preset: str = "paper"
+    settings: dict[str, Any] = field(default_factory=dict)
+    generator: dict[str, Any] | None = None
+    input: dict[str, Any] | None = None
+    operator: dict[str, Any] | None = None
+    data_term: str | None = None
+    regularizer: dict[str, Any] | None = None
+    image_size: tuple[int, int] | None = None
+    padded_size: tuple[int, int] | None = None
+    device: str = "cpu"
+    device_name: str = "cpu"
+    versions: dict[str, str] = field(default_factory=versions)
+    iterations_run: int = 0
+    stopped_at: int | None = None
+    selected_step: int | None = None
+    output_source: str = "last"
+    seconds: float = 0.0
+    channels_last: bool = False
+    amp: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    output_path: str | None = None
+    command: list[str] | None = None
+    wall_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form, schema name and version first."""
+        return {"schema": SCHEMA, "version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """Read back :meth:`to_dict`'s output.
+
+        Raises
+        ------
+        InputError
+            The dict is not a ``deepprior.run`` record of a version this code reads.
+        """
+        from .errors import InputError
+
+        if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+            raise InputError(
+                f"not a {SCHEMA} record of version {SCHEMA_VERSION} "
+                f"(schema {data.get('schema')!r}, version {data.get('version')!r})"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def write_record(path: str | Path, record: RunRecord, history: Any | None = None) -> Path:
+    """Write ``record`` (and the per-step ``history``, a :class:`deepprior.loop.History`) as JSON, atomically.
+
+    The one writer of run records: the command line's sidecar, the demo and the benchmarks all use it.
+    """
+    from .io import write_json
+
+    data = record.to_dict()
+    if history is not None:
+        data["history"] = history.to_dict()
+    return write_json(path, data)
+
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "RunRecord", "versions", "write_record"]

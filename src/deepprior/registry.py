@@ -1,0 +1,117 @@
+"""One small registry for every kind of plug-in: generators, operators, data terms, regularisers, stopping rules.
+
+A plug-in is one file with a decorator::
+
+    from deepprior.registry import GENERATORS
+
+    @GENERATORS.register("mine")
+    class MyGenerator(Generator): ...
+
+Each registry knows the package whose modules register into it and imports every module of that package on the
+first lookup (:func:`pkgutil.iter_modules`), so a new file is found without editing any list. Importing this module
+imports neither torch nor numpy: ``deepprior --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from .errors import InputError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Names → plug-ins of one kind.
+
+    Parameters
+    ----------
+    kind
+        What the entries are, for messages ("generator", "regulariser", ...).
+    package
+        Dotted name of the package whose modules register entries; all of them are imported on first use.
+    """
+
+    def __init__(self, kind: str, package: str | None = None) -> None:
+        self.kind = kind
+        self.package = package
+        self._entries: dict[str, T] = {}
+        self._loaded = package is None
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: add ``obj`` under ``name`` (a second entry of the same name is a programming error)."""
+
+        def add(obj: T) -> T:
+            if name in self._entries and self._entries[name] is not obj:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._entries[name] = obj
+            return obj
+
+        return add
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        package = importlib.import_module(self.package)  # type: ignore[arg-type]
+        for module in pkgutil.iter_modules(package.__path__):
+            # Plug-ins are plain modules; sub-packages (e.g. the numba ℓ0 solvers) load only when used.
+            if not module.name.startswith("_") and not module.ispkg:
+                importlib.import_module(f"{self.package}.{module.name}")
+
+    def get(self, name: str) -> T:
+        """The entry registered as ``name``.
+
+        Raises
+        ------
+        InputError
+            No entry has that name; the message lists the choices.
+        """
+        self._load()
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            raise InputError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}") from None
+
+    def names(self) -> list[str]:
+        """Every registered name, in registration order."""
+        self._load()
+        return list(self._entries)
+
+    def values(self) -> list[T]:
+        """Every entry, in registration order."""
+        self._load()
+        return list(self._entries.values())
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, entry) pairs, in registration order."""
+        self._load()
+        return list(self._entries.items())
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names() if self._loaded else '...'})"
+
+
+# The registries of the package. Each entry's module lives in the named package; benchmark methods and suites have
+# their own registries in the repository's benchmarks/ folder (not installed).
+GENERATORS: Registry = Registry("generator", "deepprior.nets")
+OPERATORS: Registry = Registry("operator", "deepprior.operators")
+DATA_TERMS: Registry = Registry("data term", "deepprior.data_terms")
+REGULARIZERS: Registry = Registry("regulariser", "deepprior.regularizers")
+STOPPERS: Registry = Registry("stopping rule", "deepprior.stopping")
+SOLVERS: Registry = Registry("ℓ0 solver", "deepprior.solvers")
+
+__all__ = ["Registry", "GENERATORS", "OPERATORS", "DATA_TERMS", "REGULARIZERS", "STOPPERS", "SOLVERS"]

@@ -1,0 +1,325 @@
+"""From a preset row and the user's overrides to a fitted result: the reconstructor behind every task.
+
+Data flows one way: image → preset → :func:`deepprior.loop.fit` (or a classical solver) → :class:`Restoration`
+(image + history + :class:`deepprior.record.RunRecord`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import numpy as np
+import torch
+
+from .callbacks import Callback, History
+from .device import device_name, resolve_device
+from .errors import InputError
+from .image import Image, ImageLike, as_image
+from .inputs import make_input
+from .loop import as_numpy_image, as_tensor_image, fit, pad_to, padded_size
+from .nets import build_generator
+from .operators import Operator
+from .presets import Preset, regularizer_defaults
+from .record import RunRecord
+from .registry import DATA_TERMS, REGULARIZERS, SOLVERS
+from .regularizers import BuildContext, Regularizer, build_regularizer
+from .settings import FitSettings
+
+if TYPE_CHECKING:
+    from .loop import FitState
+
+
+class Overrides(TypedDict, total=False):
+    """Keyword overrides every task function takes (``**overrides``); each replaces the preset row's value.
+
+    Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
+    ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``check_every``,
+    ``output``, ``channels_last``, ``amp``, ``compile``, ``optimize_input``. Giving ``iterations`` without ``stop``
+    turns the preset's default early stop off.
+
+    The network and its input: ``generator`` (a name of :data:`deepprior.registry.GENERATORS`),
+    ``generator_options`` (merged over the preset's when the generator is the preset's), ``width`` (feature
+    channels, any generator), ``input_kind`` (``"noise"``, ``"normal"``, ``"meshgrid"``), ``input_channels``.
+
+    The regulariser: ``regularizer`` (a name of :data:`deepprior.registry.REGULARIZERS` or a
+    :class:`deepprior.regularizers.Regularizer`), ``lam`` (its weight λ), ``regularizer_options``.
+
+    Classical solvers: ``lam`` and the solver's own options (``passes``; ``kappa``, ``beta_max``).
+
+    Monitoring: ``reference`` (ground truth, only for the PSNR history), ``callbacks`` (extra
+    :class:`deepprior.callbacks.Callback` objects or functions of the fit state; True stops), ``progress``
+    (a bar; a string is its label).
+    """
+
+    iterations: int
+    lr: float
+    reg_noise_std: float
+    average: float
+    backtrack: bool
+    backtrack_drop: float
+    data_term: str
+    stop: str
+    stop_options: dict[str, Any]
+    check_every: int
+    output: str
+    channels_last: bool
+    amp: bool
+    compile: bool
+    optimize_input: bool
+    generator: str
+    generator_options: dict[str, Any]
+    width: int
+    input_kind: str
+    input_channels: int
+    regularizer: str | Regularizer
+    lam: float
+    regularizer_options: dict[str, Any]
+    passes: int
+    kappa: float
+    beta_max: float
+    reference: ImageLike
+    callbacks: Sequence[Callback | Any]
+    progress: bool | str
+
+
+_SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
+_DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
+_SOLVER_NAMES = {"lam", "passes", "kappa", "beta_max", "reference", "progress"}
+
+
+@dataclass
+class Restoration:
+    """A restored image, its fit history and the run record.
+
+    Unpacks as ``image, history = deepprior.denoise(...)``.
+
+    Attributes
+    ----------
+    output
+        The result as an :class:`deepprior.image.Image` (the input's alpha and bit depth carried), for
+        :func:`deepprior.io.write_image`.
+    history
+        Per-step loss and PSNRs (:class:`deepprior.callbacks.History`; empty for a classical solver).
+    record
+        What ran, where and what came out (:class:`deepprior.record.RunRecord`).
+    """
+
+    output: Image
+    history: History
+    record: RunRecord
+    squeeze: bool = False
+
+    @property
+    def image(self) -> np.ndarray:
+        """float32 pixels in [0, 1] in the input's layout ((H, W) stays (H, W)); alpha is apart."""
+        return self.output.pixels[..., 0] if self.squeeze else self.output.pixels
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        """The input's alpha channel (resized for super-resolution), or None."""
+        return self.output.alpha
+
+    def __iter__(self):
+        yield self.image
+        yield self.history
+
+
+def _check_names(given: dict[str, Any], allowed: set[str], method: str) -> None:
+    unknown = sorted(k for k, v in given.items() if k not in _DIP_NAMES | _SOLVER_NAMES)
+    if unknown:
+        raise InputError(f"unknown option(s): {', '.join(unknown)}")
+    ignored = sorted(k for k, v in given.items() if k not in allowed and v is not None)
+    if ignored:
+        raise InputError(f"option(s) {', '.join(ignored)} do not apply to {method}")
+
+
+def _reference_tensor(reference: ImageLike | None, size: tuple[int, int], channels: int) -> torch.Tensor | None:
+    if reference is None:
+        return None
+    pixels = as_image(reference, "reference").pixels
+    if pixels.shape != (*size, channels):
+        raise InputError(
+            f"the reference is {pixels.shape[1]}×{pixels.shape[0]}×{pixels.shape[2]} but the result "
+            f"will be {size[1]}×{size[0]}×{channels} (width×height×channels)"
+        )
+    return as_tensor_image(pixels)
+
+
+def _regularizer(
+    preset: Preset, overrides: dict[str, Any], context: BuildContext
+) -> tuple[Regularizer | None, dict[str, Any] | None]:
+    """The regulariser the row and the overrides ask for, and its record entry."""
+    chosen = overrides.get("regularizer") or preset.regularizer
+    if chosen is None:
+        if overrides.get("lam") is not None or overrides.get("regularizer_options"):
+            raise InputError("lam and regularizer_options need a regularizer")
+        return None, None
+    if isinstance(chosen, Regularizer):
+        return chosen, {"name": type(chosen).__name__, **chosen.describe()}
+    REGULARIZERS.get(chosen)  # an unknown name fails here, naming the choices
+    if chosen == preset.regularizer:
+        options = dict(preset.regularizer_options)
+    else:
+        options = regularizer_defaults(preset.task, chosen)
+    options.update(overrides.get("regularizer_options") or {})
+    if overrides.get("lam") is not None:
+        options["lam"] = overrides["lam"]
+    regularizer = build_regularizer(chosen, context, **options)
+    return regularizer, {"name": chosen, **regularizer.describe()}
+
+
+def run_dip(
+    preset: Preset,
+    source: Image,
+    observation: np.ndarray,
+    operator: Operator,
+    *,
+    image_size: tuple[int, int],
+    seed: int,
+    device: str,
+    overrides: dict[str, Any],
+    guide: np.ndarray | None = None,
+    alpha: np.ndarray | None = None,
+    squeeze: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Restoration:
+    """Build the row's generator, input, operator, settings and regulariser with the overrides, and fit.
+
+    ``observation`` is y as a float (h, w, C) array, ``image_size`` the (H, W) of the image to restore, ``guide``
+    the image used as z when the row's input is ``"image"``.
+    """
+    _check_names(overrides, _DIP_NAMES, f"{preset.task} {preset.method}")
+    settings_overrides = {k: v for k, v in overrides.items() if k in _SETTING_NAMES and v is not None}
+    if "stop" not in settings_overrides and "iterations" not in settings_overrides:
+        settings_overrides["stop"] = preset.default_stop
+    chosen = overrides.get("regularizer") or preset.regularizer
+    calibrated = REGULARIZERS.get(chosen).data_term if isinstance(chosen, str) else None
+    if calibrated is not None and "data_term" not in settings_overrides:
+        settings_overrides["data_term"] = calibrated
+    settings = replace(preset.settings, **settings_overrides, seed=int(seed))
+    settings.validate()
+    torch_device = resolve_device(device)
+    height, width = image_size
+    out_channels = observation.shape[2]
+
+    generator = overrides.get("generator") or preset.generator
+    generator_options = dict(preset.generator_options) if generator == preset.generator else {}
+    generator_options.update(overrides.get("generator_options") or {})
+    input_kind = overrides.get("input_kind") or preset.input
+    input_channels = int(overrides.get("input_channels") or preset.input_channels)
+    if input_kind == "meshgrid":
+        input_channels = 2
+    if input_kind == "image":
+        if guide is None:
+            raise InputError(f"the {preset.task} task has no guide image to use as the input")
+        input_channels = guide.shape[2]
+    net = build_generator(
+        generator, input_channels, out_channels, seed=settings.seed, width=overrides.get("width"), **generator_options
+    )
+    minimum = max(8, net.size_multiple // 2)
+    if min(height, width) < minimum:
+        raise InputError(
+            f"the image is {width}×{height} pixels (width×height); the {generator} network needs at "
+            f"least {minimum}×{minimum}"
+        )
+    padded = padded_size(height, width, net.size_multiple, net.min_size)
+    if input_kind == "image":
+        z = pad_to(as_tensor_image(guide), *padded)
+    else:
+        z = make_input(input_kind, input_channels, *net.input_shape(*padded), seed=settings.seed)
+
+    y = as_tensor_image(observation)
+    expected = operator.observation_shape(height, width)
+    if tuple(y.shape[-2:]) != expected:
+        raise InputError(
+            f"the observation is {y.shape[-1]}×{y.shape[-2]} but the operator expects "
+            f"{expected[1]}×{expected[0]} (width×height)"
+        )
+    context = BuildContext(
+        observation=y,
+        image_size=image_size,
+        seed=settings.seed,
+        iterations=settings.iterations,
+        device=torch_device,
+        reduction=DATA_TERMS.get(settings.data_term).reduction,
+    )
+    regularizer, regularizer_record = _regularizer(preset, overrides, context)
+    reference = _reference_tensor(overrides.get("reference"), image_size, out_channels)
+
+    result = fit(
+        net,
+        z,
+        y,
+        operator,
+        settings,
+        output_size=image_size,
+        reference=reference,
+        regularizer=regularizer,
+        callbacks=list(overrides.get("callbacks") or ()),
+        device=torch_device,
+        progress=overrides.get("progress") or False,
+    )
+    record = RunRecord(
+        task=preset.task,
+        method=preset.method,
+        settings=dataclasses.asdict(settings),
+        generator={
+            "name": generator,
+            **generator_options,
+            "width": overrides.get("width"),
+            "parameters": sum(p.numel() for p in net.parameters()),
+        },
+        input={"kind": input_kind, "channels": input_channels, "shape": list(z.shape)},
+        operator={"name": type(operator).__name__},
+        data_term=settings.data_term,
+        regularizer=regularizer_record,
+        image_size=image_size,
+        padded_size=padded,
+        device=str(torch_device),
+        device_name=device_name(torch_device),
+        iterations_run=result.iterations_run,
+        stopped_at=result.stopped_at,
+        selected_step=result.selected_step,
+        output_source=result.source,
+        seconds=result.seconds,
+        channels_last=result.channels_last,
+        amp=result.amp,
+        extra=dict(extra or {}),
+    )
+    pixels = np.clip(as_numpy_image(result.image), 0, 1)
+    output = Image(pixels=pixels, alpha=source.alpha if alpha is None else alpha, bit_depth=source.bit_depth)
+    return Restoration(output=output, history=result.history, record=record, squeeze=squeeze)
+
+
+def run_classical(preset: Preset, source: Image, overrides: dict[str, Any], squeeze: bool = False) -> Restoration:
+    """Run the row's classical solver with its options (``lam`` and the solver's own) overridden."""
+    solve = SOLVERS.get(preset.solver)
+    allowed = set(preset.solver_options) | {"reference", "progress"}
+    _check_names(overrides, allowed, preset.method)
+    options = dict(preset.solver_options)
+    options.update({k: v for k, v in overrides.items() if k in preset.solver_options and v is not None})
+    start = time.perf_counter()
+    lam = options.pop("lam")
+    pixels = np.clip(solve(source.pixels, lam, **options), 0, 1).astype(np.float32)
+    seconds = time.perf_counter() - start
+    record = RunRecord(
+        task=preset.task,
+        method=preset.method,
+        settings={"lam": lam, **options},
+        image_size=source.shape,
+        output_source=preset.method,
+        seconds=seconds,
+    )
+    return Restoration(output=source.with_pixels(pixels), history=History(), record=record, squeeze=squeeze)
+
+
+def state_image(state: FitState) -> np.ndarray:
+    """The image a callback would show for a fit state: the average when averaging is on, else the output."""
+    return as_numpy_image(state.average if state.average is not None else state.output)
+
+
+__all__ = ["Overrides", "Restoration", "run_classical", "run_dip", "state_image"]

@@ -1,0 +1,98 @@
+"""The settings of the fit loop, without torch: the preset table and the command line build them cheaply."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import InputError
+
+#: How :func:`deepprior.loop.fit` picks the image it returns. ``auto``: the early-stopping pick if a stopping rule
+#: chose one, else the regulariser's own output (DIP-ℓ0's average), else the running average, else the last output.
+OUTPUT_POLICIES = ("auto", "early-stop", "regularizer", "average", "last")
+
+
+@dataclass
+class FitSettings:
+    """Settings of the loop; the preset table fills them from the papers and every field can be overridden.
+
+    Attributes
+    ----------
+    iterations
+        Adam steps (an upper bound when ``stop`` names a stopping rule).
+    lr
+        Adam's learning rate.
+    reg_noise_std
+        σ_reg: each step feeds z + σ_reg·N(0, 1), fresh noise every step; 0 disables it.
+    average
+        Weight a of the exponential output average, avg ← a·avg + (1 − a)·out (0.99 in the paper); 0 or None: off.
+    backtrack
+        Restore the state of the last good check (weights, Adam, the regulariser and every callback) when
+        PSNR(A·out, y) drops by more than ``backtrack_drop`` dB between checks.
+    data_term
+        Name of the data term E(A·x, y) (:data:`deepprior.registry.DATA_TERMS`): ``"mse"`` (DIP) or ``"sse"``
+        (DIP-ℓ0's ADMM, whose λ and β are calibrated for sums).
+    stop
+        ``"fixed"`` runs every step; a name of :data:`deepprior.registry.STOPPERS` (``"es-wmv"``, ``"es-emv"``)
+        stops without ground truth.
+    stop_options
+        Keyword options of the stopping rule (``window``, ``patience``, ``alpha``, ...), checked against it.
+    check_every
+        Steps between host synchronisations: progress, backtracking and stopping checks.
+    output
+        Which image to return (see :data:`OUTPUT_POLICIES`).
+    seed
+        The one seed of a run: the network's weights, the input z and the jitter derive from it
+        (:func:`deepprior.seeding.seed_for`), so the same seed on the same CPU gives bit-identical results.
+    channels_last, amp
+        Memory format and bf16 autocast; None = automatic (channels_last on CUDA and the CPU; bf16 on CUDA and on
+        CPUs that compute bf16 in hardware).
+    optimize_input
+        Also train z.
+    compile
+        Wrap the generator in ``torch.compile``.
+    """
+
+    iterations: int = 3000
+    lr: float = 0.01
+    reg_noise_std: float = 0.0
+    average: float | None = None
+    backtrack: bool = False
+    backtrack_drop: float = 5.0
+    data_term: str = "mse"
+    stop: str = "fixed"
+    stop_options: dict[str, Any] = field(default_factory=dict)
+    check_every: int = 25
+    output: Literal["auto", "early-stop", "regularizer", "average", "last"] = "auto"
+    seed: int = 0
+    channels_last: bool | None = None
+    amp: bool | None = None
+    optimize_input: bool = False
+    compile: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` on nonsense values, naming the setting."""
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
+            raise InputError(f"iterations must be a whole number >= 1, got {self.iterations!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InputError(f"lr must be a positive number, got {self.lr}")
+        if not (self.reg_noise_std >= 0 and math.isfinite(self.reg_noise_std)):
+            raise InputError(f"reg_noise_std must be >= 0, got {self.reg_noise_std}")
+        if self.average is not None and not 0 <= self.average < 1:
+            raise InputError(f"average must be in [0, 1), got {self.average}")
+        if not (self.backtrack_drop > 0):
+            raise InputError(f"backtrack_drop must be > 0, got {self.backtrack_drop}")
+        if self.check_every < 1:
+            raise InputError(f"check_every must be at least 1, got {self.check_every}")
+        if self.output not in OUTPUT_POLICIES:
+            raise InputError(f"output must be one of {', '.join(OUTPUT_POLICIES)}, got {self.output!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        from .registry import DATA_TERMS, STOPPERS
+
+        DATA_TERMS.get(self.data_term)
+        STOPPERS.get(self.stop)
+
+
+__all__ = ["FitSettings", "OUTPUT_POLICIES"]

@@ -1,0 +1,32 @@
+"""Test helpers: small synthetic images (made here, so tests need no data files) and the shared data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# Narrow networks keep the CPU test suite fast; the full skip128 is covered by shape/parameter tests.
+TINY = {"channels_down": 16, "channels_up": 16, "channels_skip": 4}
+
+
+def smooth_image(size: int = 48, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A piecewise-smooth test picture: gradients, a disc and a bar, float32 in [0, 1]."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    planes = []
+    for c in range(channels):
+        base = 0.25 + 0.4 * (xx if c % 2 == 0 else yy) + 0.1 * c
+        disc = ((xx - 0.35) ** 2 + (yy - 0.4) ** 2) < 0.05
+        bar = (np.abs(yy - 0.75) < 0.08) & (xx > 0.5)
+        plane = np.where(disc, 0.9 - 0.2 * c, base)
+        plane = np.where(bar, 0.1 + 0.1 * c, plane)
+        planes.append(plane)
+    return np.clip(np.stack(planes, axis=2), 0, 1).astype(np.float32)
+
+
+def add_noise(image: np.ndarray, sigma: float = 25 / 255, seed: int = 0) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma``, clipped to [0, 1]."""
+    rng = np.random.default_rng(seed)
+    return np.clip(image + rng.normal(0, sigma, image.shape), 0, 1).astype(np.float32)

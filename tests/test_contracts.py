@@ -1,0 +1,207 @@
+"""Every registered plug-in keeps its contract, every preset row runs, and the command line offers exactly what the
+registries hold. A new generator, operator, data term, regulariser, stopping rule or preset row is tested here
+without a new test."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import deepprior
+from deepprior.cli import COMMANDS, build_parser
+from deepprior.errors import InputError
+from deepprior.inputs import make_input
+from deepprior.loop import fit
+from deepprior.nets import build_generator
+from deepprior.operators import Operator
+from deepprior.presets import PRESETS, methods, regularizer_defaults
+from deepprior.registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, SOLVERS, STOPPERS, Registry
+from deepprior.regularizers import BuildContext, Regularizer, build_regularizer
+from deepprior.settings import FitSettings
+from deepprior.stopping import make_stopper
+from helpers import smooth_image
+
+# Constructor arguments of each operator; a new operator must add its example (checked below).
+OPERATOR_EXAMPLES = {"identity": {}, "mask": {"mask": np.eye(64, dtype=bool) | True}, "lanczos": {"factor": 2}}
+
+
+def _y(size: int = 64) -> torch.Tensor:
+    return torch.from_numpy(smooth_image(size)).permute(2, 0, 1)[None].contiguous()
+
+
+def _tiny_fit(device: str, **kw) -> object:
+    settings = kw.pop("settings", FitSettings(iterations=3))
+    y = kw.pop("observation", _y())
+    net = build_generator("skip", 4, 3, width=8)
+    return fit(
+        net,
+        make_input("noise", 4, 64, 64),
+        y,
+        kw.pop("operator", OPERATORS.get("identity")()),
+        settings,
+        device=torch.device(device),
+        **kw,
+    )
+
+
+def test_the_registry_finds_plug_ins_and_names_the_choices():
+    registry = Registry("widget")
+    registry.register("a")(int)
+    with pytest.raises(ValueError, match="twice"):
+        registry.register("a")(float)
+    with pytest.raises(InputError, match="unknown widget 'b'; choose one of a"):
+        registry.get("b")
+    assert "a" in registry and registry.names() == ["a"] and len(registry) == 1
+    for loaded in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS):
+        assert len(loaded) >= 1  # found by scanning the package, no hand-kept list
+
+
+@pytest.mark.parametrize("name", OPERATORS.names())
+def test_every_operator_keeps_its_contract(name, device):
+    assert name in OPERATOR_EXAMPLES, f"add an example of the operator {name!r} to OPERATOR_EXAMPLES"
+    operator = OPERATORS.get(name)(**OPERATOR_EXAMPLES[name])
+    assert isinstance(operator, Operator)
+    x = torch.rand(1, 3, 64, 64, device=device)
+    out = operator.to(device)(x)
+    assert tuple(out.shape[-2:]) == operator.observation_shape(64, 64)
+    assert operator.image_shape(*operator.observation_shape(64, 64)) == (64, 64)
+    torch.testing.assert_close(operator(2 * x), 2 * out)  # linear forward models
+    result = _tiny_fit(device, operator=operator, observation=out.cpu())
+    assert result.image.shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("name", DATA_TERMS.names())
+def test_every_data_term_keeps_its_contract(name, device):
+    term = DATA_TERMS.get(name)()
+    x = torch.rand(1, 3, 8, 8, device=device, requires_grad=True)
+    assert float(term(x, x.detach()).detach()) == 0.0
+    loss = term(x, x.detach() + 0.05)
+    loss.backward()
+    assert float(loss.detach()) > 0 and x.grad is not None and term.reduction in ("mean", "sum")
+    assert _tiny_fit(device, settings=FitSettings(iterations=2, data_term=name)).iterations_run == 2
+
+
+@pytest.mark.parametrize("name", STOPPERS.names())
+def test_every_stopping_rule_keeps_its_contract(name, device):
+    rule = make_stopper(name, patience=5, check_every=1)
+    if rule is not None:
+        state = rule.state_dict()
+        rule.update(0, torch.rand(1, 3, 4, 4))
+        rule.load_state_dict(state)
+        assert rule.last_step is None  # the state dict holds the whole state
+    result = _tiny_fit(device, settings=FitSettings(iterations=3, stop=name))
+    assert result.iterations_run <= 3
+
+
+@pytest.mark.parametrize("name", REGULARIZERS.names())
+def test_every_regularizer_keeps_its_contract(name, device):
+    y = _y()
+    context = BuildContext(observation=y, image_size=(64, 64), iterations=4, device=torch.device(device))
+    options = regularizer_defaults("denoise", name)
+    if "inner_steps" in options:
+        options["inner_steps"] = 2  # reach after_step within the tiny fit
+    regularizer = build_regularizer(name, context, **options)
+    assert isinstance(regularizer, Regularizer)
+    settings = FitSettings(iterations=4, data_term=type(regularizer).data_term or "mse")
+    result = _tiny_fit(device, settings=settings, regularizer=regularizer, observation=y)
+    assert torch.isfinite(result.image).all()
+    state = regularizer.state_dict()
+    copy = build_regularizer(name, context, **options)
+    copy.load_state_dict(state)  # everything it holds round-trips
+    assert regularizer.describe() == copy.describe()
+
+
+@pytest.mark.parametrize("key", PRESETS.names())
+def test_every_preset_row_runs_through_its_task(key):
+    preset = PRESETS.get(key)
+    image = smooth_image(32 if preset.task != "inpaint" else 64)
+    run = {"denoise": deepprior.denoise, "deblock": deepprior.deblock, "smooth": deepprior.smooth}
+    if preset.kind == "classical":
+        result = deepprior.smooth(image, method=preset.method)
+        assert result.record.output_source == preset.method and result.image.shape == image.shape
+        return
+    tiny = {"iterations": 2, "width": 4}
+    if preset.task in run:
+        result = run[preset.task](image, method=preset.method, **tiny)
+    elif preset.task == "super-resolve":
+        result = deepprior.super_resolve(image[:16, :16], scale=2, **tiny)
+    elif preset.task == "inpaint":
+        if preset.method == "region":
+            image = smooth_image(192)  # the library net's 5×5 convolutions need 3×3 maps at its 6th scale
+        known = np.ones(image.shape[:2], bool)
+        known[::3] = False
+        result = deepprior.inpaint(image, known, kind=preset.method, **tiny)
+    else:
+        result = deepprior.flash_noflash(image, image * 0.5, **tiny)
+    assert (result.record.task, result.record.method) == (preset.task, preset.method)
+    assert result.record.settings["lr"] == preset.settings.lr and np.isfinite(result.image).all()
+
+
+def _choices(parser: argparse.ArgumentParser, option: str) -> list[str] | None:
+    for action in parser._actions:
+        if option in action.option_strings:
+            return list(action.choices) if action.choices is not None else None
+    raise AssertionError(f"no option {option}")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_the_command_lines_choices_are_the_registries():
+    subs = _subparsers(build_parser())
+    for name, (task, _) in COMMANDS.items():
+        sub = subs[name]
+        if name == "l0":
+            assert _choices(sub, "--solver") == methods("smooth", kind="classical")
+            continue
+        assert _choices(sub, "--generator") == GENERATORS.names()
+        assert _choices(sub, "--regularizer") == REGULARIZERS.names()
+        assert _choices(sub, "--stop") == STOPPERS.names()
+        assert _choices(sub, "--data-term") == DATA_TERMS.names()
+        flag = "--kind" if name == "inpaint" else "--method"
+        if len(methods(task)) > 1:
+            assert _choices(sub, flag) == methods(task)
+
+
+def test_the_readme_lists_every_registry_entry_and_preset_row():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for registry in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{_name(registry)}`"))
+        assert [n for n in registry.names() if f"`{n}`" not in row] == [], row
+    for preset in PRESETS.values():
+        rows = [line for line in readme.splitlines() if line.startswith(f"| {preset.task} / ")]
+        assert any(preset.method in line.split("|")[1] for line in rows), preset.key
+
+
+def _name(registry: Registry) -> str:
+    return next(k for k, v in vars(__import__("deepprior.registry").registry).items() if v is registry)
+
+
+def test_help_and_version_import_neither_torch_nor_scipy():
+    code = (
+        "import sys; from deepprior.cli import main\n"
+        "for argv in (['--version'], ['--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "import deepprior\n"
+        "print(sorted(m for m in ('torch', 'scipy', 'skimage', 'numba') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')) == []
+
+
+def test_the_package_root_is_lazy_and_complete():
+    for name in deepprior.__all__:
+        assert getattr(deepprior, name) is not None
+    assert deepprior.fit is fit
+    with pytest.raises(AttributeError):
+        deepprior.no_such_name  # noqa: B018
