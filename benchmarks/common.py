@@ -31,6 +31,7 @@ import numpy as np
 from deepprior.errors import DeepPriorError, InputError
 from deepprior.io import atomic_write
 from deepprior.io import write_json as _write_json
+from deepprior.io.files import json_default
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -180,18 +181,6 @@ def provenance() -> dict[str, Any]:
 # --------------------------------------------------------------------------- writers
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    return str(obj)
-
-
 def _parse_row(raw: bytes) -> dict[str, Any] | None:
     """One JSONL line as a dict, or None when it is not a complete JSON object."""
     try:
@@ -228,7 +217,7 @@ def append_jsonl(path: str | os.PathLike[str], row: dict[str, Any]) -> None:
     line that is complete but lacks its newline gets one.
     """
     path = Path(path)
-    line = (json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n").encode("utf-8")
+    line = (json.dumps(row, ensure_ascii=False, default=json_default) + "\n").encode("utf-8")
     if path.exists() and path.stat().st_size:
         offset, tail = _tail(path)
         if tail:

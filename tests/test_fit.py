@@ -17,6 +17,7 @@ from deepprior.settings import FitSettings
 from helpers import TINY, add_noise, smooth_image
 
 
+@pytest.mark.slow
 def test_short_denoising_run_raises_psnr_by_5_db():
     clean = smooth_image(48)
     noisy = add_noise(clean)

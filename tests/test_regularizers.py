@@ -55,6 +55,7 @@ def test_dip_tv_lowers_the_outputs_total_variation_against_plain_dip():
     assert tv(regular) < 0.8 * tv(plain)
 
 
+@pytest.mark.slow
 def test_dip_l0_beats_the_input_and_its_admm_residual_shrinks():
     clean, textured = blocks_with_texture(48)
     result = deepprior.smooth(

@@ -6,6 +6,7 @@ from deepprior.errors import DeviceError, InputError
 from helpers import TINY, smooth_image
 
 
+@pytest.mark.slow
 def test_inpainting_brings_the_missing_pixels_closer_to_the_truth():
     clean = smooth_image(64)
     rng = np.random.default_rng(1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import InputError
 
-# Sized so the demo ends within about a minute on a 2-core CPU (~40 s with native bf16, ~75 s without).
+# Sized to end within about a minute on a 2-core CPU (timings in benchmarks/results/speed_cpu.md).
 DEMO_ITERATIONS = 1000
 DEMO_CHANNELS = 64
 DEMO_SIGMA = 25 / 255

@@ -79,7 +79,7 @@ def cpu_model() -> str:
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast runs DIP's
-    convolutions about twice as fast at no measured PSNR cost (benchmarks/results/speed_cpu.md); elsewhere it would
+    convolutions faster at no measured PSNR cost (benchmarks/results/speed_cpu.md); elsewhere it would
     be emulated and slower, so it stays off."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
@@ -92,7 +92,7 @@ def cpu_has_native_bf16() -> bool:
 def fast_defaults(device: torch.device) -> tuple[bool, bool]:
     """(channels_last, bf16 autocast) used when the user sets neither.
 
-    channels_last: CUDA and CPU (1.03-1.25× faster in fp32 on the CPU, benchmarks/results/speed_cpu.md); bf16
+    channels_last: CUDA and CPU (faster in fp32 on the CPU too, benchmarks/results/speed_cpu.md); bf16
     autocast: CUDA, and CPUs with native bf16.
     """
     return device.type in ("cuda", "cpu"), device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())

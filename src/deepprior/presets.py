@@ -106,219 +106,101 @@ def _add(preset: Preset) -> None:
     PRESETS.register(preset.key)(preset)
 
 
-_DENOISE = FitSettings(iterations=3000, lr=0.01, reg_noise_std=1 / 30, average=0.99, backtrack=True)
-_DEBLOCK_NET = MappingProxyType(
-    {"channels_down": [8, 16, 32, 64, 128], "channels_up": [8, 16, 32, 64, 128], "channels_skip": [0, 0, 0, 4, 4]}
-)
-_DEBLOCK = FitSettings(iterations=2400, lr=0.01, reg_noise_std=1 / 30, average=0.99)
-# DIP-ℓ0 [L0]: z never perturbed, LR 1e-3, sum-reduced data term, T = 100 outer × 25 Adam steps.
-_L0 = FitSettings(iterations=2500, lr=1e-3, reg_noise_std=0.0, data_term="sse")
-_L0_ADMM = {"inner_steps": 25, "solver": "region-fusion", "solver_options": {"passes": 50}, "average": 0.9}
-_SMOOTH_TV = FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.0)
+def _add_tv_variants(base: Preset, lam: float) -> None:
+    """Add a task's DIP row and its DIP-TV and two-stage DIP-TV rows (the same network and loop plus λ·TV)."""
+    _add(base)
+    _add(
+        replace(
+            base,
+            method="dip-tv",
+            summary=f"DIP + λ·TV for the whole fit, λ = {lam} [TV]",
+            regularizer="tv",
+            regularizer_options={"lam": lam},
+            reference="TV",
+        )
+    )
+    _add(
+        replace(
+            base,
+            method="two-stage-tv",
+            summary=f"DIP + λ·TV (λ = {lam}) for the first third, then plain DIP",
+            regularizer="two-stage-tv",
+            regularizer_options={"lam": lam, "fraction": 1 / 3},
+            reference="seed 002",
+        )
+    )
 
-_add(
-    Preset(
-        "denoise",
-        "dip",
-        "blind Gaussian denoising: skip128, σ_reg = 1/30, averaging, backtracking",
-        settings=_DENOISE,
-        default_stop="es-wmv",
+
+def _add_dip_l0(task: str, beta: float, summary: str) -> None:
+    """DIP-ℓ0 [L0]: z never perturbed, LR 1e-3, sum-reduced data term, T = 100 outer × 25 Adam steps."""
+    _add(
+        Preset(
+            task,
+            "dip-l0",
+            summary,
+            settings=FitSettings(iterations=2500, lr=1e-3, data_term="sse"),
+            regularizer="l0",
+            reference="L0",
+            regularizer_options={
+                "lam": 0.025,
+                "beta": beta,
+                "inner_steps": 25,
+                "solver": "region-fusion",
+                "solver_options": {"passes": 50},
+                "average": 0.9,
+            },
+        )
     )
-)
-_add(
-    Preset(
-        "denoise",
-        "dip-tv",
-        "DIP + λ·TV for the whole fit [TV]",
-        settings=_DENOISE,
-        default_stop="es-wmv",
-        regularizer="tv",
-        regularizer_options={"lam": 0.01},
-        reference="TV",
-    )
-)
-_add(
-    Preset(
-        "denoise",
-        "two-stage-tv",
-        "DIP + λ·TV for the first third of the steps, then plain DIP",
-        settings=_DENOISE,
-        default_stop="es-wmv",
-        regularizer="two-stage-tv",
-        regularizer_options={"lam": 0.01, "fraction": 1 / 3},
-        reference="seed 002",
-    )
-)
-_add(
-    Preset(
-        "deblock",
-        "dip",
-        "JPEG artifact removal: the DIP paper's narrow skip 3→3 net",
-        generator_options=_DEBLOCK_NET,
-        input_channels=3,
-        settings=_DEBLOCK,
-        default_stop="es-wmv",
-    )
-)
-_add(
-    Preset(
-        "deblock",
-        "dip-tv",
-        "DIP + λ·TV for the whole fit [TV]",
-        generator_options=_DEBLOCK_NET,
-        input_channels=3,
-        settings=_DEBLOCK,
-        default_stop="es-wmv",
-        regularizer="tv",
-        regularizer_options={"lam": 0.01},
-        reference="TV",
-    )
-)
-_add(
-    Preset(
-        "deblock",
-        "two-stage-tv",
-        "DIP + λ·TV for the first third of the steps, then plain DIP",
-        generator_options=_DEBLOCK_NET,
-        input_channels=3,
-        settings=_DEBLOCK,
-        default_stop="es-wmv",
-        regularizer="two-stage-tv",
-        regularizer_options={"lam": 0.01, "fraction": 1 / 3},
-        reference="seed 002",
-    )
-)
-_add(
-    Preset(
-        "deblock",
-        "dip-l0",
-        "DIP-ℓ0 (λ = 0.025, β = 2.0): flat colours, for clip art",
-        settings=_L0,
-        regularizer="l0",
-        regularizer_options={"lam": 0.025, "beta": 2.0, **_L0_ADMM},
-        reference="L0",
-    )
-)
-_add(
-    Preset(
-        "super-resolve",
-        "dip",
-        "super-resolution through the Lanczos-2 downsampler: skip128",
-        settings=FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.03),
-        scale_schedule=((4, 2000, 0.03), (8, 4000, 0.05)),
-    )
-)
-_add(
-    Preset(
-        "inpaint",
-        "text",
-        "thin text or scribbles: skip128 with 128 skip channels, nearest upsampling",
-        generator_options={**SKIP128, "channels_skip": [128] * 5, "upsample_mode": "nearest"},
-        settings=FitSettings(iterations=6001, lr=0.01, reg_noise_std=0.03),
-    )
-)
-_add(
-    Preset(
-        "inpaint",
-        "hole",
-        "a large hole: meshgrid input, no skip connections",
-        generator_options={**SKIP128, "channels_skip": [0] * 5, "upsample_mode": "nearest"},
-        input="meshgrid",
-        input_channels=2,
-        settings=FitSettings(iterations=5001, lr=0.01, reg_noise_std=0.03),
-    )
-)
-_add(
-    Preset(
-        "inpaint",
-        "region",
-        "a removed region: the paper's 6-scale library net, 5×5 convolutions",
-        generator_options={
-            "channels_down": [16, 32, 64, 128, 128, 128],
-            "channels_up": [16, 32, 64, 128, 128, 128],
-            "channels_skip": [0] * 6,
-            "kernel_down": 5,
-            "upsample_mode": "nearest",
-            "need_1x1_up": False,
-        },
-        input_channels=1,
-        settings=FitSettings(iterations=3001, lr=0.01, reg_noise_std=0.0),
-    )
-)
-_add(
-    Preset(
-        "inpaint",
-        "pixels",
-        "scattered missing pixels: skip128, LR 0.001, 11000 steps",
-        settings=FitSettings(iterations=11000, lr=0.001, reg_noise_std=0.03),
-    )
-)
-_add(
-    Preset(
-        "flash-noflash",
-        "dip",
-        "flash/no-flash: the flash image is z, the no-flash image the target",
-        input="image",
-        input_channels=3,
-        settings=FitSettings(iterations=601, lr=0.1, reg_noise_std=0.0),
-    )
-)
-_add(
-    Preset(
-        "smooth",
-        "dip-l0",
-        "DIP-ℓ0 (λ = 0.025, β = 2.25): the paper's best smoothing",
-        settings=_L0,
-        regularizer="l0",
-        regularizer_options={"lam": 0.025, "beta": 2.25, **_L0_ADMM},
-        reference="L0",
-    )
-)
-_add(
-    Preset(
-        "smooth",
-        "dip-tv",
-        "DIP + λ·TV (λ = 0.05)",
-        settings=_SMOOTH_TV,
-        regularizer="tv",
-        regularizer_options={"lam": 0.05},
-        reference="TV",
-    )
-)
-_add(
-    Preset(
-        "smooth",
-        "two-stage-tv",
-        "DIP + λ·TV for the first third of the steps, then plain DIP",
-        settings=_SMOOTH_TV,
-        regularizer="two-stage-tv",
-        regularizer_options={"lam": 0.05, "fraction": 1 / 3},
-        reference="seed 002",
-    )
-)
-_add(Preset("smooth", "dip", "plain DIP with the smoothing schedule (no regulariser)", settings=_SMOOTH_TV))
-_add(
-    Preset(
-        "smooth",
-        "region-fusion",
-        "Region Fusion ℓ0 smoothing, λ = 0.03 (tuned on NKS), seconds",
-        kind="classical",
-        solver="region-fusion",
-        solver_options={"lam": 0.03, "passes": 50},
-        reference="RF",
-    )
-)
-_add(
-    Preset(
-        "smooth",
-        "l0-smooth",
-        "L0 gradient smoothing, λ = 0.01 (tuned on NKS), seconds",
-        kind="classical",
-        solver="l0-smooth",
-        solver_options={"lam": 0.01, "kappa": 2.0, "beta_max": 1e5},
-        reference="XU",
-    )
-)
+
+
+# fmt: off
+_add_tv_variants(Preset(
+    "denoise", "dip", "blind Gaussian denoising: skip128, σ_reg = 1/30, averaging, backtracking",
+    settings=FitSettings(iterations=3000, lr=0.01, reg_noise_std=1 / 30, average=0.99, backtrack=True),
+    default_stop="es-wmv"), lam=0.01)
+_add_tv_variants(Preset(
+    "deblock", "dip", "JPEG artifact removal: the DIP paper's narrow skip 3→3 net",
+    generator_options={"channels_down": [8, 16, 32, 64, 128], "channels_up": [8, 16, 32, 64, 128],
+                       "channels_skip": [0, 0, 0, 4, 4]},
+    input_channels=3, settings=FitSettings(iterations=2400, lr=0.01, reg_noise_std=1 / 30, average=0.99),
+    default_stop="es-wmv"), lam=0.01)
+_add_dip_l0("deblock", 2.0, "DIP-ℓ0 (λ = 0.025, β = 2.0): flat colours, for clip art")
+_add(Preset(
+    "super-resolve", "dip", "super-resolution through the Lanczos-2 downsampler: skip128",
+    settings=FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.03),
+    scale_schedule=((4, 2000, 0.03), (8, 4000, 0.05))))
+_add(Preset(
+    "inpaint", "text", "thin text or scribbles: skip128 with 128 skip channels, nearest upsampling",
+    generator_options={**SKIP128, "channels_skip": [128] * 5, "upsample_mode": "nearest"},
+    settings=FitSettings(iterations=6001, lr=0.01, reg_noise_std=0.03)))
+_add(Preset(
+    "inpaint", "hole", "a large hole: meshgrid input, no skip connections",
+    generator_options={**SKIP128, "channels_skip": [0] * 5, "upsample_mode": "nearest"},
+    input="meshgrid", input_channels=2, settings=FitSettings(iterations=5001, lr=0.01, reg_noise_std=0.03)))
+_add(Preset(
+    "inpaint", "region", "a removed region: the paper's 6-scale library net, 5×5 convolutions",
+    generator_options={"channels_down": [16, 32, 64, 128, 128, 128], "channels_up": [16, 32, 64, 128, 128, 128],
+                       "channels_skip": [0] * 6, "kernel_down": 5, "upsample_mode": "nearest",
+                       "need_1x1_up": False},
+    input_channels=1, settings=FitSettings(iterations=3001, lr=0.01, reg_noise_std=0.0)))
+_add(Preset(
+    "inpaint", "pixels", "scattered missing pixels: skip128, LR 0.001, 11000 steps",
+    settings=FitSettings(iterations=11000, lr=0.001, reg_noise_std=0.03)))
+_add(Preset(
+    "flash-noflash", "dip", "flash/no-flash: the flash image is z, the no-flash image the target",
+    input="image", input_channels=3, settings=FitSettings(iterations=601, lr=0.1, reg_noise_std=0.0)))
+_add_dip_l0("smooth", 2.25, "DIP-ℓ0 (λ = 0.025, β = 2.25): the paper's best smoothing")
+_add_tv_variants(Preset(
+    "smooth", "dip", "plain DIP with the smoothing schedule (no regulariser)",
+    settings=FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.0)), lam=0.05)
+_add(Preset(
+    "smooth", "region-fusion", "Region Fusion ℓ0 smoothing, λ = 0.03 (tuned on NKS), seconds",
+    kind="classical", solver="region-fusion", solver_options={"lam": 0.03, "passes": 50}, reference="RF"))
+_add(Preset(
+    "smooth", "l0-smooth", "L0 gradient smoothing, λ = 0.01 (tuned on NKS), seconds",
+    kind="classical", solver="l0-smooth", solver_options={"lam": 0.01, "kappa": 2.0, "beta_max": 1e5},
+    reference="XU"))
+# fmt: on
 
 
 def tasks() -> list[str]:

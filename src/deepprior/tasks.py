@@ -117,11 +117,12 @@ def deblock(
     Returns
     -------
     Restoration
+        The deblocked image in the input's layout; ``.record.method`` names the row used.
 
     Raises
     ------
     InputError, DeviceError
-        As in :func:`denoise`.
+        As in :func:`denoise`; also an unknown method.
 
     References
     ----------
@@ -163,16 +164,17 @@ def smooth(
     lam
         λ of the method (None: the row's). λ values do not transfer between methods.
     seed, device, **overrides
-        As in :func:`denoise`.
+        As in :func:`denoise`; a classical solver ignores ``seed`` and ``device`` (it is deterministic, on the CPU).
 
     Returns
     -------
     Restoration
+        The smoothed image; for a classical solver the history is empty and ``.record.settings`` holds its λ.
 
     Raises
     ------
     InputError, DeviceError
-        As in :func:`denoise`; an option that the method does not use.
+        As in :func:`denoise`; also an option that the method does not use (a fit option for a solver).
 
     References
     ----------
@@ -220,11 +222,12 @@ def super_resolve(
     Returns
     -------
     Restoration
+        The (scale·H, scale·W) image; ``.record.extra["scale"]`` is the factor.
 
     Raises
     ------
     InputError, DeviceError
-        As in :func:`denoise`; a scale that is not an integer >= 2.
+        As in :func:`denoise`; also a scale that is not an integer >= 2.
 
     References
     ----------
@@ -300,7 +303,7 @@ def inpaint(
     Raises
     ------
     InputError, DeviceError
-        As in :func:`denoise`; a mask of another size or with no known pixel.
+        As in :func:`denoise`; also a mask of another size or with no known pixel.
 
     References
     ----------
@@ -360,11 +363,12 @@ def flash_noflash(
     Returns
     -------
     Restoration
+        The fused image, carrying the no-flash image's alpha; ``.record.input["kind"]`` is ``"image"``.
 
     Raises
     ------
     InputError, DeviceError
-        As in :func:`denoise`; images of different sizes.
+        As in :func:`denoise`; also images of different sizes.
 
     References
     ----------

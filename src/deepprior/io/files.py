@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["atomic_write", "write_json"]
+__all__ = ["atomic_write", "json_default", "write_json"]
 
 
 def _q(path: str | os.PathLike[str] | Path) -> str:
@@ -113,7 +113,7 @@ def atomic_write(path: str | os.PathLike[str], writer: Callable[[Path], None]) -
     return target
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     """Make a value that :mod:`json` cannot serialise serialisable (the ``default=`` hook).
 
     Parameters
@@ -125,7 +125,7 @@ def _json_default(obj: Any) -> Any:
     -------
     object
         ``obj.item()`` for numpy scalars, ``obj.tolist()`` for numpy arrays,
-        ``os.fspath(obj)`` for paths, ``str(obj)`` for anything else.
+        ``os.fspath(obj)`` for paths, a sorted list for sets, ``str(obj)`` for anything else.
     """
     if isinstance(obj, np.generic):
         return obj.item()
@@ -133,6 +133,8 @@ def _json_default(obj: Any) -> Any:
         return obj.tolist()
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
     return str(obj)
 
 
@@ -157,5 +159,5 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     InputError
         As :func:`atomic_write`.
     """
-    text = json.dumps(obj, indent=2, default=_json_default) + "\n"
+    text = json.dumps(obj, indent=2, default=json_default) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -44,9 +44,7 @@ class ESWMV(EarlyStopping):
         this many scored steps, which bounds any rounding drift of the running
         update; 0 disables it.  Default: every 10 W steps with float64
         accumulators (drift there is ~1e-16 per step), every W with float32
-        ones (MPS).  One resync reads the whole buffer: well under a millisecond on a
-        datacentre GPU (bandwidth estimate), ~1.4 s on 4 CPU threads for
-        100 x 3 x 512 x 512.
+        ones (MPS).  One resync reads the whole buffer (W images) once.
     check_every : int
         Suggested interval for :meth:`should_stop` calls.
 
