@@ -250,3 +250,18 @@ def test_automatic_precision_is_recorded_and_can_be_forced_off():
     assert (result.channels_last, result.amp) == fast_defaults(torch.device("cpu"))
     forced, _ = _fit_small(FitSettings(iterations=2, channels_last=False, amp=False))
     assert (forced.channels_last, forced.amp) == (False, False)
+
+
+def test_automatic_threads_follow_the_free_cores_and_fixed_threads_stay(monkeypatch):
+    import deepprior.device
+
+    free = iter([2, 1, 1, 2, 2, 2, 2])
+    monkeypatch.setattr(deepprior.device, "free_cores", lambda: next(free, 2))
+    torch.set_num_threads(1)
+    result, _ = _fit_small(FitSettings(iterations=15, check_every=5, threads="auto"), size=64)
+    events = [(e["step"], e["threads"]) for e in result.history.events if e["event"] == "threads"]
+    assert events == [(4, 1), (14, 2)]  # a neighbour came at the first check and left before the third
+    _fit_small(FitSettings(iterations=2, threads=1), size=64)
+    assert torch.get_num_threads() == 1
+    with pytest.raises(InputError, match="threads"):
+        FitSettings(threads=0).validate()

@@ -21,6 +21,7 @@ from deepprior.io import (
     IMAGE_SUFFIXES,
     Image,
     atomic_write,
+    check_writable,
     effective_bit_depth,
     list_images,
     read_image,
@@ -247,15 +248,53 @@ def test_float32_tiff_round_trip(tmp_path):
     assert np.array_equal(img.pixels, a)
 
 
-def test_float_tiff_is_clipped_and_nan_rejected(tmp_path):
-    a = np.array([[-0.5, 0.25], [2.0, 1.0]], np.float64)
+def test_float_tiff_out_of_range_is_scaled_in_and_back_and_nan_rejected(tmp_path):
+    """Scientific float data (here -0.5 … 2.0) is mapped onto [0, 1], not clipped, and written back as it was."""
+    a = np.array([[-0.5, 0.25], [2.0, 1.0]], np.float32)
     tifffile.imwrite(tmp_path / "f.tif", a)
     img = read_image(tmp_path / "f.tif")
-    assert img.bit_depth == 32 and img.gray
-    assert np.array_equal(img.pixels[:, :, 0], np.array([[0, 0.25], [1, 1]], np.float32))
+    assert img.bit_depth == 32 and img.gray and img.value_range == (-0.5, 2.0)
+    np.testing.assert_allclose(img.pixels[:, :, 0], (a + 0.5) / 2.5, atol=1e-7)
+    write_image(tmp_path / "back.tif", img)
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "back.tif"), a, atol=1e-6)
+    inside = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)  # in [0, 1]: kept as is, no range
+    tifffile.imwrite(tmp_path / "in.tif", inside)
+    assert read_image(tmp_path / "in.tif").value_range is None
     tifffile.imwrite(tmp_path / "n.tif", np.array([[np.nan, 0.5]], np.float32))
     with pytest.raises(InputError, match="n.tif"):
         read_image(tmp_path / "n.tif")
+
+
+def test_stacks_and_animations_are_refused_with_their_count(tmp_path):
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((5, 8, 8), np.uint16))
+    with pytest.raises(InputError, match="5 pages"):
+        read_image(tmp_path / "stack.tif")
+    frames = [PILImage.fromarray(np.full((8, 8), v, np.uint8)) for v in (0, 128, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(InputError, match="3 frames"):
+        read_image(tmp_path / "anim.gif")
+
+
+def test_check_writable_reports_before_any_work(tmp_path, monkeypatch):
+    import errno
+
+    from deepprior.io import files
+
+    check_writable(tmp_path / "ok.png")
+    assert list(tmp_path.iterdir()) == []  # the probe is gone
+    with pytest.raises(InputError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "x.png")
+    for error, message in ((errno.EROFS, "Read-only file system"), (errno.ENOSPC, "No space left on device")):
+
+        def refuse(*args, error=error, message=message, **kwargs):
+            raise OSError(error, message)
+
+        monkeypatch.setattr(files, "open", refuse, raising=False)  # the file system says no
+        with pytest.raises(InputError, match=message):
+            check_writable(tmp_path / "x.png")
+    monkeypatch.setattr(files, "open", lambda *a, **k: (_ for _ in ()).throw(PermissionError()), raising=False)
+    with pytest.raises(InputError, match="permission denied"):
+        check_writable(tmp_path / "x.png")
 
 
 def test_tiff_layouts_from_other_writers(tmp_path):
@@ -538,7 +577,7 @@ def test_mask_size_mismatch(tmp_path):
     with pytest.raises(InputError) as exc:
         read_mask(tmp_path / "m.png", (10, 20))
     msg = str(exc.value)
-    assert "m.png" in msg and "9x6" in msg and "20x10" in msg and "\n" not in msg
+    assert "m.png" in msg and "9×6" in msg and "20×10" in msg and "(width×height)" in msg and "\n" not in msg
 
 
 # --------------------------------------------------------------------------- #

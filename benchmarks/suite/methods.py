@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,6 +169,8 @@ def _dip(method: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
 
         kwargs = _fit_options(options)
         public, row, regularizer = _row(method, task)
+        # the quick profile cuts the steps on purpose: the library's under-fitting warning is noise here
+        warnings.filterwarnings("ignore", message=r"iterations=\d+ is far below", category=UserWarning)
         if regularizer is not None:
             kwargs["regularizer"] = regularizer
         observation = sample.observation
@@ -175,8 +178,8 @@ def _dip(method: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
             restoration = getattr(tasks, public)(observation, method=row, **kwargs)
         elif public == "super-resolve":
             restoration = tasks.super_resolve(observation, scale=int(sample.meta["scale"]), **kwargs)
-        elif public == "inpaint":
-            restoration = tasks.inpaint(observation, sample.inputs["mask"], kind=row, **kwargs)
+        elif public == "inpaint":  # scored as the paper scores it: the network's whole output
+            restoration = tasks.inpaint(observation, sample.inputs["mask"], kind=row, raw_output=True, **kwargs)
         elif public == "flash-noflash":
             restoration = tasks.flash_noflash(sample.inputs["flash"], observation, **kwargs)
         else:

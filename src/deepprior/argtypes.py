@@ -38,9 +38,12 @@ def non_negative(text: str) -> float:
 
 def positive(text: str) -> float:
     """A finite float > 0."""
-    value = non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
 
 

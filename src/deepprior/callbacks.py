@@ -6,7 +6,8 @@
 - :class:`HistoryRecorder` gathers loss and PSNRs on the device and copies them to the host once per check;
 - :class:`StopRule` feeds a ground-truth-free stopping rule and ends the fit when it says so;
 - :class:`Backtracking` restores the last good state of the whole fit when it diverges;
-- :class:`Progress` draws a progress bar; :class:`Snapshots` hands images to a writer every N steps.
+- :class:`Progress` draws a progress bar; :class:`Snapshots` hands images to a writer every N steps;
+- :class:`Checkpointing` saves the whole fit every few minutes, so that a killed run can resume.
 
 A callback implements any of :meth:`Callback.on_start`, :meth:`~Callback.on_step` (every step),
 :meth:`~Callback.on_check` (every ``check_every`` steps and at the last one: the only place that may read device
@@ -18,10 +19,13 @@ whose ``restorable`` is True together with the weights, Adam and the regulariser
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -53,6 +57,9 @@ class Callback:
 
     def on_end(self, state: FitState) -> None:
         """After the last step (also when the fit stops early)."""
+
+    def on_resume(self, state: FitState) -> None:
+        """After the fit state and this callback's state were loaded from a checkpoint."""
 
     def state_dict(self) -> dict[str, Any]:
         """A copy of the callback's state."""
@@ -164,6 +171,16 @@ class HistoryRecorder(Callback):
     def on_end(self, state: FitState) -> None:
         self.flush(state.step)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": copy.deepcopy(self.history), "elapsed": time.perf_counter() - self._start}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = copy.deepcopy(state["history"])
+        self._start = time.perf_counter() - state["elapsed"]  # seconds go on from where they were
+
+    def on_resume(self, state: FitState) -> None:
+        state.history = self.history
+
     def flush(self, step: int) -> None:
         """Copy the pending per-step values to the host (one synchronisation)."""
         if not self._pending:
@@ -239,20 +256,57 @@ class Backtracking(Callback):
             self._good, self._good_psnr = state.snapshot(), current
         return None
 
+    def state_dict(self) -> dict[str, Any]:  # for checkpoints: backtracking itself never rewinds it
+        return {"good": self._good, "psnr": self._good_psnr}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._good, self._good_psnr = state["good"], state["psnr"]
+
 
 class Progress(Callback):
-    """A tqdm progress bar updated at each check, with the loss and (given a reference) the PSNR."""
+    """A tqdm progress bar advanced every step (so its ETA is there from the first seconds), with the loss and
+    (given a reference) the PSNR at each check; for a fit expected to last over ``announce_after`` seconds, one
+    line first with its estimated duration, measured on the first steps."""
 
     restorable = False
+    MEASURED_STEPS = 3  # timed after one warm-up step
 
-    def __init__(self, label: str = "fit") -> None:
-        self.label = label
+    def __init__(self, label: str = "fit", announce_after: float = 30.0) -> None:
+        self.label, self.announce_after = label, announce_after
         self._bar: Any = None
+        self._first = 0
+        self._clock = 0.0
 
     def on_start(self, state: FitState) -> None:
         from tqdm.auto import tqdm
 
         self._bar = tqdm(total=state.settings.iterations, desc=self.label, unit="it", leave=False, dynamic_ncols=True)
+
+    def on_resume(self, state: FitState) -> None:
+        self._first = state.step + 1
+        self._bar.update(self._first - self._bar.n)
+
+    def on_step(self, state: FitState) -> None:
+        self._bar.update(1)
+        done = state.step - self._first
+        if done == 0 or done == self.MEASURED_STEPS:  # one synchronisation each, twice per fit
+            from .device import synchronize
+
+            synchronize(state.device)
+            if done == 0:
+                self._clock = time.perf_counter()
+            else:
+                self._announce(state, (time.perf_counter() - self._clock) / self.MEASURED_STEPS)
+        return None
+
+    def _announce(self, state: FitState, per_step: float) -> None:
+        left = state.settings.iterations - state.step - 1
+        if per_step * left >= self.announce_after:
+            maybe = "; a stopping rule may end it sooner" if state.settings.stop != "fixed" else ""
+            self._bar.write(
+                f"{self.label}: about {_duration(per_step * left)} for the {left} steps left on {state.device} "
+                f"({per_step:.3g} s/step{maybe})"
+            )
 
     def on_check(self, state: FitState) -> None:
         history = state.history
@@ -261,7 +315,6 @@ class Progress(Callback):
             shown = history.psnr_average[-1] if state.average is not None else history.psnr[-1]
             postfix["psnr"] = f"{shown:.2f}"
         self._bar.set_postfix(postfix, refresh=False)
-        self._bar.update(state.step + 1 - self._bar.n)
         return None
 
     def on_end(self, state: FitState) -> None:
@@ -272,6 +325,14 @@ class Progress(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class Snapshots(Callback):
@@ -290,6 +351,84 @@ class Snapshots(Callback):
         return None
 
 
+class ThreadShare(Callback):
+    """Takes the CPU cores that are free, again at every check (``FitSettings(threads="auto")``).
+
+    At a check the fit's own threads are idle, so the runnable tasks that :func:`deepprior.device.free_cores`
+    counts belong to other processes: a neighbour that starts later makes this fit step down to the cores left,
+    and one that ends gives them back. Thread counts change the order of floating-point sums, so results are
+    reproducible bit for bit only with a fixed thread count.
+    """
+
+    restorable = False
+
+    def on_start(self, state: FitState) -> None:
+        self._apply(state, log=False)
+
+    def on_check(self, state: FitState) -> None:
+        self._apply(state, log=True)
+        return None
+
+    def _apply(self, state: FitState, log: bool) -> None:
+        from .device import free_cores
+
+        threads = free_cores()
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+            if log:
+                state.history.events.append({"step": state.step, "event": "threads", "threads": threads})
+
+
+class Checkpointing(Callback):
+    """Saves the whole fit (weights, Adam, z, the jitter stream, the regulariser, every callback, the step) to
+    ``path`` at a check when ``every`` seconds have passed since the last save (0: at every check), atomically.
+
+    :func:`deepprior.loop.fit` given the saved dict as ``resume`` goes on from that step; on the CPU, with the
+    same thread count, the result is bit-identical to a fit that was never interrupted.
+    """
+
+    restorable = False
+
+    def __init__(self, path: str | os.PathLike[str], every: float = 120.0, fingerprint: str = "") -> None:
+        if not every >= 0:
+            raise InputError(f"the checkpoint period must be >= 0 seconds, got {every}")
+        self.path, self.every, self.fingerprint = Path(path), float(every), fingerprint
+        self._last = 0.0
+
+    def on_start(self, state: FitState) -> None:
+        self._last = time.perf_counter()
+
+    def on_check(self, state: FitState) -> None:
+        if time.perf_counter() - self._last >= self.every:
+            self.save(state)
+        return None
+
+    def save(self, state: FitState) -> None:
+        """Write the checkpoint now."""
+        from .io import atomic_write
+
+        checkpoint = {**state.checkpoint(), "fingerprint": self.fingerprint}
+        atomic_write(self.path, lambda tmp: torch.save(checkpoint, tmp))
+        self._last = time.perf_counter()
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: torch.device, fingerprint: str = "") -> dict[str, Any]:
+    """Read a checkpoint written by :class:`Checkpointing` onto ``device``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or it belongs to another run (its fingerprint differs).
+    """
+    try:
+        checkpoint = torch.load(Path(path), map_location=device, weights_only=False)
+    except Exception as exc:  # a torn or foreign file: one clear message
+        raise InputError(f"cannot resume from '{path}': not a checkpoint of deepprior ({exc})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("fingerprint") != fingerprint:
+        raise InputError(f"cannot resume from '{path}': it was made by another run (other image or settings)")
+    return checkpoint
+
+
 class FunctionCallback(Callback):
     """A plain function ``f(state) -> bool | None`` called after every step."""
 
@@ -303,6 +442,9 @@ class FunctionCallback(Callback):
 
 
 __all__ = [
+    "ThreadShare",
+    "Checkpointing",
+    "load_checkpoint",
     "Callback",
     "Averaging",
     "History",

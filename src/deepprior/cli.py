@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 
 EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+# folders this run created: removed again if the run ends with nothing in them (error, Ctrl-C)
+_CREATED: list[Path] = []
+# checkpoints of the fits in progress: kept when a run is interrupted, so that --resume can go on
+_CHECKPOINTS: list[Path] = []
 
 # sub-command → (task of the preset table, help); "l0" runs the classical rows of "smooth"
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -96,11 +102,34 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--reference", type=Path, help="ground truth, for the PSNR in the progress bar and history")
     group.add_argument("--save-every", type=positive_int, metavar="N", help="write a snapshot every N steps")
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the checkpoint a killed run left beside its output (OUTPUT.checkpoint.pt); "
+        "in a folder, images already done are skipped",
+    )
+    group.add_argument(
+        "--checkpoint-every",
+        type=non_negative,
+        default=120.0,
+        metavar="SECONDS",
+        help="save the whole fit this often, to resume a killed run (default 120; 0: every check)",
+    )
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-json", action="store_true", help="do not write the JSON run record")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    group = parser.add_argument_group("outputs and resources")
+    group.add_argument("--overwrite", action="store_true", help="replace existing outputs (the input itself too)")
+    group.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave images whose output and record exist alone (resumes a folder run)",
+    )
+    group.add_argument(
+        "--threads", type=positive_int, metavar="N", help="CPU threads (default: the cores that are free now)"
+    )
+    group.add_argument("--no-json", action="store_true", help="do not write the JSON run record")
+    group.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
 
 def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -130,8 +159,10 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         fit_flags = sorted(f"--{k.replace('_', '-')}" for k in options if k != "lam")
         if fit_flags:
             raise InputError(f"{', '.join(fit_flags)} do not apply to {row.method} (a classical solver)")
-    elif (args.lam is not None or args.tv_kind is not None) and not (args.regularizer or row.regularizer):
+        return options
+    if (args.lam is not None or args.tv_kind is not None) and not (args.regularizer or row.regularizer):
         raise InputError("--lam and --tv-kind need --regularizer (or a --method with a regulariser)")
+    options["threads"] = args.threads or "auto"
     return options
 
 
@@ -151,10 +182,16 @@ def _check_suffix(path: Path) -> None:
         raise InputError(f"cannot write '{path}': use a .png, .tif, .jpg or .bmp output name")
 
 
-def _resolve_jobs(source: Path, output: Path | None, task: str) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: one for a file, one per image for a folder (into an output folder)."""
-    from .io import list_images
+def _resolve_jobs(args: argparse.Namespace, source: Path, task: str) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: one for a file, one per image for a folder (into an output folder).
 
+    Checked before any work: the input exists; no output is the input itself or an existing file unless
+    ``--overwrite`` (``--skip-existing`` drops those jobs); outputs of a folder that would share a name get
+    distinct names; every output folder accepts a new file.
+    """
+    from .io import check_writable, list_images
+
+    output = args.output
     if not source.exists():
         raise InputError(f"'{source}' does not exist")
     if source.is_dir():
@@ -166,15 +203,63 @@ def _resolve_jobs(source: Path, output: Path | None, task: str) -> list[tuple[Pa
             raise InputError(f"the input is a folder, so the output '{target}' must be a folder too")
         if not target.parent.exists():
             raise InputError(f"output folder '{target.parent}' does not exist")
-        target.mkdir(exist_ok=True)
-        return [(image, target / f"{image.stem}{_output_suffix(image)}") for image in images]
-    target = output if output is not None else _default_output(source, task)
-    if target.is_dir():
-        target = target / _default_output(source, task).name
-    if not target.parent.exists():
-        raise InputError(f"output folder '{target.parent}' does not exist")
-    _check_suffix(target)
-    return [(source, target)]
+        names = [f"{image.stem}{_output_suffix(image)}" for image in images]
+        shared = {name for name in names if names.count(name) > 1}
+        # a.png and a.jpg would both become a.png: each gets its source suffix in its name instead
+        jobs = [
+            (
+                image,
+                target
+                / (f"{image.stem}_{image.suffix[1:].lower()}{_output_suffix(image)}" if name in shared else name),
+            )
+            for image, name in zip(images, names)
+        ]
+    else:
+        target = output if output is not None else _default_output(source, task)
+        if target.is_dir():
+            target = target / _default_output(source, task).name
+        if not target.parent.exists():
+            raise InputError(f"output folder '{target.parent}' does not exist")
+        _check_suffix(target)
+        jobs = [(source, target)]
+    jobs = _existing_outputs(args, jobs)
+    if jobs:
+        if not jobs[0][1].parent.exists():
+            jobs[0][1].parent.mkdir()
+            _CREATED.append(jobs[0][1].parent)
+        check_writable(jobs[0][1])
+    return jobs
+
+
+def _existing_outputs(args: argparse.Namespace, jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Refuse to replace inputs and existing outputs unless told to; drop finished jobs with --skip-existing."""
+    if args.overwrite:
+        return jobs
+    for source, output in jobs:
+        if output.exists() and output.resolve() == source.resolve():
+            raise InputError(f"the output '{output}' is the input itself: give another -o, or --overwrite")
+    finished = [(s, o) for s, o in jobs if o.exists() and (args.no_json or o.with_suffix(".json").exists())]
+    if args.skip_existing or getattr(args, "resume", False):
+        for _, output in finished:
+            if not args.quiet:
+                print(f"deepprior: {output} exists, skipped")
+        return [job for job in jobs if job not in finished]
+    existing = [o for _, o in jobs if o.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise InputError(f"'{existing[0]}'{more} exists: --overwrite replaces, --skip-existing leaves it")
+    return jobs
+
+
+def _checkpoint_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.checkpoint.pt")
+
+
+def _fits_a_network(args: argparse.Namespace) -> bool:
+    if args.command == "l0":
+        return False
+    method = getattr(args, "method", None) or getattr(args, "kind", None)
+    return presets.get_preset(COMMANDS[args.command][0], method).kind == "dip"
 
 
 def _snapshots(every: int, output: Path, bit_depth: int) -> Any:
@@ -183,7 +268,9 @@ def _snapshots(every: int, output: Path, bit_depth: int) -> Any:
     from .loop import as_numpy_image
 
     folder = output.with_name(f"{output.stem}_snapshots")
-    folder.mkdir(exist_ok=True)
+    if not folder.exists():
+        folder.mkdir()
+        _CREATED.append(folder)
     return Snapshots(
         every,
         lambda step, image: write_image(
@@ -242,11 +329,19 @@ def _restore_one(
     main = read.get("image") or read["noflash"]
     if getattr(args, "save_every", None):
         kwargs["callbacks"] = [_snapshots(args.save_every, output, main.bit_depth)]
-    kwargs["progress"] = False if args.quiet else f"{task} {main.path.name if main.path else ''}".strip()
+    checkpoint = _checkpoint_path(output)
+    if _fits_a_network(args):
+        kwargs.update(checkpoint=checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
+        _CHECKPOINTS.append(checkpoint)
+    quiet_bar = args.quiet or getattr(args, "quiet_bar", False)  # workers print summaries, not bars
+    kwargs["progress"] = False if quiet_bar else f"{task} {main.path.name if main.path else ''}".strip()
     start = time.perf_counter()
     restoration = run(*read.values(), **kwargs)
     wall = time.perf_counter() - start
     _write_result(restoration, output, args, {k: str(v) for k, v in images.items()}, wall)
+    if checkpoint in _CHECKPOINTS:  # the result is safe: the checkpoint has done its job
+        checkpoint.unlink(missing_ok=True)
+        _CHECKPOINTS.remove(checkpoint)
     if not args.quiet:
         print(_summary(restoration, output, wall, reference))
 
@@ -258,23 +353,106 @@ def _run_jobs(
     from .io import read_image
 
     task = COMMANDS[args.command][0] if args.command != "l0" else f"l0-{args.solver}"
-    jobs = _resolve_jobs(args.input, args.output, task)
+    jobs = _resolve_jobs(args, args.input, task)
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
+    workers = _workers(args, len(jobs))
     failures: list[str] = []
-    for source, output in jobs:
-        try:
-            _restore_one(args, run, {"image": source, **extra_inputs}, output, options, reference)
-        except DeepPriorError as exc:
-            if len(jobs) == 1:
-                raise
-            failures.append(f"{source.name}: {exc}")
-            print(f"deepprior: skipped {source.name}: {exc}", file=sys.stderr)
+    if workers > 1:
+        if not args.quiet:
+            print(
+                f"deepprior: {len(jobs)} images on the CPU: {workers} at a time with one thread each "
+                "(more images per hour than one at a time with every thread)",
+                file=sys.stderr,
+            )
+        failures = _run_in_workers(workers, args, run, jobs, options, extra_inputs, reference)
+    else:
+        for source, output in jobs:
+            try:
+                _restore_one(args, run, {"image": source, **extra_inputs}, output, options, reference)
+            except DeepPriorError as exc:
+                if len(jobs) == 1:
+                    raise
+                failures.append(f"{source.name}: {exc}")
+                print(f"deepprior: skipped {source.name}: {exc}", file=sys.stderr)
     if failures:
         print(f"deepprior: {len(failures)} of {len(jobs)} image(s) failed:", file=sys.stderr)
         for line in failures:
             print(f"  {line}", file=sys.stderr)
         return EXIT_SOME_FAILED
     return 0
+
+
+def _workers(args: argparse.Namespace, images: int) -> int:
+    """Processes for a folder: on the CPU, several images at once with one thread each when cores are free.
+
+    Two fits with one thread each finish sooner than the same two one after the other with two threads each:
+    DIP's steps do not scale to every core (benchmarks/results/load_cpu.md, benchmarks/results/speed_cpu.md).
+    A given ``--threads`` keeps one image at a time.
+    """
+    if images < 2 or getattr(args, "threads", None) or getattr(args, "save_every", None):
+        return 1
+    if getattr(args, "device", "cpu") != "cpu":
+        from .device import resolve_device
+
+        if resolve_device(args.device).type != "cpu":
+            return 1
+    from .device import free_cores
+
+    return min(free_cores(), images)
+
+
+def _worker_start() -> None:
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.showwarning = _warn_in_one_line
+
+
+def _worker_job(
+    args: argparse.Namespace,
+    run: Callable[..., Restoration],
+    images: dict[str, Path],
+    output: Path,
+    options: dict[str, Any],
+    reference: Image | None,
+) -> None:
+    args.quiet_bar = True
+    _restore_one(args, run, images, output, options, reference)
+
+
+def _run_in_workers(
+    workers: int,
+    args: argparse.Namespace,
+    run: Callable[..., Restoration],
+    jobs: list[tuple[Path, Path]],
+    options: dict[str, Any],
+    extra_inputs: dict[str, Path],
+    reference: Image | None,
+) -> list[str]:
+    """Restore the jobs in ``workers`` processes; returns the failures (one line each)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    failures: list[str] = []
+    context = multiprocessing.get_context("spawn")  # no inherited torch threads or locks
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
+        futures = {
+            pool.submit(_worker_job, args, run, {"image": source, **extra_inputs}, output, options, reference): source
+            for source, output in jobs
+        }
+        try:
+            for future, source in futures.items():
+                try:
+                    future.result()
+                except DeepPriorError as exc:
+                    failures.append(f"{source.name}: {exc}")
+                    print(f"deepprior: skipped {source.name}: {exc}", file=sys.stderr)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return failures
 
 
 def _cmd_task(args: argparse.Namespace) -> int:
@@ -287,6 +465,7 @@ def _cmd_task(args: argparse.Namespace) -> int:
     if args.command == "inpaint":
         extra["mask"] = args.mask
         options["kind"] = args.kind
+        options["raw_output"] = args.raw_output
     if args.command in ("denoise", "deblock", "smooth"):
         options["method"] = args.method
     run = getattr(tasks, args.command.replace("-", "_"))
@@ -304,12 +483,18 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     from .tasks import flash_noflash
 
     options = {**_fit_options(args), "seed": args.seed, "device": args.device}
+    for path in (args.flash, args.noflash):
+        if not path.exists():
+            raise InputError(f"'{path}' does not exist")
     output = args.output or _default_output(args.noflash, "flash-noflash")
     if not output.parent.exists():
         raise InputError(f"output folder '{output.parent}' does not exist")
     _check_suffix(output)
-    from .io import read_image
+    if not _existing_outputs(args, [(args.noflash, output), (args.flash, output)]):
+        return 0
+    from .io import check_writable, read_image
 
+    check_writable(output)
     reference = read_image(args.reference) if args.reference else None
     _restore_one(args, flash_noflash, {"flash": args.flash, "noflash": args.noflash}, output, options, reference)
     return 0
@@ -366,6 +551,12 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
             help="mask image of the same size: white/non-zero = known pixel, black/0 = missing",
         )
         sub.add_argument("--kind", choices=choices, default=choices[0], help=method_help(choices))
+        sub.add_argument(
+            "--raw-output",
+            action="store_true",
+            help="write the network's whole output, as the paper does (default: the known pixels "
+            "as given, the network's values only where pixels are missing)",
+        )
     elif name == "super-resolve":
         sub.add_argument("--scale", type=scale_factor, default=4, help="integer factor >= 2 (default 4)")
     elif len(choices) > 1:
@@ -414,20 +605,36 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"deepprior: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepprior`` console script; returns the exit status."""
+    import warnings
+
+    # OpenMP threads that wait sleep instead of spinning, so that a run sharing the CPU does not burn the cores
+    # its neighbour needs (read when torch loads, which happens later, on first use)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), "")
+    previous = warnings.showwarning
+    warnings.showwarning = _warn_in_one_line
+    _CREATED.clear()
+    _CHECKPOINTS.clear()
+    status = EXIT_USER_ERROR
     try:
         parser = build_parser(command if command in COMMANDS else "")
         args = parser.parse_args(argv)
-        return int(args.handler(args) or 0)
+        _set_threads(getattr(args, "threads", None))
+        status = int(args.handler(args) or 0)
     except DeepPriorError as exc:
         print(f"deepprior: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("deepprior: interrupted (no partial output was written)", file=sys.stderr)
-        return 130
+        kept = [path for path in _CHECKPOINTS if path.exists()]
+        resume = f"; {kept[0]} keeps the fit: the same command with --resume goes on" if kept else ""
+        print(f"deepprior: interrupted (no partial output was written){resume}", file=sys.stderr)
+        status = EXIT_INTERRUPTED
     except Exception as exc:  # pragma: no cover - a bug of ours: one line, details on request
         if os.environ.get("DEEPPRIOR_DEBUG"):
             raise
@@ -435,7 +642,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"deepprior: internal error: {type(exc).__name__}: {exc} (set DEEPPRIOR_DEBUG=1 for details)",
             file=sys.stderr,
         )
-        return 1
+        status = 1
+    finally:
+        warnings.showwarning = previous
+        for folder in reversed(_CREATED):  # a folder we made and left empty goes again
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+    return status
+
+
+def _set_threads(requested: int | None) -> None:
+    """A given ``--threads`` applies to every command; fits get ``threads="auto"`` otherwise (see FitSettings)."""
+    if requested:
+        import torch
+
+        torch.set_num_threads(requested)
 
 
 if __name__ == "__main__":  # pragma: no cover

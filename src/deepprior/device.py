@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import time
 
 import torch
 
@@ -51,6 +53,39 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
             raise DeviceError(f"device {spec!r} requested but MPS is not available on this machine")
         return device
     raise DeviceError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")
+
+
+def free_cores() -> int:
+    """The CPU cores this process may use that no other process is using right now (at least 1).
+
+    The cores of the process's affinity mask, less the tasks of other processes that are runnable at this moment
+    (``procs_running`` of ``/proc/stat``, the median of a few samples 10 ms apart). A busy neighbour on a
+    2-core machine thus leaves one thread to a new run instead of two threads that wait for each other.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+    samples = []
+    for attempt in range(5):
+        try:
+            with open("/proc/stat", encoding="ascii") as handle:
+                running = next(int(line.split()[1]) for line in handle if line.startswith("procs_running"))
+        except (OSError, StopIteration, ValueError):
+            return cores
+        samples.append(running - 1)  # this process is running while it reads
+        if attempt < 4:
+            time.sleep(0.01)
+    others = sorted(samples)[len(samples) // 2]
+    return max(1, min(cores, cores - others))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def device_name(device: torch.device) -> str:

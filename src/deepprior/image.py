@@ -52,12 +52,17 @@ class Image:
         :func:`deepprior.io.write_image` uses it to keep a 16-bit input 16-bit.
     path : Path or None
         The file the image was read from.
+    value_range : (float, float) or None
+        For floating point files whose samples leave ``[0, 1]`` (scientific
+        TIFF): the original (min, max), mapped linearly onto ``[0, 1]`` on read
+        and back on a floating point write, so nothing is clipped.
     """
 
     pixels: np.ndarray
     alpha: np.ndarray | None
     bit_depth: int
     path: Path | None = None
+    value_range: tuple[float, float] | None = None
 
     @property
     def height(self) -> int:
@@ -102,7 +107,7 @@ class Image:
         Returns
         -------
         Image
-            ``Image(pixels, self.alpha, self.bit_depth, self.path)``.
+            ``Image(pixels, self.alpha, self.bit_depth, self.path, self.value_range)``.
 
         Raises
         ------
@@ -123,7 +128,9 @@ class Image:
             raise InputError(f"pixels must be (H, W) or (H, W, C) with C 1 or 3, got shape {px.shape}")
         if self.alpha is not None and px.shape[:2] != self.alpha.shape:
             raise InputError(f"pixels are {px.shape[:2]} but the alpha channel is {self.alpha.shape}")
-        return Image(pixels=px, alpha=self.alpha, bit_depth=self.bit_depth, path=self.path)
+        return Image(
+            pixels=px, alpha=self.alpha, bit_depth=self.bit_depth, path=self.path, value_range=self.value_range
+        )
 
 
 #: What :func:`as_image` accepts: an :class:`Image` or an array of samples.
@@ -193,7 +200,7 @@ def as_image(data: ImageLike, what: str = "image") -> Image:
     if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
         raise InputError(f"{what} must be (H, W) or (H, W, C) with C in 1..4, got shape {np.shape(data)}")
     if a.shape[0] == 0 or a.shape[1] == 0:
-        raise InputError(f"{what} is empty ({a.shape[1]}x{a.shape[0]} pixels)")
+        raise InputError(f"{what} is empty ({a.shape[1]}×{a.shape[0]} pixels, width×height)")
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         raise InputError(f"{what} contains NaN or infinite values")
     f = _unit_float(a)

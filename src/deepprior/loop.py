@@ -27,6 +27,7 @@ from .callbacks import (
     HistoryRecorder,
     Progress,
     StopRule,
+    ThreadShare,
 )
 from .device import fast_defaults
 from .errors import DeviceError, InputError
@@ -91,6 +92,29 @@ class FitState:
         # the averaging callback owns the tensor that ``average`` points at
         self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
 
+    def checkpoint(self) -> dict[str, Any]:
+        """A :meth:`snapshot` plus every callback's state (history and backtracking's saved state included) and
+        the step: all a killed fit needs to go on as if it had never stopped."""
+        return {
+            "snapshot": self.snapshot(),
+            "callbacks_all": [callback.state_dict() for callback in self.callbacks],
+            "kinds": [type(callback).__name__ for callback in self.callbacks],
+            "step": self.step,
+            "threads": torch.get_num_threads(),
+        }
+
+    def resume(self, checkpoint: dict[str, Any]) -> None:
+        """Load a :meth:`checkpoint` (its callbacks must be the same kinds, in the same order)."""
+        if checkpoint["kinds"] != [type(callback).__name__ for callback in self.callbacks]:
+            raise InputError("cannot resume: the checkpoint's fit had other features (callbacks)")
+        self.restore(checkpoint["snapshot"])
+        for callback, state in zip(self.callbacks, checkpoint["callbacks_all"]):
+            callback.load_state_dict(state)
+        self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
+        self.step = checkpoint["step"]
+        for callback in self.callbacks:
+            callback.on_resume(self)
+
 
 @dataclass
 class FitResult:
@@ -136,7 +160,9 @@ def _make_optimizer(params: list[torch.Tensor], lr: float, device: torch.device)
     return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
-def default_callbacks(settings: FitSettings, progress: bool | str = False) -> list[Callback]:
+def default_callbacks(
+    settings: FitSettings, progress: bool | str = False, device: torch.device | None = None
+) -> list[Callback]:
     """The callbacks ``settings`` ask for, in the order the loop calls them."""
     callbacks: list[Callback] = []
     if settings.average:
@@ -147,6 +173,8 @@ def default_callbacks(settings: FitSettings, progress: bool | str = False) -> li
         callbacks.append(StopRule(rule))
     if settings.backtrack:
         callbacks.append(Backtracking(settings.backtrack_drop))
+    if settings.threads == "auto" and (device is None or device.type == "cpu"):
+        callbacks.append(ThreadShare())
     if progress:
         callbacks.append(Progress(progress if isinstance(progress, str) else "fit"))
     return callbacks
@@ -165,6 +193,7 @@ def fit(
     callbacks: Sequence[Callback | Callable[[FitState], bool | None]] = (),
     device: torch.device | None = None,
     progress: bool | str = False,
+    resume: dict[str, Any] | None = None,
 ) -> FitResult:
     """Fit ``net`` so that ``operator(crop(net(z)))`` matches ``observation``; return the restored image.
 
@@ -195,7 +224,10 @@ def fit(
     device
         Where to run; default: where ``observation`` is.
     progress
-        Show a progress bar (a string is its label).
+        Show a progress bar (a string is its label) and, for a long fit, one line with its estimated duration.
+    resume
+        A checkpoint (:func:`deepprior.callbacks.load_checkpoint` of what a
+        :class:`deepprior.callbacks.Checkpointing` callback saved) to go on from, with the same arguments.
 
     Returns
     -------
@@ -272,7 +304,9 @@ def fit(
         forward_clean=forward_clean,
         jitter=jitter,
     )
-    state.callbacks = default_callbacks(settings, progress) + [
+    if isinstance(settings.threads, int):
+        torch.set_num_threads(settings.threads)
+    state.callbacks = default_callbacks(settings, progress, device) + [
         cb if isinstance(cb, Callback) else FunctionCallback(cb) for cb in callbacks
     ]
     start = time.perf_counter()
@@ -280,7 +314,9 @@ def fit(
     try:
         for callback in state.callbacks:
             callback.on_start(state)
-        for step in range(settings.iterations):
+        if resume is not None:
+            state.resume(resume)
+        for step in range(state.step + 1, settings.iterations):
             state.step = step
             inp = z
             if jitter is not None:
@@ -301,6 +337,8 @@ def fit(
                 stopped = any([bool(callback.on_check(state)) for callback in state.callbacks]) or stopped
             if stopped:
                 break
+        if state.output is None:  # resumed from the last step: nothing left to run
+            state.output = forward_clean()
         for callback in state.callbacks:
             callback.on_end(state)
     except RuntimeError as exc:  # CUDA, MPS and CPU allocators all raise a RuntimeError subclass
@@ -369,8 +407,8 @@ def _raise_if_out_of_memory(exc: RuntimeError, z: torch.Tensor) -> None:
     if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text:
         h, w = z.shape[-2:]
         raise DeviceError(
-            f"out of memory on {z.device} for a {h}×{w} working size: try a narrower network "
-            "(--channels 64), a smaller image (crop or tile it), or another device"
+            f"out of memory on {z.device} for a {w}×{h} working size (width×height): try a narrower network "
+            "(fewer channels), a smaller image (crop or tile it), or another device"
         ) from exc
 
 

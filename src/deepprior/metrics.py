@@ -206,7 +206,9 @@ def sr_crop(img: np.ndarray, top: int = 4, left: int = 4, bottom: int = 5, right
             raise InputError(f"sr_crop: {name} must be a non-negative integer, got {value!r}")
     h, w = arr.shape[:2]
     if top + bottom >= h or left + right >= w:
-        raise InputError(f"sr_crop: margins ({top}, {left}, {bottom}, {right}) leave nothing of a {h}x{w} image")
+        raise InputError(
+            f"sr_crop: margins ({top}, {left}, {bottom}, {right}) leave nothing of a {w}×{h} image (width×height)"
+        )
     return arr[top : h - bottom, left : w - right]
 
 

@@ -7,20 +7,26 @@ Data flows one way: image → preset → :func:`deepprior.loop.fit` (or a classi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
 
-from .callbacks import Callback, History
+from .callbacks import Callback, Checkpointing, History, load_checkpoint
 from .device import device_name, resolve_device
 from .errors import InputError
 from .image import Image, ImageLike, as_image
 from .inputs import make_input
 from .loop import as_numpy_image, as_tensor_image, fit, pad_to, padded_size
+from .memory import check_fit_memory
 from .nets import build_generator
 from .operators import Operator
 from .presets import Preset, regularizer_defaults
@@ -30,7 +36,8 @@ from .regularizers import BuildContext, Regularizer, build_regularizer
 from .settings import FitSettings
 
 if TYPE_CHECKING:
-    from .loop import FitState
+    from .memory import check_fit_memory
+from .loop import FitState
 
 
 class Overrides(TypedDict, total=False):
@@ -38,8 +45,8 @@ class Overrides(TypedDict, total=False):
 
     Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
     ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``check_every``,
-    ``output``, ``channels_last``, ``amp``, ``compile``, ``optimize_input``. Giving ``iterations`` without ``stop``
-    turns the preset's default early stop off.
+    ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``optimize_input``. Giving ``iterations``
+    without ``stop`` turns the preset's default early stop off.
 
     The network and its input: ``generator`` (a name of :data:`deepprior.registry.GENERATORS`),
     ``generator_options`` (merged over the preset's when the generator is the preset's), ``width`` (feature
@@ -53,6 +60,9 @@ class Overrides(TypedDict, total=False):
     Monitoring: ``reference`` (ground truth, only for the PSNR history), ``callbacks`` (extra
     :class:`deepprior.callbacks.Callback` objects or functions of the fit state; True stops), ``progress``
     (a bar; a string is its label).
+
+    Long runs: ``checkpoint`` (a file the whole fit is saved to every ``checkpoint_every`` seconds, 120 by
+    default) and ``resume`` (go on from that file if it exists; it must come from the same image and settings).
     """
 
     iterations: int
@@ -68,6 +78,7 @@ class Overrides(TypedDict, total=False):
     output: str
     channels_last: bool
     amp: bool
+    threads: int | str
     compile: bool
     optimize_input: bool
     generator: str
@@ -84,7 +95,13 @@ class Overrides(TypedDict, total=False):
     reference: ImageLike
     callbacks: Sequence[Callback | Any]
     progress: bool | str
+    checkpoint: str | os.PathLike[str]
+    checkpoint_every: float
+    resume: bool
 
+
+#: Fewer steps than this fraction of the preset's draw a warning: the result will be under-fitted.
+UNDERFIT_FRACTION = 0.2
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
 _DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
@@ -151,15 +168,15 @@ def _reference_tensor(reference: ImageLike | None, size: tuple[int, int], channe
 
 def _regularizer(
     preset: Preset, overrides: dict[str, Any], context: BuildContext
-) -> tuple[Regularizer | None, dict[str, Any] | None]:
-    """The regulariser the row and the overrides ask for, and its record entry."""
+) -> tuple[Regularizer | None, str | None]:
+    """The regulariser the row and the overrides ask for, and its name for the record."""
     chosen = overrides.get("regularizer") or preset.regularizer
     if chosen is None:
         if overrides.get("lam") is not None or overrides.get("regularizer_options"):
             raise InputError("lam and regularizer_options need a regularizer")
         return None, None
     if isinstance(chosen, Regularizer):
-        return chosen, {"name": type(chosen).__name__, **chosen.describe()}
+        return chosen, type(chosen).__name__
     REGULARIZERS.get(chosen)  # an unknown name fails here, naming the choices
     if chosen == preset.regularizer:
         options = dict(preset.regularizer_options)
@@ -169,7 +186,32 @@ def _regularizer(
     if overrides.get("lam") is not None:
         options["lam"] = overrides["lam"]
     regularizer = build_regularizer(chosen, context, **options)
-    return regularizer, {"name": chosen, **regularizer.describe()}
+    return regularizer, chosen
+
+
+def _fingerprint(
+    preset: Preset,
+    settings: FitSettings,
+    net: torch.nn.Module,
+    regularizer: dict[str, Any] | None,
+    input_kind: str,
+    y: torch.Tensor,
+    z: torch.Tensor,
+) -> str:
+    """A digest of what makes a run itself (row, settings, network, regulariser, the observation and z), so that
+    a checkpoint is only ever resumed by the run that wrote it."""
+    digest = hashlib.sha256()
+    described = {
+        "row": preset.key,
+        "settings": dataclasses.asdict(settings),
+        "net": repr(net),
+        "regularizer": regularizer,
+        "input": input_kind,
+    }
+    digest.update(json.dumps(described, sort_keys=True, default=str).encode())
+    digest.update(y.numpy().tobytes())
+    digest.update(z.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def run_dip(
@@ -227,6 +269,7 @@ def run_dip(
             f"least {minimum}×{minimum}"
         )
     padded = padded_size(height, width, net.size_multiple, net.min_size)
+    check_fit_memory(net, (1, input_channels, *net.input_shape(*padded)), torch_device)
     if input_kind == "image":
         z = pad_to(as_tensor_image(guide), *padded)
     else:
@@ -247,9 +290,29 @@ def run_dip(
         device=torch_device,
         reduction=DATA_TERMS.get(settings.data_term).reduction,
     )
-    regularizer, regularizer_record = _regularizer(preset, overrides, context)
+    regularizer, regularizer_name = _regularizer(preset, overrides, context)
     reference = _reference_tensor(overrides.get("reference"), image_size, out_channels)
 
+    callbacks = list(overrides.get("callbacks") or ())
+    resume = None
+    if overrides.get("checkpoint") is not None:
+        path = Path(overrides["checkpoint"])
+        described = None if regularizer is None else {"name": regularizer_name, **regularizer.describe()}
+        fingerprint = _fingerprint(preset, settings, net, described, input_kind, y, z)
+        if overrides.get("resume") and path.exists():
+            resume = load_checkpoint(path, torch_device, fingerprint)
+            torch.set_num_threads(resume["threads"])  # the same reductions, hence the same bits
+        callbacks.append(Checkpointing(path, overrides.get("checkpoint_every", 120.0), fingerprint))
+    elif overrides.get("resume"):
+        raise InputError("resume needs the checkpoint file to resume from (checkpoint=...)")
+    planned = preset.settings.iterations
+    if settings.iterations < UNDERFIT_FRACTION * planned:
+        warnings.warn(
+            f"iterations={settings.iterations} is far below the {preset.key} preset's {planned}: expect an "
+            "under-fitted result (blurred, or close to the input)",
+            UserWarning,
+            stacklevel=3,
+        )
     result = fit(
         net,
         z,
@@ -259,9 +322,10 @@ def run_dip(
         output_size=image_size,
         reference=reference,
         regularizer=regularizer,
-        callbacks=list(overrides.get("callbacks") or ()),
+        callbacks=callbacks,
         device=torch_device,
         progress=overrides.get("progress") or False,
+        resume=resume,
     )
     record = RunRecord(
         task=preset.task,
@@ -276,7 +340,7 @@ def run_dip(
         input={"kind": input_kind, "channels": input_channels, "shape": list(z.shape)},
         operator={"name": type(operator).__name__},
         data_term=settings.data_term,
-        regularizer=regularizer_record,
+        regularizer=None if regularizer is None else {"name": regularizer_name, **regularizer.describe()},
         image_size=image_size,
         padded_size=padded,
         device=str(torch_device),
@@ -291,7 +355,12 @@ def run_dip(
         extra=dict(extra or {}),
     )
     pixels = np.clip(as_numpy_image(result.image), 0, 1)
-    output = Image(pixels=pixels, alpha=source.alpha if alpha is None else alpha, bit_depth=source.bit_depth)
+    output = Image(
+        pixels=pixels,
+        alpha=source.alpha if alpha is None else alpha,
+        bit_depth=source.bit_depth,
+        value_range=source.value_range,
+    )
     return Restoration(output=output, history=result.history, record=record, squeeze=squeeze)
 
 

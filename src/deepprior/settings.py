@@ -48,6 +48,10 @@ class FitSettings:
     channels_last, amp
         Memory format and bf16 autocast; None = automatic (channels_last on CUDA and the CPU; bf16 on CUDA and on
         CPUs that compute bf16 in hardware).
+    threads
+        CPU threads: None leaves torch's setting as it is; a number fixes it (results are bit-identical only for
+        the same number); ``"auto"`` takes the cores that are free at the start and looks again at every check,
+        so that a busy neighbour never makes the fit wait for threads it cannot run (the command line's default).
     optimize_input
         Also train z.
     compile
@@ -68,6 +72,7 @@ class FitSettings:
     seed: int = 0
     channels_last: bool | None = None
     amp: bool | None = None
+    threads: int | Literal["auto"] | None = None
     optimize_input: bool = False
     compile: bool = False
 
@@ -87,6 +92,12 @@ class FitSettings:
             raise InputError(f"check_every must be at least 1, got {self.check_every}")
         if self.output not in OUTPUT_POLICIES:
             raise InputError(f"output must be one of {', '.join(OUTPUT_POLICIES)}, got {self.output!r}")
+        if (
+            self.threads is not None
+            and self.threads != "auto"
+            and (isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1)
+        ):
+            raise InputError(f"threads must be a whole number >= 1 or 'auto', got {self.threads!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
         from .registry import DATA_TERMS, STOPPERS

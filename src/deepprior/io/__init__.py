@@ -28,7 +28,7 @@ Modules
 :mod:`deepprior.io.masks`
     :func:`read_mask` (threshold rules there).
 :mod:`deepprior.io.files`
-    :func:`atomic_write`, :func:`write_json`.
+    :func:`atomic_write`, :func:`check_writable`, :func:`write_json`.
 
 The image type, :class:`~deepprior.image.Image`, lives in :mod:`deepprior.image`
 and is re-exported here.
@@ -37,7 +37,7 @@ and is re-exported here.
 from __future__ import annotations
 
 from ..image import Image
-from .files import atomic_write, write_json
+from .files import atomic_write, check_writable, write_json
 from .images import IMAGE_SUFFIXES, effective_bit_depth, list_images, read_image, write_image
 from .masks import read_mask
 
@@ -45,6 +45,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "Image",
     "atomic_write",
+    "check_writable",
     "effective_bit_depth",
     "list_images",
     "read_image",

@@ -28,12 +28,46 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["atomic_write", "json_default", "write_json"]
+__all__ = ["atomic_write", "check_writable", "json_default", "write_json"]
 
 
 def _q(path: str | os.PathLike[str] | Path) -> str:
     """The path quoted as the user typed it, for error messages."""
     return f"'{os.fspath(path)}'"
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Check, before any work, that ``path`` can be created: its folder exists and accepts a new file.
+
+    A hidden probe file is created in the folder and removed at once, so a read-only file system, a missing
+    permission or a full disk is reported before a long fit rather than after it.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist or is not a folder, ``path`` is a folder, or the probe cannot be written.
+    """
+    target = Path(path)
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"output folder {_q(parent)} does not exist")
+    if target.is_dir():
+        raise InputError(f"cannot write {_q(path)}: is a folder")
+    probe = parent / f".{target.name}.{secrets.token_hex(4)}.probe"
+    try:
+        with open(probe, "xb") as handle:
+            handle.write(b"\0" * 4096)  # a full disk refuses data, not always an empty file
+            handle.flush()
+            os.fsync(handle.fileno())
+    except PermissionError:
+        raise InputError(f"cannot write {_q(path)}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {_q(path)}: {exc.strerror or exc}") from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
 
 
 def atomic_write(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:

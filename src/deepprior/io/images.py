@@ -34,7 +34,11 @@ gray) is handed to Pillow; a broken 16-bit colour PNG is an error (Pillow would
 keep only the high byte of each sample).
 
 Decoded samples go through :func:`deepprior.image.as_image`, so integer samples
-are divided by their type's maximum and float samples clipped to ``[0, 1]``.
+are divided by their type's maximum. Float samples inside ``[0, 1]`` are kept;
+float samples outside it (scientific TIFF) are mapped linearly from their
+(min, max) onto ``[0, 1]``, and :attr:`Image.value_range` keeps the range so that
+a float TIFF output maps them back: nothing is clipped. A file with several
+pages or frames (a TIFF stack, an animated GIF) is refused with their count.
 
 EXIF orientation
 ----------------
@@ -206,6 +210,12 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
 
     try:
         with tifffile.TiffFile(path) as tif:
+            pages = len(tif.pages)
+            if pages > 1:
+                raise InputError(
+                    f"cannot read {name}: it holds {pages} pages (a stack); deepprior restores one "
+                    "image at a time, so split the stack into single images first"
+                )
             page = tif.pages[0]
             photometric = int(page.photometric)
             compression = int(page.compression)
@@ -216,6 +226,8 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
             extrasamples = tuple(int(e) for e in (page.extrasamples or ()))
             tag = page.tags.get("Orientation")
             orientation = int(tag.value) if tag is not None else None
+    except InputError:
+        raise
     except Exception as exc:
         if _is_decode_error(exc):
             raise InputError(f"cannot read {name}: file is truncated or corrupt ({exc})") from None
@@ -297,6 +309,12 @@ def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
         with warnings.catch_warnings(), PILImage.open(path) as im:
             # Pillow warns about e.g. corrupt EXIF blocks; errors that matter are raised below
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                raise InputError(
+                    f"cannot read {name}: it holds {frames} frames (an animation or a stack); "
+                    "deepprior restores one image at a time, so extract the frame you want first"
+                )
             im.load()
             try:
                 orientation = im.getexif().get(_ORIENTATION_TAG)
@@ -307,9 +325,9 @@ def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
         raise InputError(f"cannot read {name}: not an image file (or an unsupported format)") from None
     except PILImage.DecompressionBombError:
         raise InputError(f"cannot read {name}: image is too large") from None
+    except InputError:
+        raise
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        if isinstance(exc, InputError):
-            raise
         if isinstance(exc, PermissionError):
             raise InputError(f"cannot read {name}: permission denied") from None
         raise InputError(f"cannot read {name}: file is truncated or corrupt ({exc})") from None
@@ -352,8 +370,16 @@ def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
         raw.alpha = raw.alpha.astype(raw.data.dtype)
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         raw = _Raw(_orient(raw.data, orientation), None if raw.alpha is None else _orient(raw.alpha, orientation))
+    value_range = None
+    data = raw.data
+    if data.dtype.kind == "f" and data.size and np.all(np.isfinite(data)):
+        lo, hi = float(data.min()), float(data.max())
+        if lo < 0 or hi > 1:  # scientific data: map its range onto [0, 1] (and back on write), never clip
+            value_range = (lo, hi)
+            data = (data.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0)
     try:
-        image = as_image(raw.data, what="image")
+        image = as_image(data, what="image")
+        image.value_range = value_range
         if raw.alpha is not None:
             image.alpha = np.ascontiguousarray(as_image(raw.alpha, what="alpha channel").pixels[:, :, 0])
     except InputError as exc:
@@ -378,13 +404,16 @@ def read_image(path: str | os.PathLike[str]) -> Image:
         transparency), gray + alpha gray with alpha, 16-bit PNGs keep all 16
         bits, CMYK/YCbCr become RGB, 1-bit images 8-bit gray.  Integer TIFF
         samples wider than 16 bits are scaled by their type's maximum and
-        reported as 16-bit; float samples are clipped to ``[0, 1]``.
+        reported as 16-bit; float samples outside ``[0, 1]`` are mapped linearly
+        from their (min, max) onto it, which ``value_range`` keeps (a float
+        TIFF write maps them back).
 
     Raises
     ------
     InputError
         If the file is missing, is a folder, is not a readable image, is
-        truncated or corrupt, is empty, or holds NaN/infinite float samples.
+        truncated or corrupt, is empty, holds NaN/infinite float samples, or
+        holds several pages or frames (a stack or an animation).
     """
     _, image = _read_raw(path)
     image.path = Path(path)
@@ -551,6 +580,9 @@ def write_image(
         warnings.warn(f"{name}: {kind} cannot store an alpha channel; it was dropped", UserWarning, stacklevel=2)
         al = None
 
+    if depth == 32 and given is not None and given.value_range is not None:
+        lo, hi = given.value_range  # back to the file's own range (alpha stays in [0, 1])
+        px = (px.astype(np.float64) * (hi - lo) + lo).astype(np.float32)
     samples = px if al is None else np.concatenate([px, al[:, :, None]], axis=2)
     if depth == 32:
         data = samples.astype(np.float32)

@@ -81,6 +81,6 @@ def read_mask(path: str | os.PathLike[str], shape: Sequence[int]) -> np.ndarray:
     h, w = int(shape[0]), int(shape[1])
     if known.shape != (h, w):
         raise InputError(
-            f"mask {_q(path)} is {known.shape[1]}x{known.shape[0]} pixels but the image is {w}x{h} (width x height)"
+            f"mask {_q(path)} is {known.shape[1]}×{known.shape[0]} pixels but the image is {w}×{h} (width×height)"
         )
     return np.ascontiguousarray(known)
