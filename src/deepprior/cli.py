@@ -366,6 +366,8 @@ def _run_jobs(
             )
         failures = _run_in_workers(workers, args, run, jobs, options, extra_inputs, reference)
     else:
+        if len(jobs) > 1 and not args.quiet:
+            print(f"deepprior: {len(jobs)} images, one at a time", file=sys.stderr)
         for source, output in jobs:
             try:
                 _restore_one(args, run, {"image": source, **extra_inputs}, output, options, reference)

@@ -43,7 +43,9 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         return device
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError(f"device {spec!r} requested but this machine has no CUDA GPU (use --device cpu)")
+            raise DeviceError(
+                f"device {spec!r} requested but this machine has no CUDA GPU (use the device 'cpu' or 'auto')"
+            )
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise DeviceError(f"device {spec!r} requested but only {count} CUDA device(s) exist")
