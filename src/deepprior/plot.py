@@ -6,12 +6,22 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .callbacks import History
 from .io import atomic_write
 
 _COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14))
+
+
+def _draw(image: Image.Image) -> ImageDraw.ImageDraw:
+    """A drawing context with Pillow's scalable default font (the bitmap fallback squeezes spaces away)."""
+    draw = ImageDraw.Draw(image)
+    try:
+        draw.font = ImageFont.load_default(size=12)
+    except (TypeError, OSError):  # Pillow without FreeType: the bitmap font
+        pass
+    return draw
 
 
 def _finite(values: Sequence[float]) -> list[float]:
@@ -60,14 +70,14 @@ def plot_history(history: History, path: str | Path, title: str = "") -> Path:
     """Write a two-panel PNG: loss (log scale) and PSNR (vs reference, and of A·out vs y) over the steps."""
     width, height = 720, 520
     image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
+    draw = _draw(image)
     if title:
         draw.text((60, 6), title, fill=(0, 0, 0))
     _panel(draw, (60, 40, width - 20, 240), history.step, [("loss", history.loss)], "loss", log=True)
     psnr_series = [
-        ("PSNR output vs reference", history.psnr),
-        ("PSNR average vs reference", history.psnr_average),
-        ("PSNR A·output vs observation", history.psnr_observation),
+        ("PSNR of output vs reference", history.psnr),
+        ("PSNR of average vs reference", history.psnr_average),
+        ("PSNR of A(output) vs observation", history.psnr_observation),
     ]
     psnr_series = [(n, s) for n, s in psnr_series if _finite(s)]
     _panel(draw, (60, 290, width - 20, height - 30), history.step, psnr_series, "PSNR (dB)")
@@ -83,7 +93,7 @@ def plot_series(
 ) -> Path:
     """Write a one-panel PNG with up to five named curves over the same steps (e.g. PSNR of several methods)."""
     image = Image.new("RGB", (720, 360), "white")
-    draw = ImageDraw.Draw(image)
+    draw = _draw(image)
     draw.text((60, 6), title, fill=(0, 0, 0))
     _panel(draw, (60, 40, 700, 330), steps, series, y_label)
     return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))
