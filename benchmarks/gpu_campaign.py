@@ -1,0 +1,568 @@
+"""The GPU campaign: the papers' tables at full size, the GPU code paths, and the GPU speed, in one resumable run.
+
+Stages run in priority order; each appends what it measured to ``OUT/campaign.jsonl`` as soon as it has it (one
+JSON line per measurement with the device, driver, torch/CUDA versions, commit, command and seconds), and a stage
+that finished is never run again, so a run cut off by the end of a GPU lease keeps its results and the next run
+goes on::
+
+    python -m benchmarks.gpu_campaign --device cuda --out gpu_results            # on the GPU (see GPU.md)
+    python -m benchmarks.gpu_campaign --device cpu --profile toy --out /tmp/toy   # the dry run on any CPU
+
+Stages (``--stages`` picks some):
+
+1. ``smoke``: every preset row for a few steps on the device; a fit with ES-WMV under
+   ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the out-of-memory
+   path (its one-line message); the memory estimate against the measured peak.
+2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
+   + channels_last, + torch.compile), a notebook-style loop (host PSNRs every step) and deepinv's
+   ``DeepImagePrior`` when installed; peak GPU memory; achieved TFLOP/s (≈465 GFLOP per step at 512²).
+3. ``denoise``: the 9 colour images at full size, paper preset with its ground-truth-free stop, several fits at
+   once (``--jobs``).
+4. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
+5. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
+   image for three λ.
+
+Stages 3–5 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks import common
+from deepprior.registry import Registry
+
+CAMPAIGN_FILE = "campaign.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignProfile:
+    """How big the campaign is: the real one on a GPU, or a toy one that checks the plumbing on a CPU."""
+
+    name: str
+    smoke_size: int
+    smoke_steps: int
+    speed_sizes: tuple[int, ...]
+    speed_steps: int
+    suite_profile: str  # the suite runner's profile
+    limit: int | None  # images per suite (None: all)
+    crop: int | None = None
+    iterations: int | None = None
+    channels: int | None = None
+
+
+PROFILES = {
+    "gpu": CampaignProfile(
+        "gpu",
+        smoke_size=128,
+        smoke_steps=5,
+        speed_sizes=(256, 512, 1024),
+        speed_steps=20,
+        suite_profile="paper",
+        limit=None,
+    ),
+    "toy": CampaignProfile(
+        "toy",
+        smoke_size=64,
+        smoke_steps=2,
+        speed_sizes=(64,),
+        speed_steps=2,
+        suite_profile="quick",
+        limit=1,
+        crop=32,
+        iterations=3,
+        channels=8,
+    ),
+}
+
+STAGES: Registry = Registry("campaign stage")
+
+
+@dataclasses.dataclass
+class Campaign:
+    """What every stage gets: where to write, on which device, at which profile."""
+
+    out: Path
+    device: torch.device
+    profile: CampaignProfile
+    data_dir: Path | None
+    jobs: int
+    provenance: dict[str, Any]
+
+    def record(self, stage: str, **row: Any) -> None:
+        """Append one measurement (flushed to disk at once)."""
+        common.append_jsonl(self.out / CAMPAIGN_FILE, {"stage": stage, **row, **self.provenance})
+
+
+def device_facts(device: torch.device) -> dict[str, Any]:
+    """The accelerator's name, driver and CUDA version (what a result needs beside it)."""
+    facts: dict[str, Any] = {"device": str(device), "torch": torch.__version__}
+    if device.type == "cuda":
+        properties = torch.cuda.get_device_properties(device)
+        facts.update(
+            device_name=properties.name,
+            cuda=torch.version.cuda,
+            memory_gib=round(properties.total_memory / 2**30, 1),
+            driver=_driver_version(),
+        )
+    else:
+        from deepprior.device import cpu_model
+
+        facts.update(device_name=cpu_model(), threads=torch.get_num_threads())
+    return facts
+
+
+def _driver_version() -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        return done.stdout.strip().splitlines()[0] if done.returncode == 0 else None
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def _synchronize(device: torch.device) -> None:
+    from deepprior.device import synchronize
+
+    synchronize(device)
+
+
+# --------------------------------------------------------------------------------------------- 1. smoke
+
+
+@STAGES.register("smoke")
+def stage_smoke(campaign: Campaign) -> None:
+    import deepprior
+    from deepprior.presets import PRESETS
+
+    profile, device = campaign.profile, campaign.device
+    size = profile.smoke_size
+    rng = np.random.default_rng(0)
+    image = rng.random((size, size, 3)).astype(np.float32)
+    tiny = {"iterations": profile.smoke_steps, "device": str(device)}
+    for key, preset in PRESETS.items():
+        start = time.perf_counter()
+        try:
+            if preset.kind == "classical":
+                deepprior.smooth(image, method=preset.method)
+            elif preset.task in ("denoise", "deblock", "smooth"):
+                getattr(deepprior, preset.task)(image, method=preset.method, **tiny)
+            elif preset.task == "super-resolve":
+                deepprior.super_resolve(image[: size // 2, : size // 2], scale=2, **tiny)
+            elif preset.task == "inpaint":
+                side = 192 if preset.method == "region" else size
+                known = rng.random((side, side)) > 0.5
+                deepprior.inpaint(rng.random((side, side, 3)), known, kind=preset.method, **tiny)
+            else:
+                deepprior.flash_noflash(image, image * 0.5, **tiny)
+            campaign.record("smoke", check=f"preset {key}", ok=True, seconds=time.perf_counter() - start)
+        except Exception as exc:  # a failure is a finding: record it and go on
+            campaign.record("smoke", check=f"preset {key}", ok=False, error=f"{type(exc).__name__}: {exc}")
+    _smoke_no_hidden_sync(campaign)
+    _smoke_out_of_memory(campaign)
+
+
+def _smoke_no_hidden_sync(campaign: Campaign) -> None:
+    """A fit with ES-WMV, averaging and backtracking raises on any host synchronisation between checks."""
+    from deepprior.callbacks import Callback
+    from deepprior.inputs import make_input
+    from deepprior.loop import fit
+    from deepprior.nets import build_generator
+    from deepprior.operators import Identity
+    from deepprior.settings import FitSettings
+
+    device = campaign.device
+    if device.type != "cuda":
+        campaign.record("smoke", check="no hidden sync", ok=None, note="needs CUDA")
+        return
+    settings = FitSettings(
+        iterations=60,
+        check_every=10,
+        average=0.99,
+        backtrack=True,
+        reg_noise_std=1 / 30,
+        stop="es-wmv",
+        stop_options={"window": 10, "patience": 1000},
+    )
+
+    class SyncGuard(Callback):
+        """Errors on a synchronisation in every step but those whose end is a check (the loop syncs there)."""
+
+        restorable = False
+
+        def on_step(self, state: Any) -> None:
+            next_is_check = (state.step + 2) % settings.check_every == 0
+            torch.cuda.set_sync_debug_mode("default" if next_is_check else "error")
+
+        def on_end(self, state: Any) -> None:
+            torch.cuda.set_sync_debug_mode("default")
+
+    size = campaign.profile.smoke_size
+    try:
+        fit(
+            build_generator("skip", 32, 3, width=32),
+            make_input("noise", 32, size, size),
+            torch.rand(1, 3, size, size),
+            Identity(),
+            settings,
+            device=device,
+            callbacks=[SyncGuard()],
+        )
+        campaign.record("smoke", check="no hidden sync", ok=True)
+    except Exception as exc:
+        campaign.record("smoke", check="no hidden sync", ok=False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def _smoke_out_of_memory(campaign: Campaign) -> None:
+    """The allocator's failure becomes one DeviceError line (the estimate is bypassed by calling fit directly)."""
+    from deepprior.errors import DeviceError
+    from deepprior.loop import fit
+    from deepprior.nets import build_generator
+    from deepprior.operators import Identity
+    from deepprior.settings import FitSettings
+
+    device = campaign.device
+    if device.type != "cuda":
+        campaign.record("smoke", check="out of memory", ok=None, note="needs CUDA (a CPU would swap first)")
+        return
+    side = 16384  # 128 channels × 16384² × 4 bytes = 128 GiB for one activation
+    try:
+        z = torch.zeros(1, 32, side, side, device=device, dtype=torch.bfloat16)
+        fit(
+            build_generator("skip", 32, 3),
+            z,
+            torch.zeros(1, 3, side, side, device=device),
+            Identity(),
+            FitSettings(iterations=1),
+            device=device,
+        )
+        campaign.record("smoke", check="out of memory", ok=False, error="no error")
+    except DeviceError as exc:
+        campaign.record("smoke", check="out of memory", ok="\n" not in str(exc), message=str(exc))
+    except Exception as exc:
+        campaign.record("smoke", check="out of memory", ok=False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        torch.cuda.empty_cache()
+
+
+# --------------------------------------------------------------------------------------------- 2. speed
+
+GFLOP_512 = 465.0  # skip128, one step (forward + backward) at 512² (REFERENCE §1)
+
+
+def _time_steps(run: Callable[[int], None], steps: int, device: torch.device) -> float:
+    """Seconds per step of ``run(steps)`` after a warm-up of 3 steps (device synchronised around)."""
+    run(3)
+    _synchronize(device)
+    start = time.perf_counter()
+    run(steps)
+    _synchronize(device)
+    return (time.perf_counter() - start) / steps
+
+
+def _ours(size: int, device: torch.device, **settings: Any) -> Callable[[int], None]:
+    from deepprior.inputs import make_input
+    from deepprior.loop import fit
+    from deepprior.nets import build_generator
+    from deepprior.operators import Identity
+    from deepprior.presets import get_preset
+
+    y = torch.rand(1, 3, size, size)
+    base = get_preset("denoise").settings
+
+    def run(steps: int) -> None:
+        fit(
+            build_generator("skip", 32, 3),
+            make_input("noise", 32, size, size),
+            y,
+            Identity(),
+            dataclasses.replace(base, iterations=steps, stop="fixed", **settings),
+            reference=y,
+            device=device,
+        )
+
+    return run
+
+
+def _notebook(size: int, device: torch.device) -> Callable[[int], None]:
+    """The original notebooks' loop: jitter, forward, EMA, MSE, backward, three host PSNRs per step, Adam."""
+    from deepprior.nets import build_generator
+
+    def run(steps: int) -> None:
+        net = build_generator("skip", 32, 3).to(device)
+        z = (torch.rand(1, 32, size, size) * 0.1).to(device)
+        y = torch.rand(1, 3, size, size, device=device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+        average = None
+        for _ in range(steps):
+            optimizer.zero_grad()
+            out = net(z + torch.randn_like(z) / 30)
+            average = out.detach() if average is None else 0.99 * average + 0.01 * out.detach()
+            loss = torch.nn.functional.mse_loss(out, y)
+            loss.backward()
+            for image in (out, out, average):  # the notebooks' three PSNRs, on the host
+                float(torch.mean((image.detach() - y) ** 2).cpu())
+            optimizer.step()
+
+    return run
+
+
+def _deepinv(size: int, device: torch.device) -> Callable[[int], None]:
+    """deepinv's ``DeepImagePrior`` on the same skip128 (the peer a user would pick instead)."""
+    from benchmarks.bench_speed import import_deepinv
+    from deepprior.nets import build_generator
+
+    deepinv, info = import_deepinv()
+    if deepinv is None:
+        raise RuntimeError(f"deepinv is not available: {info.get('reason')}")
+
+    def run(steps: int) -> None:
+        net = build_generator("skip", 32, 3).to(device)
+        dip = deepinv.models.DeepImagePrior(
+            generator=net, img_size=(32, size, size), iterations=steps, learning_rate=0.01, verbose=False
+        ).to(device)
+        physics = deepinv.physics.Denoising(deepinv.physics.GaussianNoise(sigma=25 / 255))
+        dip(torch.rand(1, 3, size, size, device=device), physics)
+
+    return run
+
+
+@STAGES.register("speed")
+def stage_speed(campaign: Campaign) -> None:
+    device = campaign.device
+    configs: dict[str, Callable[[int, torch.device], Callable[[int], None]]] = {
+        "ours fp32": lambda s, d: _ours(s, d, channels_last=False, amp=False),
+        "ours fp32 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=False),
+        "ours bf16 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=True),
+        "ours bf16 channels_last compile": lambda s, d: _ours(s, d, channels_last=True, amp=True, compile=True),
+        "notebook loop": _notebook,
+        "deepinv DeepImagePrior": _deepinv,
+    }
+    if device.type != "cuda":
+        configs.pop("ours bf16 channels_last compile")  # minutes of compilation on a CPU, for nothing
+    for size in campaign.profile.speed_sizes:
+        for name, make in configs.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            try:
+                per_step = _time_steps(make(size, device), campaign.profile.speed_steps, device)
+            except Exception as exc:
+                campaign.record("speed", loop=name, size=size, ok=False, error=f"{type(exc).__name__}: {exc}")
+                continue
+            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+            tflops = GFLOP_512 * (size / 512) ** 2 / per_step / 1000
+            campaign.record(
+                "speed",
+                loop=name,
+                size=size,
+                ok=True,
+                seconds_per_step=per_step,
+                peak_memory_gib=peak,
+                achieved_tflops=tflops,
+            )
+
+
+# --------------------------------------------------------------------------------------------- 3-5. suites
+
+
+def _suites(campaign: Campaign, stage: str, suites: list[tuple[str, list[str]]]) -> None:
+    from benchmarks.suite.runner import BenchRequest, run_suite
+
+    profile = campaign.profile
+    for suite, methods in suites:
+        start = time.perf_counter()
+        request = BenchRequest(
+            suite=suite,
+            profile=profile.suite_profile,
+            methods=methods,
+            limit=profile.limit,
+            device=str(campaign.device),
+            jobs=campaign.jobs,
+            data_dir=campaign.data_dir,
+            results_dir=campaign.out / "suites",
+            progress=False,
+            crop=profile.crop,
+            iterations=profile.iterations,
+            channels=profile.channels,
+        )
+        try:
+            summary = run_suite(request)
+            campaign.record(
+                stage,
+                suite=suite,
+                ok=not summary.failures,
+                computed=summary.computed,
+                failures=len(summary.failures),
+                results=str(summary.results_path),
+                seconds=time.perf_counter() - start,
+                jobs=campaign.jobs,
+            )
+        except Exception as exc:
+            campaign.record(stage, suite=suite, ok=False, error=f"{type(exc).__name__}: {exc}")
+
+
+@STAGES.register("denoise")
+def stage_denoise(campaign: Campaign) -> None:
+    _suites(campaign, "denoise", [("denoise-color25", ["dip"])])
+
+
+@STAGES.register("sr-inpaint")
+def stage_sr_inpaint(campaign: Campaign) -> None:
+    _suites(
+        campaign,
+        "sr-inpaint",
+        [("sr-set5-x4", ["dip"]), ("sr-set14-x4", ["dip"]), ("sr-set5-x8", ["dip"]), ("inpaint-50p", ["dip"])],
+    )
+
+
+TV_LAMBDAS = (0.003, 0.01, 0.03)  # around the library's DIP-TV default for denoising, λ = 0.01
+
+
+@STAGES.register("l0-tv")
+def stage_l0_tv(campaign: Campaign) -> None:
+    from benchmarks import two_stage_tv
+
+    _suites(campaign, "l0-tv", [("smooth-nks", ["dip-l0"]), ("deblock-clipart", ["dip-l0"])])
+    profile = campaign.profile
+    for lam in TV_LAMBDAS:  # does two-stage DIP-TV end above DIP's peak at full size (seed 002's claim)?
+        folder = campaign.out / "two_stage_tv" / f"lam{lam:g}"
+        argv = [
+            "--size",
+            str(profile.crop or 0),
+            "--lam",
+            str(lam),
+            "--device",
+            str(campaign.device),
+            "--out",
+            str(folder),
+            "--iterations",
+            str(profile.iterations or 3000),
+        ]
+        argv += ["--channels", str(profile.channels)] if profile.channels else []
+        argv += ["--data-dir", str(campaign.data_dir)] if campaign.data_dir else []
+        start = time.perf_counter()
+        try:
+            two_stage_tv.main(argv)
+            campaign.record(
+                "l0-tv",
+                check=f"two-stage DIP-TV, F16, lam={lam:g}",
+                ok=True,
+                results=str(folder),
+                seconds=time.perf_counter() - start,
+            )
+        except Exception as exc:
+            campaign.record(
+                "l0-tv", check=f"two-stage DIP-TV, F16, lam={lam:g}", ok=False, error=f"{type(exc).__name__}: {exc}"
+            )
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+def _done(out: Path) -> set[str]:
+    path = out / CAMPAIGN_FILE
+    rows = common.read_jsonl(path) if path.exists() else []
+    return {row["stage"] for row in rows if row.get("event") == "stage done"}
+
+
+def run_campaign(
+    out: Path,
+    device: str,
+    profile: str = "gpu",
+    stages: list[str] | None = None,
+    data_dir: Path | None = None,
+    jobs: int = 1,
+) -> list[str]:
+    """Run the stages not yet done, in order; returns the stages run now."""
+    from deepprior.device import resolve_device
+
+    torch_device = resolve_device(device)
+    out.mkdir(parents=True, exist_ok=True)
+    facts = {
+        **device_facts(torch_device),
+        **{k: v for k, v in common.provenance().items() if k != "versions"},
+        "versions": common.provenance()["versions"],
+        "profile": profile,
+    }
+    campaign = Campaign(out, torch_device, PROFILES[profile], data_dir, jobs, facts)
+    done = _done(out)
+    ran = []
+    for name in stages or STAGES.names():
+        if name in done:
+            continue
+        start = time.perf_counter()
+        STAGES.get(name)(campaign)
+        campaign.record(name, event="stage done", seconds=time.perf_counter() - start)
+        ran.append(name)
+    return ran
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--profile", choices=list(PROFILES), default="gpu")
+    parser.add_argument("--stages", nargs="+", choices=STAGES.names(), help="only these (default: all, in order)")
+    parser.add_argument("--jobs", type=int, default=1, help="suite entries at once on the device (worker processes)")
+    common.add_data_dir_argument(parser, "; on the GPU machine, the folder made by --prepare")
+    parser.add_argument(
+        "--prepare",
+        type=Path,
+        metavar="DIR",
+        help="copy the data the campaign reads into DIR (to carry to the GPU machine) and stop",
+    )
+    args = parser.parse_args(argv)
+    if args.prepare:
+        prepare(args.prepare, common.data_dir(args.data_dir), args.stages)
+        return 0
+    ran = run_campaign(args.out, args.device, args.profile, args.stages, args.data_dir, args.jobs)
+    print(json.dumps({"ran": ran, "results": str(args.out / CAMPAIGN_FILE)}))
+    return 0
+
+
+# what each stage reads from the shared data folder (globs inside it): a GPU call carries the stages' share only,
+# since the working tree, the data and the wheels travel together within 64 MiB
+STAGE_DATA = {
+    "denoise": ("dip/project_page/Denoising/Color/25/*",),
+    "sr-inpaint": ("dip/project_page/SR/**/*", "dip/project_page/Reconstruction/Gray/50p/*"),
+    "l0-tv": ("nks/validation/*", "nks/gt/*", "clipart/*", "dip/project_page/Denoising/Color/25/F16_*"),
+}
+
+
+def prepare(target: Path, source: Path, stages: list[str] | None = None) -> None:
+    """Copy the data the given stages read (all stages: None) into ``target``, keeping the shared layout."""
+    import shutil
+
+    copied = 0
+    for stage in stages or STAGES.names():
+        for pattern in STAGE_DATA.get(stage, ()):
+            for path in source.glob(pattern):
+                if path.is_file():
+                    destination = target / path.relative_to(source)
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, destination)
+                    copied += path.stat().st_size
+    print(f"copied {copied / 2**20:.1f} MiB into {target}")
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_script(main))
