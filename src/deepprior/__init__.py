@@ -37,6 +37,8 @@ _EXPORTS = {
     "inpaint": "tasks",
     "smooth": "tasks",
     "super_resolve": "tasks",
+    "enhance": "effects",
+    "sketch": "effects",
     "Registry": "registry",
     "GENERATORS": "registry",
     "OPERATORS": "registry",
@@ -67,6 +69,8 @@ __all__ = [
     "inpaint",
     "smooth",
     "super_resolve",
+    "enhance",
+    "sketch",
     "Registry",
     "GENERATORS",
     "OPERATORS",
@@ -91,6 +95,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .callbacks import History
+    from .effects import enhance, sketch
     from .errors import DeepPriorError, DeviceError, InputError
     from .image import Image, as_image
     from .loop import FitResult, fit

@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "smooth": ("smooth", "edge-preserving smoothing (texture removal)"),
     "flash-noflash": ("flash-noflash", "fuse a flash / no-flash pair"),
     "l0": ("smooth", "classical l0 gradient smoothing (Region Fusion or L0 smoothing), seconds"),
+    "enhance": ("smooth", "detail enhancement: the smoothed base plus K times the detail (hues kept)"),
+    "sketch": ("smooth", "a pencil sketch drawn from the edges of the smoothed image"),
 }
 
 
@@ -352,7 +354,7 @@ def _run_jobs(
     """Restore a file, or every image of a folder (continuing past failures)."""
     from .io import read_image
 
-    task = COMMANDS[args.command][0] if args.command != "l0" else f"l0-{args.solver}"
+    task = args.command if args.command != "l0" else f"l0-{args.solver}"  # names the default outputs
     jobs = _resolve_jobs(args, args.input, task)
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
     workers = _workers(args, len(jobs))
@@ -458,7 +460,7 @@ def _run_in_workers(
 
 
 def _cmd_task(args: argparse.Namespace) -> int:
-    from . import tasks
+    import deepprior
 
     options = {**_fit_options(args), "seed": args.seed, "device": args.device}
     extra: dict[str, Path] = {}
@@ -468,9 +470,11 @@ def _cmd_task(args: argparse.Namespace) -> int:
         extra["mask"] = args.mask
         options["kind"] = args.kind
         options["raw_output"] = args.raw_output
-    if args.command in ("denoise", "deblock", "smooth"):
+    if args.command in ("denoise", "deblock", "smooth", "enhance", "sketch"):
         options["method"] = args.method
-    run = getattr(tasks, args.command.replace("-", "_"))
+    if args.command == "enhance":
+        options["amount"] = args.amount
+    run = getattr(deepprior, args.command.replace("-", "_"))
     return _run_jobs(args, run, options, extra)
 
 
@@ -563,6 +567,14 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument("--scale", type=scale_factor, default=4, help="integer factor >= 2 (default 4)")
     elif len(choices) > 1:
         sub.add_argument("--method", choices=choices, default=choices[0], help=method_help(choices))
+    if name == "enhance":
+        sub.add_argument(
+            "--amount",
+            type=non_negative,
+            default=2.0,
+            metavar="K",
+            help="detail gain: 1 returns the input, > 1 enhances, < 1 flattens (default 2)",
+        )
     _add_fit_options(sub)
     _add_output_options(sub)
     sub.set_defaults(handler=_cmd_flash if name == "flash-noflash" else _cmd_task)
