@@ -809,3 +809,35 @@ def test_list_images(tmp_path):
     with pytest.raises(InputError) as e:
         list_images(tmp_path / "b.png")
     _check(e, "b.png")
+
+
+@pytest.mark.parametrize("layout", ["ome-czyx", "rgb-q", "float-tzyx"])
+def test_stacks_round_trip_with_their_layout_and_metadata(tmp_path, layout):
+    from deepprior.io import is_stack, read_stack, write_stack
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "s.tif"
+    if layout == "ome-czyx":
+        data = (rng.random((2, 3, 16, 20)) * 65535).astype(np.uint16)
+        tifffile.imwrite(path, data, ome=True, metadata={"axes": "CZYX", "PhysicalSizeX": 0.25})
+    elif layout == "rgb-q":
+        data = (rng.random((4, 16, 20, 3)) * 255).astype(np.uint8)
+        tifffile.imwrite(path, data, photometric="rgb")
+    else:
+        data = (rng.random((2, 2, 16, 20)) * 300 - 50).astype(np.float32)  # -50 … 250: not clipped
+        tifffile.imwrite(path, data, metadata={"axes": "TZYX"})
+    assert is_stack(path) and not is_stack(write_image(tmp_path / "one.tif", np.zeros((4, 4))))
+    stack = read_stack(path)
+    assert len(stack.planes) == int(np.prod([n for a, n in zip(stack.axes, stack.shape) if a not in "YXS"]))
+    assert all(0 <= p.pixels.min() and p.pixels.max() <= 1 for p in stack.planes)
+    write_stack(tmp_path / "back.tif", stack, [p.pixels for p in stack.planes])
+    with tifffile.TiffFile(tmp_path / "back.tif") as tif:
+        back, axes = tif.series[0].asarray(), tif.series[0].axes
+        ome = tif.ome_metadata
+    assert back.dtype == data.dtype and axes == stack.axes
+    if layout == "float-tzyx":
+        np.testing.assert_allclose(back, data, rtol=1e-5, atol=1e-3)
+    else:
+        assert np.array_equal(back, data)
+    if layout == "ome-czyx":
+        assert 'PhysicalSizeX="0.25"' in ome

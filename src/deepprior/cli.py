@@ -320,7 +320,11 @@ def _restore_one(
 ) -> None:
     """Read the inputs of one job, restore, write the image and its record, print the summary."""
     from .io import read_image, read_mask
+    from .io.stacks import is_stack
 
+    if "image" in images and is_stack(images["image"]):
+        _restore_stack(args, run, images, output, options)
+        return
     task = COMMANDS[args.command][0]
     read = {name: read_image(path) for name, path in images.items() if name != "mask"}
     kwargs = dict(options)
@@ -346,6 +350,49 @@ def _restore_one(
         _CHECKPOINTS.remove(checkpoint)
     if not args.quiet:
         print(_summary(restoration, output, wall, reference))
+
+
+def _restore_stack(
+    args: argparse.Namespace,
+    run: Callable[..., Restoration],
+    images: dict[str, Path],
+    output: Path,
+    options: dict[str, Any],
+) -> None:
+    """A TIFF stack: every plane restored alone, written back in the stack's layout, dtype and metadata."""
+    from .io import read_mask
+    from .io.stacks import read_stack, write_stack
+    from .record import write_record
+
+    stack = read_stack(images["image"])
+    kwargs = dict(options)
+    if "mask" in images:
+        kwargs["mask"] = read_mask(images["mask"], stack.planes[0].shape)
+    start = time.perf_counter()
+    results = []
+    for number, plane in enumerate(stack.planes, 1):
+        label = f"{args.command} {images['image'].name} plane {number}/{len(stack.planes)}"
+        kwargs["progress"] = False if args.quiet else label
+        results.append(run(plane, **kwargs))
+    wall = time.perf_counter() - start
+    write_stack(output, stack, [result.output.pixels for result in results])
+    if not args.no_json:
+        record = dataclasses.replace(
+            results[0].record,
+            extra={
+                **results[0].record.extra,
+                "stack": {"axes": stack.axes, "shape": list(stack.shape), "planes": len(results)},
+            },
+            seconds=sum(result.record.seconds for result in results),
+            iterations_run=sum(result.record.iterations_run for result in results),
+            inputs={k: str(v) for k, v in images.items()},
+            output_path=str(output),
+            command=list(sys.argv),
+            wall_seconds=wall,
+        )
+        write_record(output.with_suffix(".json"), record)
+    if not args.quiet:
+        print(f"wrote {output} ({len(results)} planes of a {stack.axes} stack in {wall:.1f} s)")
 
 
 def _run_jobs(

@@ -27,6 +27,9 @@ Modules
     :func:`effective_bit_depth`, :data:`IMAGE_SUFFIXES` (format details there).
 :mod:`deepprior.io.masks`
     :func:`read_mask` (threshold rules there).
+:mod:`deepprior.io.stacks`
+    :func:`read_stack`, :func:`write_stack`, :func:`is_stack`: multi-page TIFF (Z/T/C planes) with their
+    ImageJ/OME metadata.
 :mod:`deepprior.io.files`
     :func:`atomic_write`, :func:`check_writable`, :func:`write_json`.
 
@@ -40,16 +43,21 @@ from ..image import Image
 from .files import atomic_write, check_writable, write_json
 from .images import IMAGE_SUFFIXES, effective_bit_depth, list_images, read_image, write_image
 from .masks import read_mask
+from .stacks import Stack, is_stack, read_stack, write_stack
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "Image",
+    "Stack",
     "atomic_write",
     "check_writable",
     "effective_bit_depth",
+    "is_stack",
     "list_images",
     "read_image",
     "read_mask",
+    "read_stack",
     "write_image",
     "write_json",
+    "write_stack",
 ]

@@ -213,8 +213,8 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
             pages = len(tif.pages)
             if pages > 1:
                 raise InputError(
-                    f"cannot read {name}: it holds {pages} pages (a stack); deepprior restores one "
-                    "image at a time, so split the stack into single images first"
+                    f"cannot read {name}: it holds {pages} pages (a stack); read it plane by plane with "
+                    "deepprior.io.read_stack"
                 )
             page = tif.pages[0]
             photometric = int(page.photometric)
