@@ -250,3 +250,26 @@ def test_a_killed_run_resumes_to_the_same_bits(tmp_path):
     history = [json.loads(p.with_suffix(".json").read_text())["history"] for p in (tmp_path / "whole.png", out)]
     assert history[0]["loss"] == history[1]["loss"]  # every step's loss, before and after the kill
     assert not checkpoint.exists()  # done with it
+
+
+def test_a_fits_image_keeps_its_range_and_header_and_its_nan_pixels_are_filled(tmp_path):
+    fits = pytest.importorskip("astropy.io.fits")
+    sky = (smooth_image(48, channels=1)[..., 0] * 900.0 + 100.0).astype(np.float32)  # counts 100 … 1000
+    sky[10:14, 20:26] = np.nan  # a bad column block: no value
+    header = fits.Header({"OBJECT": "M42", "EXPTIME": 30.0})
+    fits.PrimaryHDU(sky, header=header).writeto(tmp_path / "m42.fits")
+    assert _run(["denoise", str(tmp_path / "m42.fits"), *FAST]) == 0
+    with fits.open(tmp_path / "m42_denoise.fits") as hdus:
+        out, written = hdus[0].data, hdus[0].header
+    assert out.shape == sky.shape and np.isfinite(out).all()  # the missing pixels are filled in
+    assert 50 < np.nanmin(out) and np.nanmax(out) < 1100  # physical units, not [0, 1]
+    assert written["OBJECT"] == "M42" and written["EXPTIME"] == 30.0
+    record = json.loads((tmp_path / "m42_denoise.json").read_text())
+    assert record["extra"]["missing_fraction"] == pytest.approx(24 / 48**2)
+    assert _run(["inpaint", str(tmp_path / "m42.fits"), "-o", str(tmp_path / "filled.fits"), *FAST]) == 0
+    with fits.open(tmp_path / "filled.fits") as hdus:
+        filled = hdus[0].data
+    known = np.isfinite(sky)
+    np.testing.assert_allclose(filled[known], sky[known], rtol=1e-5)  # known pixels kept, the hole filled
+    assert np.isfinite(filled).all()
+    assert _run(["denoise", str(tmp_path / "m42.fits"), "-o", str(tmp_path / "x.png"), *FAST]) == 2

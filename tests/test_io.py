@@ -841,3 +841,21 @@ def test_stacks_round_trip_with_their_layout_and_metadata(tmp_path, layout):
         assert np.array_equal(back, data)
     if layout == "ome-czyx":
         assert 'PhysicalSizeX="0.25"' in ome
+
+
+def test_fits_cube_round_trip_keeps_values_header_and_missing_pixels(tmp_path):
+    fits = pytest.importorskip("astropy.io.fits")
+    from deepprior.io import is_stack, read_stack, write_stack
+
+    cube = np.random.default_rng(0).normal(5.0, 3.0, (3, 16, 20)).astype(np.float32)
+    cube[1, 2, 3] = np.nan
+    fits.PrimaryHDU(cube, header=fits.Header({"BUNIT": "Jy"})).writeto(tmp_path / "c.fits")
+    assert is_stack(tmp_path / "c.fits")
+    stack = read_stack(tmp_path / "c.fits")
+    assert len(stack.planes) == 3 and stack.planes[1].missing[2, 3] and stack.planes[0].missing is None
+    write_stack(tmp_path / "back.fits", stack, [p.pixels for p in stack.planes])
+    with fits.open(tmp_path / "back.fits") as hdus:
+        back, header = hdus[0].data, hdus[0].header
+    finite = np.isfinite(cube)
+    np.testing.assert_allclose(back[finite], cube[finite], rtol=1e-5, atol=1e-5)
+    assert header["BUNIT"] == "Jy" and "deepprior" in str(header["HISTORY"])

@@ -169,8 +169,9 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _output_suffix(source: Path) -> str:
-    """Keep lossless 16-bit-capable formats; everything else (JPEG, BMP) is written as PNG."""
-    return source.suffix.lower() if source.suffix.lower() in (".png", ".tif", ".tiff") else ".png"
+    """Keep lossless 16-bit-capable formats and FITS; everything else (JPEG, BMP) is written as PNG."""
+    keep = (".png", ".tif", ".tiff", ".fits", ".fit", ".fts")
+    return source.suffix.lower() if source.suffix.lower() in keep else ".png"
 
 
 def _default_output(source: Path, task: str) -> Path:
@@ -179,8 +180,9 @@ def _default_output(source: Path, task: str) -> Path:
 
 def _check_suffix(path: Path) -> None:
     from .io import IMAGE_SUFFIXES
+    from .io.images import FITS_SUFFIXES
 
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
+    if path.suffix.lower() not in IMAGE_SUFFIXES + FITS_SUFFIXES:
         raise InputError(f"cannot write '{path}': use a .png, .tif, .jpg or .bmp output name")
 
 
@@ -365,6 +367,10 @@ def _restore_stack(
     from .record import write_record
 
     stack = read_stack(images["image"])
+    fits = stack.fits_header is not None
+    if output.suffix.lower() not in ((".fits", ".fit", ".fts") if fits else (".tif", ".tiff")):
+        kind = "a FITS file is written as FITS (.fits)" if fits else "a TIFF stack is written as TIFF (.tif)"
+        raise InputError(f"cannot write '{output}': {kind}, to keep its layout and metadata")
     kwargs = dict(options)
     if "mask" in images:
         kwargs["mask"] = read_mask(images["mask"], stack.planes[0].shape)
@@ -392,7 +398,8 @@ def _restore_stack(
         )
         write_record(output.with_suffix(".json"), record)
     if not args.quiet:
-        print(f"wrote {output} ({len(results)} planes of a {stack.axes} stack in {wall:.1f} s)")
+        what = f"{len(results)} plane(s) of a FITS image" if fits else f"{len(results)} planes of a {stack.axes} stack"
+        print(f"wrote {output} ({what} in {wall:.1f} s)")
 
 
 def _run_jobs(
@@ -513,7 +520,7 @@ def _cmd_task(args: argparse.Namespace) -> int:
     extra: dict[str, Path] = {}
     if args.command == "super-resolve":
         options["scale"] = args.scale
-    if args.command == "inpaint":
+    if args.command == "inpaint" and args.mask is not None:  # without one: the image's own missing pixels
         extra["mask"] = args.mask
         options["kind"] = args.kind
         options["raw_output"] = args.raw_output
@@ -600,7 +607,6 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument(
             "--mask",
             type=Path,
-            required=True,
             help="mask image of the same size: white/non-zero = known pixel, black/0 = missing",
         )
         sub.add_argument("--kind", choices=choices, default=choices[0], help=method_help(choices))

@@ -56,6 +56,10 @@ class Image:
         For floating point files whose samples leave ``[0, 1]`` (scientific
         TIFF): the original (min, max), mapped linearly onto ``[0, 1]`` on read
         and back on a floating point write, so nothing is clipped.
+    missing : np.ndarray or None
+        ``bool`` ``(H, W)``, True where the file has no value (NaN or blank
+        pixels of a FITS image); the restoration fits the other pixels only
+        and fills these in.
     """
 
     pixels: np.ndarray
@@ -63,6 +67,7 @@ class Image:
     bit_depth: int
     path: Path | None = None
     value_range: tuple[float, float] | None = None
+    missing: np.ndarray | None = None
 
     @property
     def height(self) -> int:
@@ -129,7 +134,12 @@ class Image:
         if self.alpha is not None and px.shape[:2] != self.alpha.shape:
             raise InputError(f"pixels are {px.shape[:2]} but the alpha channel is {self.alpha.shape}")
         return Image(
-            pixels=px, alpha=self.alpha, bit_depth=self.bit_depth, path=self.path, value_range=self.value_range
+            pixels=px,
+            alpha=self.alpha,
+            bit_depth=self.bit_depth,
+            path=self.path,
+            value_range=self.value_range,
+            missing=self.missing,
         )
 
 

@@ -29,25 +29,34 @@ if TYPE_CHECKING:
 def _blind(
     task: str, image: ImageLike, method: str | None, seed: int, device: str, overrides: dict[str, Any]
 ) -> Restoration:
-    """A task whose forward model is the identity (denoise, deblock, smooth)."""
-    from .operators import Identity
+    """A task whose forward model is the identity (denoise, deblock, smooth); pixels the image marks missing
+    (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are left out of the fit and filled in."""
+    from .operators import Identity, Mask
     from .restore import run_classical, run_dip
 
     preset = get_preset(task, method)
     source = as_image(image)
     squeeze = np.ndim(image) == 2
     if preset.kind == "classical":
+        if source.missing is not None:
+            raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
         return run_classical(preset, source, overrides, squeeze=squeeze)
+    operator, observation, extra = Identity(), source.pixels, {}
+    if source.missing is not None:
+        known = ~source.missing
+        operator, observation = Mask(known), source.pixels * known[..., None]
+        extra = {"missing_fraction": float(source.missing.mean())}
     return run_dip(
         preset,
         source,
-        source.pixels,
-        Identity(),
+        observation,
+        operator,
         image_size=source.shape,
         seed=seed,
         device=device,
         overrides=overrides,
         squeeze=squeeze,
+        extra=extra,
     )
 
 
@@ -275,7 +284,7 @@ def super_resolve(
 
 def inpaint(
     image: ImageLike,
-    mask: Any,
+    mask: Any = None,
     kind: str | None = None,
     *,
     raw_output: bool = False,
@@ -292,7 +301,8 @@ def inpaint(
         The image with missing pixels (their values are ignored).
     mask
         (H, W) array, True / non-zero where the pixel is KNOWN (DIP's convention: 255 known, 0 missing); a
-        colour mask marks a pixel known where every channel does.
+        colour mask marks a pixel known where every channel does. None: the pixels the image itself marks
+        missing (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file).
     kind
         An ``inpaint`` row: ``"text"`` (default: skip128 with 128 skip channels, nearest upsampling, 6001 steps),
         ``"hole"`` (meshgrid input, no skips), ``"region"`` (the library net) or ``"pixels"`` (scattered
@@ -330,6 +340,10 @@ def inpaint(
 
     preset = get_preset("inpaint", kind)
     source = as_image(image)
+    if mask is None:
+        if source.missing is None:
+            raise InputError("inpainting needs a mask of the known pixels (the image marks none missing)")
+        mask = ~source.missing
     known = np.asarray(mask)
     if known.ndim == 3:
         known = known.all(axis=2) if known.dtype == bool else (known > 0).all(axis=2)

@@ -73,7 +73,10 @@ from .files import _q, atomic_write
 
 __all__ = ["IMAGE_SUFFIXES", "effective_bit_depth", "list_images", "read_image", "write_image"]
 
-#: Suffixes (lower case) that :func:`list_images` picks up and :func:`write_image` can write.
+#: FITS files (astronomy): read and written through :mod:`deepprior.io.stacks` with astropy.
+FITS_SUFFIXES: tuple[str, ...] = (".fits", ".fit", ".fts")
+
+#: Suffixes (lower case) that :func:`list_images` picks up (with FITS) and :func:`write_image` can write.
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -446,7 +449,9 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     if not p.is_dir():
         raise InputError(f"{_q(folder)} is not a folder")
     files = [
-        f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()
+        f
+        for f in p.iterdir()
+        if f.suffix.lower() in IMAGE_SUFFIXES + FITS_SUFFIXES and not f.name.startswith(".") and f.is_file()
     ]
     return sorted(files, key=lambda f: f.name)
 

@@ -1,5 +1,10 @@
-"""Multi-page and multi-channel TIFF stacks (microscopy: Z, T or C planes), read plane by plane and written back in
-the same layout, with their ImageJ or OME metadata and resolution kept.
+"""Stacks of planes: multi-page TIFF (microscopy: Z, T or C planes) and FITS images and cubes (astronomy), read
+plane by plane and written back in the same layout, with their ImageJ or OME metadata, resolution or FITS header
+kept.
+
+FITS needs astropy (the optional extra ``deepprior[fits]``). Its NaN and non-finite pixels are missing: they are
+left out of the fit (a masked data term) and filled in by it; its values keep their physical range (one range
+for the whole cube, mapped onto [0, 1] and back).
 
 A stack is the first series of the file (tifffile's view of its pages). Every index over the axes other than Y,
 X and S (the samples of an RGB plane) is one plane: a ``ZYX`` stack of 3 slices has 3 gray planes, ``TYXS`` has
@@ -22,7 +27,9 @@ from ..errors import InputError
 from ..image import Image
 from .files import atomic_write
 
-__all__ = ["Stack", "is_stack", "read_stack", "write_stack"]
+__all__ = ["Stack", "is_fits", "is_stack", "read_stack", "write_stack"]
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts")
 
 
 @dataclass
@@ -54,6 +61,7 @@ class Stack:
     ome: str | None = None
     resolution: tuple[float, float] | None = None
     resolution_unit: int | None = None
+    fits_header: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -62,9 +70,25 @@ class Stack:
         return "".join(axis for axis in self.axes if axis not in "YXS")
 
 
+def is_fits(path: str | os.PathLike[str]) -> bool:
+    """True for a file named like a FITS file."""
+    return Path(path).suffix.lower() in FITS_SUFFIXES
+
+
+def _astropy_fits() -> Any:
+    try:
+        from astropy.io import fits
+    except ImportError:
+        raise InputError("FITS files need astropy: pip install 'deepprior[fits]'") from None
+    return fits
+
+
 def is_stack(path: str | os.PathLike[str]) -> bool:
-    """True for a TIFF file whose first series holds more than one plane."""
+    """True for a file read as a stack of planes: a TIFF whose first series holds several planes, or any FITS
+    file (its header and value range travel with its planes)."""
     p = Path(path)
+    if is_fits(p):
+        return p.is_file()
     if p.suffix.lower() not in (".tif", ".tiff") or not p.is_file():
         return False
     import tifffile
@@ -87,6 +111,8 @@ def read_stack(path: str | os.PathLike[str]) -> Stack:
     """
     import tifffile
 
+    if is_fits(path):
+        return _read_fits(Path(path))
     name = f"'{os.fspath(path)}'"
     try:
         with tifffile.TiffFile(path) as tif:
@@ -124,6 +150,55 @@ def read_stack(path: str | os.PathLike[str]) -> Stack:
         resolution=resolution,
         resolution_unit=None if unit is None else int(unit.value),
     )
+
+
+def _read_fits(path: Path) -> Stack:
+    """The first HDU with image data: 2-D (one plane) or 3-D and more (a cube of gray planes)."""
+    fits = _astropy_fits()
+    name = f"'{path}'"
+    try:
+        with fits.open(path, memmap=False) as hdus:
+            hdu = next((h for h in hdus if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
+            if hdu is None:
+                raise InputError(f"cannot read {name}: no image data in any HDU")
+            data = np.asarray(hdu.data, dtype=np.float64)
+            header = hdu.header.copy()
+    except InputError:
+        raise
+    except Exception as exc:  # a broken file: one line
+        raise InputError(f"cannot read {name} as FITS: {exc}") from None
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise InputError(f"cannot read {name}: no pixel has a value (all NaN)")
+    lo, hi = float(data[finite].min()), float(data[finite].max())
+    unit = np.where(finite, (data - lo) / (hi - lo if hi > lo else 1.0), 0.0)
+    axes = "Q" * (data.ndim - 2) + "YX"
+    planes = []
+    for index in _plane_indices(axes, data.shape):
+        plane = Image(
+            pixels=unit[index][..., None].astype(np.float32), alpha=None, bit_depth=32, path=path, value_range=(lo, hi)
+        )
+        missing = ~finite[index]
+        plane.missing = missing if missing.any() else None
+        planes.append(plane)
+    return Stack(
+        planes=planes,
+        axes=axes,
+        shape=tuple(data.shape),
+        dtype=np.dtype(np.float32),
+        value_range=(lo, hi),
+        fits_header=header,
+    )
+
+
+def _write_fits(path: str | os.PathLike[str], stack: Stack, data: np.ndarray) -> Path:
+    fits = _astropy_fits()
+    header = stack.fits_header.copy() if stack.fits_header is not None else fits.Header()
+    for key in ("BSCALE", "BZERO", "BLANK"):  # the data written is float32 in physical units
+        header.remove(key, ignore_missing=True)
+    header.add_history("restored by deepprior")
+    hdu = fits.PrimaryHDU(data.astype(np.float32), header=header)
+    return atomic_write(path, lambda tmp: hdu.writeto(tmp, output_verify="silentfix"))
 
 
 def _ratio(value: Any) -> float:
@@ -186,6 +261,8 @@ def write_stack(path: str | os.PathLike[str], stack: Stack, planes: list[np.ndar
             lo, hi = stack.value_range
             out = out * (hi - lo) + lo
         data = out.astype(stack.dtype)
+        if stack.fits_header is not None or is_fits(path):
+            return _write_fits(path, stack, data)
     else:
         top = np.iinfo(stack.dtype).max
         data = np.round(np.clip(out, 0, 1) * top).astype(stack.dtype)
