@@ -131,6 +131,11 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         "--threads", type=positive_int, metavar="N", help="CPU threads (default: the cores that are free now)"
     )
     group.add_argument("--no-json", action="store_true", help="do not write the JSON run record")
+    group.add_argument(
+        "--report",
+        action="store_true",
+        help="also write an HTML report beside each output (and index.html for a folder)",
+    )
     group.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
 
 
@@ -347,6 +352,10 @@ def _restore_one(
     restoration = run(*read.values(), **kwargs)
     wall = time.perf_counter() - start
     _write_result(restoration, output, args, {k: str(v) for k, v in images.items()}, wall)
+    if getattr(args, "report", False) and not args.no_json:
+        from .report import write_report
+
+        write_report(output.with_suffix(".json"))
     if checkpoint in _CHECKPOINTS:  # the result is safe: the checkpoint has done its job
         checkpoint.unlink(missing_ok=True)
         _CHECKPOINTS.remove(checkpoint)
@@ -432,6 +441,10 @@ def _run_jobs(
                     raise
                 failures.append(f"{source.name}: {exc}")
                 print(f"deepprior: skipped {source.name}: {exc}", file=sys.stderr)
+    if getattr(args, "report", False) and not args.no_json and args.input.is_dir() and jobs:
+        from .report import write_index
+
+        print(f"wrote {write_index(jobs[0][1].parent, failures)}")
     if failures:
         print(f"deepprior: {len(failures)} of {len(jobs)} image(s) failed:", file=sys.stderr)
         for line in failures:
@@ -560,6 +573,20 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_index, write_report
+
+    target = args.run
+    if not target.exists():
+        raise InputError(f"'{target}' does not exist")
+    if target.is_dir():
+        print(f"wrote {write_index(target)}")
+        return 0
+    record = target if target.suffix.lower() == ".json" else target.with_suffix(".json")
+    print(f"wrote {write_report(record)}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -656,6 +683,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sub = _task_parser(commands, name)
         if command is None or command == name:
             _add_task_options(sub, name)
+
+    report = commands.add_parser(
+        "report",
+        help="an HTML report of a run (or an index of a folder of runs)",
+        description="Writes a self-contained HTML page beside a run's record: input and "
+        "result with a before/after slider and a zoomed detail, the curves, the settings.",
+    )
+    report.add_argument(
+        "run", type=Path, metavar="RUN_OR_FOLDER", help="a run's JSON record or its output image, or a folder of runs"
+    )
+    report.set_defaults(handler=_cmd_report)
 
     demo = commands.add_parser(
         "demo",

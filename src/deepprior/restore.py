@@ -31,7 +31,7 @@ from .nets import build_generator
 from .operators import Operator
 from .presets import Preset, regularizer_defaults
 from .record import RunRecord
-from .registry import DATA_TERMS, REGULARIZERS, SOLVERS
+from .registry import DATA_TERMS, GENERATORS, REGULARIZERS, SOLVERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
 from .settings import FitSettings
 
@@ -334,6 +334,7 @@ def run_dip(
         generator={
             "name": generator,
             **generator_options,
+            **(GENERATORS.get(generator).width_options(overrides["width"]) if overrides.get("width") else {}),
             "width": overrides.get("width"),
             "parameters": sum(p.numel() for p in net.parameters()),
         },

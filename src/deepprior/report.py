@@ -1,0 +1,227 @@
+"""A report people would rather look at: one self-contained HTML file per run, and an index page per folder.
+
+The page needs no network: the images are embedded as PNG data, the curves as SVG drawn by matplotlib (an
+optional extra, ``deepprior[report]``; without it the page says so and shows no plot). It holds the input and
+the result under a before/after slider, a synchronised 4× zoom on a detail (click the image to move it), the
+loss / PSNR / early-stopping curves with the selected step marked, and the settings, device, time and versions
+of the run record.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .image import Image
+
+_STYLE = """
+body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px}
+.compare{position:relative;width:min(640px,100%);cursor:crosshair;line-height:0}
+.compare img{display:block;width:100%;image-rendering:pixelated}
+.compare .after{position:absolute;top:0;left:0;clip-path:inset(0 0 0 50%)}
+#slider{width:100%;max-width:640px;display:block;margin:8px 0}
+.zoom{display:inline-block;width:256px;height:256px;border:1px solid #999;margin-right:8px;
+  background-repeat:no-repeat;image-rendering:pixelated}
+table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+.thumb{height:96px;image-rendering:pixelated} .fail{color:#a00}
+"""
+
+_SCRIPT = """
+const slider = document.getElementById('slider');
+const after = document.querySelector('.compare .after');
+function setSplit(v){ after.style.clipPath = 'inset(0 0 0 ' + v + '%)'; slider.value = v;
+  document.body.dataset.split = v; }
+slider.addEventListener('input', e => setSplit(e.target.value));
+const compare = document.querySelector('.compare');
+const zooms = document.querySelectorAll('.zoom');
+function setDetail(fx, fy){
+  zooms.forEach(z => { const w = compare.clientWidth * 4, h = compare.clientHeight * 4;
+    z.style.backgroundSize = w + 'px ' + h + 'px';
+    z.style.backgroundPosition = (128 - fx * w) + 'px ' + (128 - fy * h) + 'px'; });
+  document.body.dataset.detail = fx.toFixed(3) + ',' + fy.toFixed(3); }
+compare.addEventListener('click', e => { const r = compare.getBoundingClientRect();
+  setDetail((e.clientX - r.left) / r.width, (e.clientY - r.top) / r.height); });
+window.addEventListener('load', () => { setSplit(slider.value); setDetail(0.5, 0.5); });
+"""
+
+
+def _png(pixels: np.ndarray) -> str:
+    """An (H, W[, C]) float image in [0, 1] as a PNG data URI."""
+    import imagecodecs
+
+    data = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    data = data[..., 0] if data.ndim == 3 and data.shape[2] == 1 else data
+    return "data:image/png;base64," + base64.b64encode(imagecodecs.png_encode(data)).decode("ascii")
+
+
+def _plot(history: dict[str, Any] | None, selected_step: int | None) -> str:
+    """The curves as inline SVG (matplotlib), or a sentence saying why there are none."""
+    if not history or not history.get("step"):
+        return "<p>No per-step history in this record.</p>"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return '<p>No plot: matplotlib is not installed (<code>pip install "deepprior[report]"</code>).</p>'
+    steps = history["step"]
+
+    def values(key: str) -> list[float]:
+        return [math.nan if v is None else v for v in history.get(key) or []]
+
+    figure, (loss_axes, psnr_axes) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    loss_axes.semilogy(steps, values("loss"), color="tab:blue")
+    loss_axes.set_ylabel("loss")
+    for key, label in (
+        ("psnr", "output vs reference"),
+        ("psnr_average", "average vs reference"),
+        ("psnr_observation", "A(output) vs observation"),
+    ):
+        series = values(key)
+        if any(math.isfinite(v) for v in series):
+            psnr_axes.plot(steps, series, label=label)
+    if selected_step is not None:
+        for axes in (loss_axes, psnr_axes):
+            axes.axvline(selected_step, color="black", linestyle="--", linewidth=1)
+        psnr_axes.annotate(f"selected step {selected_step}", (selected_step, 0.02), xycoords=("data", "axes fraction"))
+    psnr_axes.set_xlabel("step")
+    psnr_axes.set_ylabel("PSNR (dB)")
+    if psnr_axes.get_legend_handles_labels()[0]:
+        psnr_axes.legend(loc="lower right")
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _settings_table(record: dict[str, Any]) -> str:
+    keys = (
+        "task",
+        "method",
+        "preset",
+        "device",
+        "device_name",
+        "iterations_run",
+        "stopped_at",
+        "selected_step",
+        "output_source",
+        "seconds",
+        "wall_seconds",
+        "settings",
+        "generator",
+        "regularizer",
+        "data_term",
+        "versions",
+        "inputs",
+        "command",
+    )
+    rows = []
+    for key in keys:
+        if record.get(key) not in (None, {}, []):
+            value = record[key]
+            text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+            rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(text)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def render_report(before: Image, after: Image, record: dict[str, Any]) -> str:
+    """The HTML of one run's report (see the module docstring)."""
+    if before.pixels.shape[:2] != after.pixels.shape[:2]:
+        from skimage.transform import resize  # super-resolution: show the input at the output's size
+
+        before = before.with_pixels(resize(before.pixels, after.pixels.shape[:2], order=0))
+    title = f"deepprior {record.get('task', '')} {record.get('method', '')}".strip()
+    before_uri, after_uri = _png(before.pixels), _png(after.pixels)
+    plot = _plot(record.get("history"), record.get("selected_step"))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(str(record.get("output_path") or ""))} — {record.get("iterations_run", 0)} steps,
+{float(record.get("seconds") or 0):.1f} s on {html.escape(str(record.get("device_name") or record.get("device")))};
+returned: {html.escape(str(record.get("output_source")))}</p>
+<h2>Input and result (drag the slider; click the image to move the detail)</h2>
+<div class="compare"><img class="before" alt="input" src="{before_uri}"><img class="after" alt="result"
+ src="{after_uri}"></div>
+<input id="slider" type="range" min="0" max="100" value="50" aria-label="before/after split">
+<h2>Detail, 4×: input and result</h2>
+<div class="zoom" id="zoom-before" style="background-image:url('{before_uri}')"></div><div class="zoom"
+ id="zoom-after" style="background-image:url('{after_uri}')"></div>
+<h2>Curves</h2>
+<div class="plot">{plot}</div>
+<h2>Settings</h2>
+{_settings_table(record)}
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+
+
+def write_report(record_path: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> Path:
+    """Write the report of the run whose JSON record is ``record_path`` (beside it, ``.html``, by default).
+
+    Raises
+    ------
+    InputError
+        The record is not a deepprior run record, or its images cannot be read.
+    """
+    from .io import atomic_write, read_image
+    from .record import SCHEMA
+
+    path = Path(record_path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the run record '{path}': {exc}") from None
+    if record.get("schema") != SCHEMA or not record.get("output_path") or not record.get("inputs"):
+        raise InputError(f"'{path}' is not the record of a deepprior run with its files")
+    source = Path(record["inputs"].get("image") or record["inputs"].get("noflash") or "")
+    before, after = read_image(source), read_image(record["output_path"])
+    page = render_report(before, after, record)
+    target = Path(target) if target is not None else path.with_suffix(".html")
+    return atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+def write_index(folder: str | os.PathLike[str], failures: list[str] | None = None) -> Path:
+    """Write ``index.html`` in a folder of results: one row per run (thumbnail, link to its report) and the
+    failures, if any."""
+    from .io import atomic_write, read_image
+
+    root = Path(folder)
+    rows = []
+    for record_path in sorted(root.glob("*.json")):
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            report = write_report(record_path)
+            thumb = _png(read_image(record["output_path"]).pixels[::4, ::4])
+        except (InputError, ValueError, KeyError, OSError):
+            continue
+        rows.append(
+            f"<tr><td><a href='{html.escape(report.name)}'><img class='thumb' src='{thumb}' alt=''></a>"
+            f"</td><td><a href='{html.escape(report.name)}'>{html.escape(record_path.stem)}</a></td>"
+            f"<td>{record.get('iterations_run')} steps, {float(record.get('seconds') or 0):.1f} s</td></tr>"
+        )
+    failed = "".join(f"<li class='fail'>{html.escape(line)}</li>" for line in failures or [])
+    page = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>deepprior: {html.escape(root.name)}"
+        f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(root.name)}</h1>"
+        f"<table><tr><th>result</th><th>run</th><th>fit</th></tr>{''.join(rows)}</table>"
+        + (f"<h2>Failures</h2><ul>{failed}</ul>" if failed else "")
+        + "</body></html>"
+    )
+    return atomic_write(root / "index.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+__all__ = ["render_report", "write_index", "write_report"]
