@@ -64,11 +64,15 @@ def run_demo(
     write_image(output / "clean.png", clean)
     write_image(output / "noisy.png", noisy)
     write_image(output / "restored.png", restoration.image)
-    plot_history(
-        restoration.history,
-        output / "curve.png",
-        title=f"deepprior demo: denoise sigma=25, skip{DEMO_CHANNELS}, {record.device}",
-    )
+    try:
+        plot_history(
+            restoration.history,
+            output / "curve.png",
+            title=f"deepprior demo: denoise sigma=25, skip{DEMO_CHANNELS}, {record.device}",
+        )
+        curve = ", curve.png"
+    except InputError as exc:  # matplotlib is optional: the demo goes on without the curve
+        curve = f" (no curve: {exc})"
     write_record(
         output / "restored.json", replace(record, extra={**record.extra, "scores": scores}), restoration.history
     )
@@ -78,5 +82,5 @@ def run_demo(
             f"restored PSNR {scores['psnr_restored']:.2f} dB  SSIM {scores['ssim_restored']:.3f}  "
             f"({record.iterations_run} iterations, {scores['seconds']:.1f} s on {record.device})"
         )
-        print(f"wrote {output}/clean.png, noisy.png, restored.png, curve.png, restored.json")
+        print(f"wrote {output}/clean.png, noisy.png, restored.png, restored.json{curve}")
     return scores

@@ -1,87 +1,96 @@
-"""A loss / PSNR curve as a PNG, drawn with Pillow (no plotting library needed)."""
+"""Loss / PSNR curves drawn by matplotlib (the optional extra ``deepprior[report]``, imported on first use).
+
+Without matplotlib these functions raise :class:`deepprior.errors.InputError` saying how to install it; the demo
+and the HTML report then go on without a plot and say so.
+"""
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import Any
 
 from .callbacks import History
+from .errors import InputError
 from .io import atomic_write
 
-_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14))
+_PSNR_SERIES = (
+    ("psnr", "PSNR of output vs reference"),
+    ("psnr_average", "PSNR of average vs reference"),
+    ("psnr_observation", "PSNR of A(output) vs observation"),
+)
 
 
-def _draw(image: Image.Image) -> ImageDraw.ImageDraw:
-    """A drawing context with Pillow's scalable default font (the bitmap fallback squeezes spaces away)."""
-    draw = ImageDraw.Draw(image)
+def _pyplot() -> Any:
     try:
-        draw.font = ImageFont.load_default(size=12)
-    except (TypeError, OSError):  # Pillow without FreeType: the bitmap font
-        pass
-    return draw
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError('plots need matplotlib: pip install "deepprior[report]"') from None
+    return plt
 
 
-def _finite(values: Sequence[float]) -> list[float]:
-    return [v for v in values if v is not None and math.isfinite(v)]
+def _values(history: Mapping[str, Any], key: str) -> list[float]:
+    return [math.nan if v is None else float(v) for v in history.get(key) or []]
 
 
-def _panel(
-    draw: ImageDraw.ImageDraw,
-    box: tuple[int, int, int, int],
-    steps: Sequence[int],
-    series: list[tuple[str, Sequence[float]]],
-    title: str,
-    log: bool = False,
-) -> None:
-    left, top, right, bottom = box
-    draw.rectangle(box, outline=(0, 0, 0))
-    draw.text((left, top - 14), title, fill=(0, 0, 0))
-    values = [math.log10(v) if log else v for _, s in series for v in _finite(s) if not log or v > 0]
-    if not values or not steps:
-        draw.text((left + 10, top + 10), "no data", fill=(0, 0, 0))
-        return
-    lo, hi = min(values), max(values)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
-    x_max = max(steps[-1], 1)
+def history_figure(history: History | Mapping[str, Any], title: str = "", selected_step: int | None = None) -> Any:
+    """A two-panel matplotlib figure: the loss (log scale) and the PSNRs over the steps, the selected step marked.
 
-    def point(step: int, value: float) -> tuple[float, float]:
-        v = math.log10(value) if log else value
-        return (left + (right - left) * step / x_max, bottom - (bottom - top) * (v - lo) / (hi - lo))
-
-    for i in range(5):  # horizontal grid with labels
-        v = lo + (hi - lo) * i / 4
-        y = bottom - (bottom - top) * i / 4
-        draw.line((left, y, right, y), fill=(225, 225, 225))
-        draw.text((4, y - 6), f"{10**v:.2g}" if log else f"{v:.2f}", fill=(0, 0, 0))
-    draw.text((right - 60, bottom + 4), f"step {x_max}", fill=(0, 0, 0))
-    for (name, data), colour in zip(series, _COLOURS):
-        points = [point(s, v) for s, v in zip(steps, data) if v is not None and math.isfinite(v) and (not log or v > 0)]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        legend_y = top + 4 + 14 * series.index((name, data))
-        draw.text((left + 8, legend_y), name, fill=colour)
-
-
-def plot_history(history: History, path: str | Path, title: str = "") -> Path:
-    """Write a two-panel PNG: loss (log scale) and PSNR (vs reference, and of A·out vs y) over the steps."""
-    width, height = 720, 520
-    image = Image.new("RGB", (width, height), "white")
-    draw = _draw(image)
+    Raises
+    ------
+    InputError
+        matplotlib is not installed.
+    """
+    plt = _pyplot()
+    data = history.to_dict() if isinstance(history, History) else history
+    steps = data.get("step") or []
+    figure, (loss_axes, psnr_axes) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    loss = _values(data, "loss")
+    if any(v > 0 for v in loss if math.isfinite(v)):
+        loss_axes.semilogy(steps, loss, color="tab:blue")
+    loss_axes.set_ylabel("loss")
+    for key, label in _PSNR_SERIES:
+        series = _values(data, key)
+        if any(math.isfinite(v) for v in series):
+            psnr_axes.plot(steps, series, label=label)
+    if selected_step is not None:
+        for axes in (loss_axes, psnr_axes):
+            axes.axvline(selected_step, color="black", linestyle="--", linewidth=1)
+        psnr_axes.annotate(f" selected step {selected_step}", (selected_step, 0.03), xycoords=("data", "axes fraction"))
+    psnr_axes.set_xlabel("step")
+    psnr_axes.set_ylabel("PSNR (dB)")
+    if psnr_axes.get_legend_handles_labels()[0]:
+        psnr_axes.legend(loc="lower right")
     if title:
-        draw.text((60, 6), title, fill=(0, 0, 0))
-    _panel(draw, (60, 40, width - 20, 240), history.step, [("loss", history.loss)], "loss", log=True)
-    psnr_series = [
-        ("PSNR of output vs reference", history.psnr),
-        ("PSNR of average vs reference", history.psnr_average),
-        ("PSNR of A(output) vs observation", history.psnr_observation),
-    ]
-    psnr_series = [(n, s) for n, s in psnr_series if _finite(s)]
-    _panel(draw, (60, 290, width - 20, height - 30), history.step, psnr_series, "PSNR (dB)")
-    return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_history(
+    history: History | Mapping[str, Any], path: str | Path, title: str = "", selected_step: int | None = None
+) -> Path:
+    """Write :func:`history_figure` as a PNG, atomically."""
+    figure = history_figure(history, title, selected_step)
+    try:
+        return atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    finally:
+        _pyplot().close(figure)
+
+
+def history_svg(history: History | Mapping[str, Any], selected_step: int | None = None) -> str:
+    """:func:`history_figure` as an inline ``<svg>`` element (for self-contained HTML)."""
+    figure = history_figure(history, selected_step=selected_step)
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    _pyplot().close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
 
 
 def plot_series(
@@ -91,9 +100,20 @@ def plot_series(
     title: str,
     y_label: str = "PSNR (dB)",
 ) -> Path:
-    """Write a one-panel PNG with up to five named curves over the same steps (e.g. PSNR of several methods)."""
-    image = Image.new("RGB", (720, 360), "white")
-    draw = _draw(image)
-    draw.text((60, 6), title, fill=(0, 0, 0))
-    _panel(draw, (60, 40, 700, 330), steps, series, y_label)
-    return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))
+    """Write a one-panel PNG of named curves over the same steps (e.g. PSNR of several methods)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 4))
+    for name, values in series:
+        axes.plot(steps, [math.nan if v is None else v for v in values], label=name)
+    axes.set_xlabel("step")
+    axes.set_ylabel(y_label)
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    try:
+        return atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(figure)
+
+
+__all__ = ["history_figure", "history_svg", "plot_history", "plot_series"]

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -65,46 +63,15 @@ def _png(pixels: np.ndarray) -> str:
 
 
 def _plot(history: dict[str, Any] | None, selected_step: int | None) -> str:
-    """The curves as inline SVG (matplotlib), or a sentence saying why there are none."""
+    """The curves as inline SVG, or a sentence saying why there are none."""
+    from .plot import history_svg
+
     if not history or not history.get("step"):
         return "<p>No per-step history in this record.</p>"
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return '<p>No plot: matplotlib is not installed (<code>pip install "deepprior[report]"</code>).</p>'
-    steps = history["step"]
-
-    def values(key: str) -> list[float]:
-        return [math.nan if v is None else v for v in history.get(key) or []]
-
-    figure, (loss_axes, psnr_axes) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
-    loss_axes.semilogy(steps, values("loss"), color="tab:blue")
-    loss_axes.set_ylabel("loss")
-    for key, label in (
-        ("psnr", "output vs reference"),
-        ("psnr_average", "average vs reference"),
-        ("psnr_observation", "A(output) vs observation"),
-    ):
-        series = values(key)
-        if any(math.isfinite(v) for v in series):
-            psnr_axes.plot(steps, series, label=label)
-    if selected_step is not None:
-        for axes in (loss_axes, psnr_axes):
-            axes.axvline(selected_step, color="black", linestyle="--", linewidth=1)
-        psnr_axes.annotate(f"selected step {selected_step}", (selected_step, 0.02), xycoords=("data", "axes fraction"))
-    psnr_axes.set_xlabel("step")
-    psnr_axes.set_ylabel("PSNR (dB)")
-    if psnr_axes.get_legend_handles_labels()[0]:
-        psnr_axes.legend(loc="lower right")
-    figure.tight_layout()
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+        return history_svg(history, selected_step)
+    except InputError as exc:  # matplotlib is an optional extra
+        return f"<p>No plot: {html.escape(str(exc))}.</p>"
 
 
 def _settings_table(record: dict[str, Any]) -> str:
