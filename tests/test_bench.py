@@ -413,3 +413,16 @@ def test_benchmark_scripts_use_no_sys_path_edits_or_absolute_paths():
     for path in [*root.glob("*.py"), *root.glob("suite/*.py")]:
         text = path.read_text(encoding="utf-8")
         assert "sys.path" not in text and "/work/" not in text, path
+
+
+def test_each_suite_gets_one_html_page_with_its_tables_and_the_quality_time_plot(tmp_path):
+    import shutil
+
+    from benchmarks.suite.report import rebuild_reports
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "benchmarks/results/denoise-color25-quick.jsonl", tmp_path)
+    written = rebuild_reports(tmp_path)
+    page = (tmp_path / "denoise-color25-quick.html").read_text()
+    assert tmp_path / "denoise-color25-quick.html" in written
+    assert page.count("<table>") >= 3 and "nl-means" in page and "paper" in page
+    assert "Quality against time" in page and "<svg" in page

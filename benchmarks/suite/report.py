@@ -8,6 +8,8 @@ profile carries the "not a reproduction" label and no paper column.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import re
 import statistics
@@ -461,8 +463,70 @@ def write_contact_sheet(results_file: Path, data: dict[str, Any] | None = None, 
     return target
 
 
+def quality_time_svg(data: dict[str, Any]) -> str | None:
+    """PSNR against seconds per image, one point per method (means over the entries), as inline SVG; None when
+    there is nothing to plot (no ground truth) or matplotlib is missing."""
+    points: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    for entry in data.get("entries", []):
+        if entry.get("psnr") is not None and entry.get("wall_seconds") is not None:
+            points[entry["method"]][0].append(float(entry["wall_seconds"]))
+            points[entry["method"]][1].append(float(entry["psnr"]))
+    if not points:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    figure, axes = plt.subplots(figsize=(6.5, 4))
+    for method, (seconds, psnr) in sorted(points.items()):
+        x, y = statistics.mean(seconds), statistics.mean(psnr)
+        axes.scatter([x], [y])
+        axes.annotate(method, (x, y), textcoords="offset points", xytext=(5, 3))
+    axes.set_xscale("symlog", linthresh=0.1)
+    axes.set_xlabel("seconds per image (mean)")
+    axes.set_ylabel("PSNR (dB, mean)")
+    axes.set_title("quality against time")
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def write_html(results_file: Path, data: dict[str, Any] | None = None) -> Path:
+    """One self-contained HTML page of a suite: its tables (the papers' figures beside ours), the quality–time
+    plot and the contact sheet, rebuilt from the results file (python-markdown renders the tables)."""
+    import markdown as markdown_renderer
+
+    data = dict(load_results(results_file) if data is None else data)
+    data["_results_name"] = results_file.name
+    body = markdown_renderer.markdown(markdown(data), extensions=["tables"])
+    plot = quality_time_svg(data)
+    sheet = results_file.with_suffix(".png")
+    picture = ""
+    if sheet.exists():
+        encoded = base64.b64encode(sheet.read_bytes()).decode("ascii")
+        picture = f"<h2>Contact sheet</h2><img alt='contact sheet' src='data:image/png;base64,{encoded}'>"
+    style = (
+        "body{font:14px system-ui,sans-serif;margin:24px;max-width:1200px} table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px} img{max-width:100%}"
+    )
+    page = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{data.get('suite')}</title>"
+        f"<style>{style}</style></head><body>{body}"
+        + (f"<h2>Quality against time</h2>{plot}" if plot else "")
+        + f"{picture}</body></html>"
+    )
+    return write_text(results_file.with_suffix(".html"), page)
+
+
 def rebuild_reports(results_dir: str | Path) -> list[Path]:
-    """Rewrite the Markdown (and contact sheet, where images were saved) of every results file in a folder."""
+    """Rewrite the Markdown, the HTML page (and contact sheet, where images were saved) of every results file in
+    a folder."""
     folder = Path(results_dir)
     if not folder.is_dir():
         raise InputError(f"results folder '{folder}' does not exist (run a suite first, or pass --results-dir)")
@@ -476,9 +540,10 @@ def rebuild_reports(results_dir: str | Path) -> list[Path]:
         sheet = write_contact_sheet(path, data)
         if sheet is not None:
             written.append(sheet)
+        written.append(write_html(path, data))
     if not written:
         raise InputError(f"no benchmark results (*{SUFFIX}) in '{folder}'")
     return written
 
 
-__all__ = ["markdown", "rebuild_reports", "write_contact_sheet", "write_markdown"]
+__all__ = ["markdown", "quality_time_svg", "rebuild_reports", "write_contact_sheet", "write_html", "write_markdown"]
