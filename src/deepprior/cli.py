@@ -130,6 +130,21 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--threads", type=positive_int, metavar="N", help="CPU threads (default: the cores that are free now)"
     )
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="restore a folder on a Ray cluster, one task per image (default address: auto, the running cluster "
+        "or a new local one); needs deepprior[ray]",
+    )
+    group.add_argument(
+        "--gpus-per-fit",
+        type=non_negative,
+        default=0.0,
+        metavar="F",
+        help="GPUs each Ray task reserves; a fraction lets several fits share one GPU (default 0)",
+    )
     group.add_argument("--no-json", action="store_true", help="do not write the JSON run record")
     group.add_argument(
         "--report",
@@ -422,7 +437,15 @@ def _run_jobs(
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
     workers = _workers(args, len(jobs))
     failures: list[str] = []
-    if workers > 1:
+    if getattr(args, "ray", None) and jobs:
+        from .distributed import run_on_ray
+
+        if not args.quiet:
+            print(f"deepprior: {len(jobs)} image(s) on the Ray cluster at {args.ray}", file=sys.stderr)
+        failures = run_on_ray(
+            args.ray, args.gpus_per_fit, _worker_job, args, run, jobs, options, extra_inputs, reference
+        )
+    elif workers > 1:
         if not args.quiet:
             print(
                 f"deepprior: {len(jobs)} images on the CPU: {workers} at a time with one thread each "

@@ -1,0 +1,94 @@
+"""Scale-out on Ray (the optional extra ``deepprior[ray]``): one task per image, on a cluster of machines.
+
+Each task restores one image on whichever node Ray gives it and writes its result there, atomically (the output
+folder must be on a file system the nodes share, as on any cluster with a shared home or data volume). A task
+whose worker dies (killed, out of memory, node lost) is run again by Ray; a failing image (a corrupt file) is
+reported, not retried. ``num_gpus`` per task may be a fraction, so several fits share one GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DeepPriorError, InputError
+
+if TYPE_CHECKING:
+    from .image import Image
+    from .restore import Restoration
+
+#: How often Ray runs a task again when its worker dies.
+RETRIES = 3
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError('--ray needs Ray: pip install "deepprior[ray]"') from None
+    return ray
+
+
+def connect(address: str) -> Any:
+    """Join the Ray cluster at ``address`` (``"auto"``: the running one, else a new one on this machine)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    options = {"include_dashboard": False, "log_to_driver": False}
+    try:
+        ray.init(address=address, **options)
+    except ConnectionError:
+        if address != "auto":
+            raise InputError(f"no Ray cluster answers at {address!r}") from None
+        ray.init(**options)  # nothing running: a local cluster of this machine's cores
+    return ray
+
+
+def _restore_remote(job: Callable[..., None], *arguments: Any) -> str | None:
+    """Run one job; a user-facing failure comes back as its message (Ray would retry nothing else)."""
+    try:
+        job(*arguments)
+    except DeepPriorError as exc:
+        return str(exc)
+    return None
+
+
+def run_on_ray(
+    address: str,
+    gpus_per_fit: float,
+    job: Callable[..., None],
+    args: argparse.Namespace,
+    run: Callable[..., Restoration],
+    jobs: list[tuple[Path, Path]],
+    options: dict[str, Any],
+    extra_inputs: dict[str, Path],
+    reference: Image | None,
+) -> list[str]:
+    """Send one task per (input, output) job to the cluster; returns the failures (one line each), printing each
+    result as it arrives."""
+    ray = connect(address)
+    remote = ray.remote(num_cpus=1, num_gpus=gpus_per_fit, max_retries=RETRIES)(_restore_remote)
+    pending = {
+        remote.remote(job, args, run, {"image": source, **extra_inputs}, output, options, reference): (source, output)
+        for source, output in jobs
+    }
+    failures: list[str] = []
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        source, output = pending.pop(done[0])
+        try:
+            error = ray.get(done[0])
+        except Exception as exc:  # the task failed RETRIES + 1 times: a worker that keeps dying
+            error = f"its worker kept failing ({type(exc).__name__})"
+        if error is not None:
+            failures.append(f"{source.name}: {error}")
+            print(f"deepprior: skipped {source.name}: {error}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"wrote {output}")
+    return failures
+
+
+__all__ = ["RETRIES", "connect", "run_on_ray"]
