@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="entries run at once in N worker processes (for an accelerator that one fit does not fill; default 1)",
     )
     parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run the entries as tasks of a Ray cluster (default address: auto, the running one or a local one)",
+    )
+    parser.add_argument(
+        "--gpus-per-fit", type=float, default=0.0, metavar="F", help="GPUs each Ray task reserves (default 0)"
+    )
+    parser.add_argument(
         "--threads",
         type=positive_int,
         metavar="N",
@@ -147,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             device=args.device,
             jobs=args.jobs,
+            ray=args.ray,
+            gpus_per_fit=args.gpus_per_fit,
             threads=args.threads,
             data_dir=args.data_dir,
             results_dir=args.results_dir,

@@ -67,3 +67,30 @@ def test_a_ray_run_equals_the_serial_run_and_survives_a_killed_worker(tmp_path, 
         assert np.array_equal(serial, distributed)  # one thread each: the same bits on both paths
     assert not (tmp_path / "ray" / "corrupt.png").exists()
     assert main(["denoise", str(folder), "-o", str(tmp_path / "ray"), "--ray", "--skip-existing", *FAST]) == 1
+
+
+@pytest.mark.slow
+def test_the_benchmark_runner_on_ray_gives_the_serial_numbers(tmp_path, ray_instance, shared_data):
+    from benchmarks.suite.results import load_results
+    from benchmarks.suite.runner import BenchRequest, run_suite
+
+    common = dict(
+        suite="denoise-color25",
+        profile="quick",
+        methods=["dip", "input"],
+        limit=2,
+        crop=32,
+        iterations=3,
+        channels=8,
+        threads=1,
+        data_dir=shared_data,
+        progress=False,
+    )
+    serial = run_suite(BenchRequest(**common, results_dir=tmp_path / "serial"))
+    distributed = run_suite(BenchRequest(**common, results_dir=tmp_path / "ray", ray="auto"))
+    assert serial.computed == distributed.computed == 4 and not distributed.failures
+    psnr = {
+        path: {(e["image"], e["method"]): e["psnr"] for e in load_results(path)["entries"]}
+        for path in (serial.results_path, distributed.results_path)
+    }
+    assert psnr[serial.results_path] == psnr[distributed.results_path]

@@ -44,6 +44,8 @@ class BenchRequest:
     fresh: bool = False
     save_images: bool = False
     progress: bool = True
+    ray: str | None = None  # a Ray cluster's address ("auto": the running one or a local one) instead of --jobs
+    gpus_per_fit: float = 0.0  # GPUs each Ray task reserves (a fraction shares a GPU)
     crop: int | None = None  # quick-profile overrides
     iterations: int | None = None
     channels: int | None = None
@@ -340,7 +342,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     remaining = sum(weights[(i.name, m, s)] for i, m, s in todo)
     bar = _Bar(suite.name, total, total - remaining, len(plan), summary.skipped, request.progress)
     try:
-        if request.jobs == 1 or len(todo) <= 1:
+        if (request.jobs == 1 and not request.ray) or len(todo) <= 1:
             for item, method, seed in todo:
                 bar.describe(item.name, method, seed)
                 try:
@@ -356,7 +358,20 @@ def run_suite(request: BenchRequest) -> BenchSummary:
                     record(item, method, seed, sample, measured, image)
                 bar.advance(weights[(item.name, method, seed)])
         else:
-            _run_pool(request.jobs, request.threads, todo, suite, options, sample_of, record, fail, bar, weights)
+            _run_pool(
+                request.jobs,
+                request.threads,
+                todo,
+                suite,
+                options,
+                sample_of,
+                record,
+                fail,
+                bar,
+                weights,
+                ray=request.ray,
+                gpus_per_fit=request.gpus_per_fit,
+            )
     finally:
         bar.close()
     data = load_results(path)
@@ -378,22 +393,27 @@ def _run_pool(
     fail: Any,
     bar: Any,
     weights: dict[tuple[str, str, int], float],
+    ray: str | None = None,
+    gpus_per_fit: float = 0.0,
 ) -> None:
-    """Run the entries in ``jobs`` worker processes (each with ``threads`` or cpu_count/jobs torch threads);
-    record them in this process.
+    """Run the entries in ``jobs`` worker processes (each with ``threads`` or cpu_count/jobs torch threads), or as
+    tasks of a Ray cluster; record them in this process, as they finish.
 
-    Meant for an accelerator that one fit does not saturate; the samples are loaded here and sent to the workers.
+    Meant for an accelerator that one fit does not saturate, or a cluster; the samples are loaded here and sent.
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
     pending: dict[Any, tuple[Item, str, int, Sample]] = {}
     queue = list(todo)
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_worker_init, initargs=(threads,)
-    ) as pool:
+    if ray:
+        pool: Any = _RayPool(ray, gpus_per_fit)
+        jobs = max(jobs, pool.slots)
+    else:
+        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+        context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init, initargs=(threads,))
+    with pool:
         try:
             while queue or pending:
                 while queue and len(pending) < 2 * jobs:
@@ -420,6 +440,30 @@ def _run_pool(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+class _RayPool:
+    """The part of a ``concurrent.futures`` executor that :func:`_run_pool` uses, on a Ray cluster: each entry is
+    one task (retried if its worker dies), its result a ``concurrent.futures.Future``."""
+
+    def __init__(self, address: str, gpus_per_fit: float) -> None:
+        from deepprior.distributed import RETRIES, connect
+
+        self.ray = connect(address)
+        self.slots = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        self.options = {"num_cpus": 1, "num_gpus": gpus_per_fit, "max_retries": RETRIES}
+
+    def submit(self, function: Any, *arguments: Any) -> Any:
+        return self.ray.remote(**self.options)(function).remote(*arguments).future()
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Leave the cluster running (it may be shared); pending tasks finish or are dropped with the driver."""
+
+    def __enter__(self) -> _RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
 
 
 def _scale_of(suite: Suite) -> int | None:
