@@ -332,17 +332,29 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
     return text + ")"
 
 
-def _restore_one(
-    args: argparse.Namespace,
-    run: Callable[..., Restoration],
-    images: dict[str, Path],
-    output: Path,
-    options: dict[str, Any],
-    reference: Image | None,
-) -> None:
+@dataclasses.dataclass
+class Restorer:
+    """What every image of one command is restored with: the parsed command line, the task function, its
+    options, the extra inputs (a mask) and the reference. Picklable, so that worker processes and Ray tasks get it
+    whole."""
+
+    args: argparse.Namespace
+    run: Callable[..., Restoration]
+    options: dict[str, Any]
+    extra_inputs: dict[str, Path] = dataclasses.field(default_factory=dict)
+    reference: Image | None = None
+    quiet_bar: bool = False
+
+    def inputs(self, source: Path) -> dict[str, Path]:
+        return {"image": source, **self.extra_inputs}
+
+
+def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> None:
     """Read the inputs of one job, restore, write the image and its record, print the summary."""
     from .io import read_image, read_mask
     from .io.stacks import is_stack
+
+    args, run, options, reference = restorer.args, restorer.run, restorer.options, restorer.reference
 
     if "image" in images and is_stack(images["image"]):
         _restore_stack(args, run, images, output, options)
@@ -361,7 +373,7 @@ def _restore_one(
     if _fits_a_network(args):
         kwargs.update(checkpoint=checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
         _CHECKPOINTS.append(checkpoint)
-    quiet_bar = args.quiet or getattr(args, "quiet_bar", False)  # workers print summaries, not bars
+    quiet_bar = args.quiet or restorer.quiet_bar  # workers print summaries, not bars
     kwargs["progress"] = False if quiet_bar else f"{task} {main.path.name if main.path else ''}".strip()
     start = time.perf_counter()
     restoration = run(*read.values(), **kwargs)
@@ -435,6 +447,7 @@ def _run_jobs(
     task = args.command if args.command != "l0" else f"l0-{args.solver}"  # names the default outputs
     jobs = _resolve_jobs(args, args.input, task)
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
+    restorer = Restorer(args, run, options, extra_inputs, reference)
     workers = _workers(args, len(jobs))
     failures: list[str] = []
     if getattr(args, "ray", None) and jobs:
@@ -442,9 +455,7 @@ def _run_jobs(
 
         if not args.quiet:
             print(f"deepprior: {len(jobs)} image(s) on the Ray cluster at {args.ray}", file=sys.stderr)
-        failures = run_on_ray(
-            args.ray, args.gpus_per_fit, _worker_job, args, run, jobs, options, extra_inputs, reference
-        )
+        failures = run_on_ray(args.ray, args.gpus_per_fit, _worker_job, restorer, jobs)
     elif workers > 1:
         if not args.quiet:
             print(
@@ -452,13 +463,13 @@ def _run_jobs(
                 "(more images per hour than one at a time with every thread)",
                 file=sys.stderr,
             )
-        failures = _run_in_workers(workers, args, run, jobs, options, extra_inputs, reference)
+        failures = _run_in_workers(workers, restorer, jobs)
     else:
         if len(jobs) > 1 and not args.quiet:
             print(f"deepprior: {len(jobs)} images, one at a time", file=sys.stderr)
         for source, output in jobs:
             try:
-                _restore_one(args, run, {"image": source, **extra_inputs}, output, options, reference)
+                _restore_one(restorer, restorer.inputs(source), output)
             except DeepPriorError as exc:
                 if len(jobs) == 1:
                     raise
@@ -504,27 +515,11 @@ def _worker_start() -> None:
     warnings.showwarning = _warn_in_one_line
 
 
-def _worker_job(
-    args: argparse.Namespace,
-    run: Callable[..., Restoration],
-    images: dict[str, Path],
-    output: Path,
-    options: dict[str, Any],
-    reference: Image | None,
-) -> None:
-    args.quiet_bar = True
-    _restore_one(args, run, images, output, options, reference)
+def _worker_job(restorer: Restorer, images: dict[str, Path], output: Path) -> None:
+    _restore_one(dataclasses.replace(restorer, quiet_bar=True), images, output)
 
 
-def _run_in_workers(
-    workers: int,
-    args: argparse.Namespace,
-    run: Callable[..., Restoration],
-    jobs: list[tuple[Path, Path]],
-    options: dict[str, Any],
-    extra_inputs: dict[str, Path],
-    reference: Image | None,
-) -> list[str]:
+def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Path]]) -> list[str]:
     """Restore the jobs in ``workers`` processes; returns the failures (one line each)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -533,8 +528,7 @@ def _run_in_workers(
     context = multiprocessing.get_context("spawn")  # no inherited torch threads or locks
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
         futures = {
-            pool.submit(_worker_job, args, run, {"image": source, **extra_inputs}, output, options, reference): source
-            for source, output in jobs
+            pool.submit(_worker_job, restorer, restorer.inputs(source), output): source for source, output in jobs
         }
         try:
             for future, source in futures.items():
@@ -592,7 +586,11 @@ def _cmd_flash(args: argparse.Namespace) -> int:
 
     check_writable(output)
     reference = read_image(args.reference) if args.reference else None
-    _restore_one(args, flash_noflash, {"flash": args.flash, "noflash": args.noflash}, output, options, reference)
+    _restore_one(
+        Restorer(args, flash_noflash, options, reference=reference),
+        {"flash": args.flash, "noflash": args.noflash},
+        output,
+    )
     return 0
 
 

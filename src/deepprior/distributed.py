@@ -8,7 +8,6 @@ reported, not retried. ``num_gpus`` per task may be a fraction, so several fits 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DeepPriorError, InputError
 
 if TYPE_CHECKING:
-    from .image import Image
-    from .restore import Restoration
+    from .cli import Restorer
 
 #: How often Ray runs a task again when its worker dies.
 RETRIES = 3
@@ -57,23 +55,14 @@ def _restore_remote(job: Callable[..., None], *arguments: Any) -> str | None:
 
 
 def run_on_ray(
-    address: str,
-    gpus_per_fit: float,
-    job: Callable[..., None],
-    args: argparse.Namespace,
-    run: Callable[..., Restoration],
-    jobs: list[tuple[Path, Path]],
-    options: dict[str, Any],
-    extra_inputs: dict[str, Path],
-    reference: Image | None,
+    address: str, gpus_per_fit: float, job: Callable[..., None], restorer: Restorer, jobs: list[tuple[Path, Path]]
 ) -> list[str]:
     """Send one task per (input, output) job to the cluster; returns the failures (one line each), printing each
     result as it arrives."""
     ray = connect(address)
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_fit, max_retries=RETRIES)(_restore_remote)
     pending = {
-        remote.remote(job, args, run, {"image": source, **extra_inputs}, output, options, reference): (source, output)
-        for source, output in jobs
+        remote.remote(job, restorer, restorer.inputs(source), output): (source, output) for source, output in jobs
     }
     failures: list[str] = []
     while pending:
@@ -86,7 +75,7 @@ def run_on_ray(
         if error is not None:
             failures.append(f"{source.name}: {error}")
             print(f"deepprior: skipped {source.name}: {error}", file=sys.stderr)
-        elif not args.quiet:
+        elif not restorer.args.quiet:
             print(f"wrote {output}")
     return failures
 
