@@ -739,9 +739,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepprior`` console script; returns the exit status."""
     import warnings
 
-    # OpenMP threads that wait sleep instead of spinning, so that a run sharing the CPU does not burn the cores
-    # its neighbour needs (read when torch loads, which happens later, on first use)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), "")
     previous = warnings.showwarning

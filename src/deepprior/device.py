@@ -60,9 +60,10 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 def free_cores() -> int:
     """The CPU cores this process may use that no other process is using right now (at least 1).
 
-    The cores of the process's affinity mask, less the tasks of other processes that are runnable at this moment
-    (``procs_running`` of ``/proc/stat``, the median of a few samples 10 ms apart). A busy neighbour on a
-    2-core machine thus leaves one thread to a new run instead of two threads that wait for each other.
+    The cores of the process's affinity mask, less the tasks of other processes that are runnable at this moment:
+    ``procs_running`` of ``/proc/stat`` minus this process's own running threads (its OpenMP threads may still be
+    spinning after a parallel region), the median of a few samples 10 ms apart. A busy neighbour on a 2-core
+    machine thus leaves one thread to a new run instead of two threads that wait for each other.
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -75,11 +76,26 @@ def free_cores() -> int:
                 running = next(int(line.split()[1]) for line in handle if line.startswith("procs_running"))
         except (OSError, StopIteration, ValueError):
             return cores
-        samples.append(running - 1)  # this process is running while it reads
+        samples.append(running - _own_running_threads())
         if attempt < 4:
             time.sleep(0.01)
     others = sorted(samples)[len(samples) // 2]
     return max(1, min(cores, cores - others))
+
+
+def _own_running_threads() -> int:
+    """This process's threads in the running state (at least 1: the one asking)."""
+    count = 0
+    try:
+        for task in os.scandir("/proc/self/task"):
+            try:
+                with open(f"{task.path}/stat", encoding="ascii") as handle:
+                    count += handle.read().rsplit(")", 1)[1].split()[0] == "R"
+            except (OSError, IndexError):
+                continue
+    except OSError:
+        return 1
+    return max(1, count)
 
 
 def synchronize(device: torch.device) -> None:
