@@ -138,12 +138,6 @@ def _driver_version() -> str | None:
         return None
 
 
-def _synchronize(device: torch.device) -> None:
-    from deepprior.device import synchronize
-
-    synchronize(device)
-
-
 # --------------------------------------------------------------------------------------------- 1. smoke
 
 
@@ -271,11 +265,13 @@ GFLOP_512 = 465.0  # skip128, one step (forward + backward) at 512² (REFERENCE 
 
 def _time_steps(run: Callable[[int], None], steps: int, device: torch.device) -> float:
     """Seconds per step of ``run(steps)`` after a warm-up of 3 steps (device synchronised around)."""
+    from deepprior.device import synchronize
+
     run(3)
-    _synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
     run(steps)
-    _synchronize(device)
+    synchronize(device)
     return (time.perf_counter() - start) / steps
 
 

@@ -615,12 +615,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _task_parser(commands: Any, name: str) -> argparse.ArgumentParser:
-    help_text = COMMANDS[name][1]
-    sub = commands.add_parser(name, help=help_text, description=help_text)
-    return sub
-
-
 def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
     """The options of one sub-command (imports the registries, hence torch)."""
     task = COMMANDS[name][0]
@@ -701,7 +695,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     for name in COMMANDS:
-        sub = _task_parser(commands, name)
+        sub = commands.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
         if command is None or command == name:
             _add_task_options(sub, name)
 

@@ -56,7 +56,6 @@ class FitState:
     optimizer: torch.optim.Optimizer
     regularizer: Regularizer | None = None
     reference: torch.Tensor | None = None
-    forward_clean: Callable[[], torch.Tensor] | None = None
     jitter: torch.Generator | None = None
     callbacks: list[Callback] = field(default_factory=list)
     step: int = -1
@@ -301,7 +300,6 @@ def fit(
         optimizer=_make_optimizer(params, settings.lr, device),
         regularizer=regularizer,
         reference=reference,
-        forward_clean=forward_clean,
         jitter=jitter,
     )
     if isinstance(settings.threads, int):

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -34,10 +34,6 @@ from .record import RunRecord
 from .registry import DATA_TERMS, GENERATORS, REGULARIZERS, SOLVERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
 from .settings import FitSettings
-
-if TYPE_CHECKING:
-    from .memory import check_fit_memory
-from .loop import FitState
 
 
 class Overrides(TypedDict, total=False):
@@ -387,9 +383,4 @@ def run_classical(preset: Preset, source: Image, overrides: dict[str, Any], sque
     return Restoration(output=source.with_pixels(pixels), history=History(), record=record, squeeze=squeeze)
 
 
-def state_image(state: FitState) -> np.ndarray:
-    """The image a callback would show for a fit state: the average when averaging is on, else the output."""
-    return as_numpy_image(state.average if state.average is not None else state.output)
-
-
-__all__ = ["Overrides", "Restoration", "run_classical", "run_dip", "state_image"]
+__all__ = ["Overrides", "Restoration", "run_classical", "run_dip"]

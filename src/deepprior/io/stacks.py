@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ class Stack:
     resolution: tuple[float, float] | None = None
     resolution_unit: int | None = None
     fits_header: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def plane_axes(self) -> str:
@@ -135,7 +134,7 @@ def read_stack(path: str | os.PathLike[str]) -> Stack:
         if lo < 0 or hi > 1:
             value_range = (lo, hi)
             unit_data = (data.astype(np.float64) - lo) / (hi - lo if hi > lo else 1.0)
-    planes = [_plane(unit_data, axes, index, data.dtype) for index in _plane_indices(axes, data.shape)]
+    planes = [_plane(unit_data, axes, index) for index in _plane_indices(axes, data.shape)]
     resolution = None
     if x_res is not None and y_res is not None:
         resolution = (_ratio(x_res.value), _ratio(y_res.value))
@@ -215,14 +214,13 @@ def _select(axes: str, index: tuple[int, ...]) -> tuple[Any, ...]:
     return tuple(slice(None) if axis in "YXS" else next(values) for axis in axes)
 
 
-def _plane(data: np.ndarray, axes: str, index: tuple[int, ...], dtype: np.dtype) -> Image:
+def _plane(data: np.ndarray, axes: str, index: tuple[int, ...]) -> Image:
     from ..image import as_image
 
     kept = [axis for axis in axes if axis in "YXS"]
     plane = np.asarray(data[_select(axes, index)])
     plane = np.moveaxis(plane, [kept.index(a) for a in "YX"], [0, 1]) if kept[:2] != ["Y", "X"] else plane
-    image = as_image(plane if plane.dtype == dtype or dtype.kind == "f" else plane.astype(dtype), "stack plane")
-    return image
+    return as_image(plane, "stack plane")
 
 
 def write_stack(path: str | os.PathLike[str], stack: Stack, planes: list[np.ndarray]) -> Path:
