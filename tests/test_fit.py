@@ -256,7 +256,7 @@ def test_automatic_threads_follow_the_free_cores_and_fixed_threads_stay(monkeypa
     import deepprior.device
 
     free = iter([2, 1, 1, 2, 2, 2, 2])
-    monkeypatch.setattr(deepprior.device, "free_cores", lambda: next(free, 2))
+    monkeypatch.setattr(deepprior.device, "free_cores", lambda **sampling: next(free, 2))
     torch.set_num_threads(1)
     result, _ = _fit_small(FitSettings(iterations=15, check_every=5, threads="auto"), size=64)
     events = [(e["step"], e["threads"]) for e in result.history.events if e["event"] == "threads"]

@@ -473,12 +473,11 @@ def quality_time_svg(data: dict[str, Any]) -> str | None:
             points[entry["method"]][1].append(float(entry["psnr"]))
     if not points:
         return None
-    try:
-        import matplotlib
+    from deepprior.plot import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        plt = pyplot()
+    except InputError:  # matplotlib is optional
         return None
     figure, axes = plt.subplots(figsize=(6.5, 4))
     for method, (seconds, psnr) in sorted(points.items()):

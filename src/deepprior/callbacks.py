@@ -154,7 +154,7 @@ class HistoryRecorder(Callback):
     def on_step(self, state: FitState) -> None:
         nan = self._nan
         with torch.no_grad():
-            psnr_obs = psnr_torch(state.operator(state.output), state.observation)
+            psnr_obs = psnr_torch(state.prediction, state.observation)  # A·out, computed once by the loop
             psnr_ref = nan if state.reference is None else psnr_torch(state.output, state.reference)
             psnr_avg = (
                 nan if state.reference is None or state.average is None else psnr_torch(state.average, state.reference)
@@ -354,10 +354,10 @@ class Snapshots(Callback):
 class ThreadShare(Callback):
     """Takes the CPU cores that are free, again at every check (``FitSettings(threads="auto")``).
 
-    At a check the fit's own threads are idle, so the runnable tasks that :func:`deepprior.device.free_cores`
-    counts belong to other processes: a neighbour that starts later makes this fit step down to the cores left,
-    and one that ends gives them back. Thread counts change the order of floating-point sums, so results are
-    reproducible bit for bit only with a fixed thread count.
+    :func:`deepprior.device.free_cores` counts the runnable tasks of other processes only: a neighbour that
+    starts later makes this fit step down to the cores left, and one that ends gives them back. Thread counts
+    change the order of floating-point sums, so results are reproducible bit for bit only with a fixed thread
+    count.
     """
 
     restorable = False
@@ -372,7 +372,7 @@ class ThreadShare(Callback):
     def _apply(self, state: FitState, log: bool) -> None:
         from .device import free_cores
 
-        threads = free_cores()
+        threads = free_cores(samples=3, interval=0.005)  # cheap enough for every check
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
             if log:

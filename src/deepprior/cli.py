@@ -175,8 +175,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["width"] = args.channels
     if args.tv_kind is not None:
         options["regularizer_options"] = {"kind": args.tv_kind}
-    method = getattr(args, "method", None) or getattr(args, "kind", None)
-    row = presets.get_preset(COMMANDS[args.command][0], method)
+    row = _row(args)
     if row.kind == "classical":
         fit_flags = sorted(f"--{k.replace('_', '-')}" for k in options if k != "lam")
         if fit_flags:
@@ -279,11 +278,14 @@ def _checkpoint_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.checkpoint.pt")
 
 
-def _fits_a_network(args: argparse.Namespace) -> bool:
-    if args.command == "l0":
-        return False
+def _row(args: argparse.Namespace) -> presets.Preset:
+    """The preset row a sub-command's --method (or inpainting's --kind) names."""
     method = getattr(args, "method", None) or getattr(args, "kind", None)
-    return presets.get_preset(COMMANDS[args.command][0], method).kind == "dip"
+    return presets.get_preset(COMMANDS[args.command][0], method)
+
+
+def _fits_a_network(args: argparse.Namespace) -> bool:
+    return args.command != "l0" and _row(args).kind == "dip"
 
 
 def _snapshots(every: int, output: Path, bit_depth: int) -> Any:
@@ -478,7 +480,7 @@ def _run_jobs(
     if getattr(args, "report", False) and not args.no_json and args.input.is_dir() and jobs:
         from .report import write_index
 
-        print(f"wrote {write_index(jobs[0][1].parent, failures)}")
+        print(f"wrote {write_index(jobs[0][1].parent, failures, build=False)}")  # each run wrote its own
     if failures:
         print(f"deepprior: {len(failures)} of {len(jobs)} image(s) failed:", file=sys.stderr)
         for line in failures:

@@ -57,29 +57,30 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     raise DeviceError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")
 
 
-def free_cores() -> int:
+def free_cores(samples: int = 5, interval: float = 0.01) -> int:
     """The CPU cores this process may use that no other process is using right now (at least 1).
 
     The cores of the process's affinity mask, less the tasks of other processes that are runnable at this moment:
     ``procs_running`` of ``/proc/stat`` minus this process's own running threads (its OpenMP threads may still be
-    spinning after a parallel region), the median of a few samples 10 ms apart. A busy neighbour on a 2-core
-    machine thus leaves one thread to a new run instead of two threads that wait for each other.
+    spinning after a parallel region), the median of ``samples`` samples ``interval`` seconds apart. A busy
+    neighbour on a 2-core machine thus leaves one thread to a new run instead of two threads that wait for each
+    other.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-    samples = []
-    for attempt in range(5):
+    counts = []
+    for attempt in range(samples):
         try:
             with open("/proc/stat", encoding="ascii") as handle:
                 running = next(int(line.split()[1]) for line in handle if line.startswith("procs_running"))
         except (OSError, StopIteration, ValueError):
             return cores
-        samples.append(running - _own_running_threads())
-        if attempt < 4:
-            time.sleep(0.01)
-    others = sorted(samples)[len(samples) // 2]
+        counts.append(running - _own_running_threads())
+        if attempt < samples - 1:
+            time.sleep(interval)
+    others = sorted(counts)[len(counts) // 2]
     return max(1, min(cores, cores - others))
 
 

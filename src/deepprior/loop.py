@@ -60,6 +60,7 @@ class FitState:
     callbacks: list[Callback] = field(default_factory=list)
     step: int = -1
     output: torch.Tensor | None = None
+    prediction: torch.Tensor | None = None
     loss: torch.Tensor | None = None
     average: torch.Tensor | None = None
     history: History = field(default_factory=History)
@@ -321,13 +322,14 @@ def fit(
                 inp = z + settings.reg_noise_std * torch.randn(z.shape, generator=jitter, device=device, dtype=z.dtype)
             state.optimizer.zero_grad(set_to_none=True)
             output = forward(inp)
-            loss = data_term(operator(output), observation)
+            prediction = operator(output)
+            loss = data_term(prediction, observation)
             penalty = None if regularizer is None else regularizer.penalty(output, step)
             if penalty is not None:
                 loss = loss + penalty
             loss.backward()
             state.optimizer.step()
-            state.output, state.loss = output.detach(), loss.detach()
+            state.output, state.prediction, state.loss = output.detach(), prediction.detach(), loss.detach()
             if regularizer is not None:
                 regularizer.after_step(step, forward_clean)
             stopped = any([bool(callback.on_step(state)) for callback in state.callbacks])

@@ -23,7 +23,8 @@ _PSNR_SERIES = (
 )
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend, or an InputError saying how to install it."""
     try:
         import matplotlib
 
@@ -46,7 +47,7 @@ def history_figure(history: History | Mapping[str, Any], title: str = "", select
     InputError
         matplotlib is not installed.
     """
-    plt = _pyplot()
+    plt = pyplot()
     data = history.to_dict() if isinstance(history, History) else history
     steps = data.get("step") or []
     figure, (loss_axes, psnr_axes) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
@@ -80,7 +81,7 @@ def plot_history(
     try:
         return atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     finally:
-        _pyplot().close(figure)
+        pyplot().close(figure)
 
 
 def history_svg(history: History | Mapping[str, Any], selected_step: int | None = None) -> str:
@@ -88,7 +89,7 @@ def history_svg(history: History | Mapping[str, Any], selected_step: int | None 
     figure = history_figure(history, selected_step=selected_step)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg")
-    _pyplot().close(figure)
+    pyplot().close(figure)
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
 
@@ -101,7 +102,7 @@ def plot_series(
     y_label: str = "PSNR (dB)",
 ) -> Path:
     """Write a one-panel PNG of named curves over the same steps (e.g. PSNR of several methods)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(8, 4))
     for name, values in series:
         axes.plot(steps, [math.nan if v is None else v for v in values], label=name)
@@ -116,4 +117,4 @@ def plot_series(
         plt.close(figure)
 
 
-__all__ = ["history_figure", "history_svg", "plot_history", "plot_series"]
+__all__ = ["history_figure", "history_svg", "plot_history", "plot_series", "pyplot"]

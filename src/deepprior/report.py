@@ -161,9 +161,9 @@ def write_report(record_path: str | os.PathLike[str], target: str | os.PathLike[
     return atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
-def write_index(folder: str | os.PathLike[str], failures: list[str] | None = None) -> Path:
+def write_index(folder: str | os.PathLike[str], failures: list[str] | None = None, build: bool = True) -> Path:
     """Write ``index.html`` in a folder of results: one row per run (thumbnail, link to its report) and the
-    failures, if any."""
+    failures, if any. ``build``: write each run's report too (False: they were written with the runs)."""
     from .io import atomic_write, read_image
 
     root = Path(folder)
@@ -171,7 +171,7 @@ def write_index(folder: str | os.PathLike[str], failures: list[str] | None = Non
     for record_path in sorted(root.glob("*.json")):
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
-            report = write_report(record_path)
+            report = write_report(record_path) if build else record_path.with_suffix(".html")
             thumb = _png(read_image(record["output_path"]).pixels[::4, ::4])
         except (InputError, ValueError, KeyError, OSError):
             continue
