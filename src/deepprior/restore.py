@@ -12,7 +12,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict
@@ -210,6 +210,39 @@ def _fingerprint(
     return digest.hexdigest()
 
 
+def _settings(preset: Preset, overrides: dict[str, Any], seed: int) -> FitSettings:
+    """The row's loop settings with the overrides: no iteration count keeps the row's early stop, and a
+    regulariser brings the data term its weights are calibrated for unless one is named."""
+    given = {k: v for k, v in overrides.items() if k in _SETTING_NAMES and v is not None}
+    if "stop" not in given and "iterations" not in given:
+        given["stop"] = preset.default_stop
+    chosen = overrides.get("regularizer") or preset.regularizer
+    calibrated = REGULARIZERS.get(chosen).data_term if isinstance(chosen, str) else None
+    if calibrated is not None and "data_term" not in given:
+        given["data_term"] = calibrated
+    settings = replace(preset.settings, **given, seed=int(seed))
+    settings.validate()
+    return settings
+
+
+def _checkpointing(
+    overrides: dict[str, Any], callbacks: list[Any], device: torch.device, fingerprint_of: Callable[[], str]
+) -> dict[str, Any] | None:
+    """Add the checkpoint callback the overrides ask for; the checkpoint to resume from, if any (the run's
+    fingerprint, a digest of its data, is computed only then)."""
+    if overrides.get("checkpoint") is None:
+        if overrides.get("resume"):
+            raise InputError("resume needs the checkpoint file to resume from (checkpoint=...)")
+        return None
+    path, fingerprint = Path(overrides["checkpoint"]), fingerprint_of()
+    resume = None
+    if overrides.get("resume") and path.exists():
+        resume = load_checkpoint(path, device, fingerprint)
+        torch.set_num_threads(resume["threads"])  # the same reductions, hence the same bits
+    callbacks.append(Checkpointing(path, overrides.get("checkpoint_every", 120.0), fingerprint))
+    return resume
+
+
 def run_dip(
     preset: Preset,
     source: Image,
@@ -231,15 +264,7 @@ def run_dip(
     the image used as z when the row's input is ``"image"``.
     """
     _check_names(overrides, _DIP_NAMES, f"{preset.task} {preset.method}")
-    settings_overrides = {k: v for k, v in overrides.items() if k in _SETTING_NAMES and v is not None}
-    if "stop" not in settings_overrides and "iterations" not in settings_overrides:
-        settings_overrides["stop"] = preset.default_stop
-    chosen = overrides.get("regularizer") or preset.regularizer
-    calibrated = REGULARIZERS.get(chosen).data_term if isinstance(chosen, str) else None
-    if calibrated is not None and "data_term" not in settings_overrides:
-        settings_overrides["data_term"] = calibrated
-    settings = replace(preset.settings, **settings_overrides, seed=int(seed))
-    settings.validate()
+    settings = _settings(preset, overrides, seed)
     torch_device = resolve_device(device)
     height, width = image_size
     out_channels = observation.shape[2]
@@ -247,6 +272,8 @@ def run_dip(
     generator = overrides.get("generator") or preset.generator
     generator_options = dict(preset.generator_options) if generator == preset.generator else {}
     generator_options.update(overrides.get("generator_options") or {})
+    if overrides.get("width") is not None:
+        generator_options.update(GENERATORS.get(generator).width_options(int(overrides["width"])))
     input_kind = overrides.get("input_kind") or preset.input
     input_channels = int(overrides.get("input_channels") or preset.input_channels)
     if input_kind == "meshgrid":
@@ -255,9 +282,7 @@ def run_dip(
         if guide is None:
             raise InputError(f"the {preset.task} task has no guide image to use as the input")
         input_channels = guide.shape[2]
-    net = build_generator(
-        generator, input_channels, out_channels, seed=settings.seed, width=overrides.get("width"), **generator_options
-    )
+    net = build_generator(generator, input_channels, out_channels, seed=settings.seed, **generator_options)
     minimum = max(8, net.size_multiple // 2)
     if min(height, width) < minimum:
         raise InputError(
@@ -290,17 +315,10 @@ def run_dip(
     reference = _reference_tensor(overrides.get("reference"), image_size, out_channels)
 
     callbacks = list(overrides.get("callbacks") or ())
-    resume = None
-    if overrides.get("checkpoint") is not None:
-        path = Path(overrides["checkpoint"])
-        described = None if regularizer is None else {"name": regularizer_name, **regularizer.describe()}
-        fingerprint = _fingerprint(preset, settings, net, described, input_kind, y, z)
-        if overrides.get("resume") and path.exists():
-            resume = load_checkpoint(path, torch_device, fingerprint)
-            torch.set_num_threads(resume["threads"])  # the same reductions, hence the same bits
-        callbacks.append(Checkpointing(path, overrides.get("checkpoint_every", 120.0), fingerprint))
-    elif overrides.get("resume"):
-        raise InputError("resume needs the checkpoint file to resume from (checkpoint=...)")
+    described = None if regularizer is None else {"name": regularizer_name, **regularizer.describe()}
+    resume = _checkpointing(
+        overrides, callbacks, torch_device, lambda: _fingerprint(preset, settings, net, described, input_kind, y, z)
+    )
     planned = preset.settings.iterations
     if settings.iterations < UNDERFIT_FRACTION * planned:
         warnings.warn(
@@ -330,7 +348,6 @@ def run_dip(
         generator={
             "name": generator,
             **generator_options,
-            **(GENERATORS.get(generator).width_options(overrides["width"]) if overrides.get("width") else {}),
             "width": overrides.get("width"),
             "parameters": sum(p.numel() for p in net.parameters()),
         },
