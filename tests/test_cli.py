@@ -23,7 +23,7 @@ def test_denoise_end_to_end_writes_image_and_sidecar(tmp_path, noisy_png, capsys
     assert main(["denoise", str(noisy_png), "-o", str(out), "--iterations", "4", "--channels", "8"]) == 0
     assert read_image(out).pixels.shape == (40, 40, 3)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert (record["schema"], record["version"]) == ("deepprior.run", 1)
+    assert (record["schema"], record["version"]) == ("deepprior.run", 2)
     assert record["iterations_run"] == 4 and record["settings"]["seed"] == 0 and record["generator"]["width"] == 8
     assert record["versions"]["torch"] and len(record["history"]["loss"]) == 4
     assert record["output_path"] == str(out) and record["inputs"] == {"image": str(noisy_png)}
@@ -117,6 +117,8 @@ def _bad(tmp_path, noisy_png):
         "zero iterations": (["denoise", str(noisy_png), "-o", out, "--iterations", "0"], "--iterations"),
         "bad suffix": (["denoise", str(noisy_png), "-o", str(tmp_path / "out.gif")], ".png"),
         "lam without reg": (["denoise", str(noisy_png), "-o", out, "--lam", "0.1", *FAST], "--regularizer"),
+        "unknown preset": (["denoise", str(noisy_png), "-o", out, "--preset", "quick"], "--preset"),
+        "zero seeds": (["denoise", str(noisy_png), "-o", out, "--seeds", "0"], "--seeds"),
     }
 
 
@@ -144,6 +146,8 @@ def run_cli(argv):
         "zero iterations",
         "bad suffix",
         "lam without reg",
+        "unknown preset",
+        "zero seeds",
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):

@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmarks.suite.suites import Sample, bicubic_upscale
 from deepprior.errors import InputError
+from deepprior.presets import PROFILES
 from deepprior.registry import Registry
 
 # Tasks (Suite.task) every DIP variant handles.
@@ -89,6 +90,7 @@ class Method:
 
 def _row(method: str, task: str) -> tuple[str, str | None, str | None]:
     """(deepprior task, preset method, regulariser override) of a DIP benchmark method on a suite task."""
+    method = method.split("@")[0]  # "dip@fast": the dip row's fast profile
     if task.startswith("inpaint-"):
         public, row = "inpaint", task.split("-", 1)[1]
     else:
@@ -110,7 +112,9 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     from deepprior.presets import get_preset
 
     public, row, _ = _row(method, task)
-    return get_preset(public, row).for_scale(scale or 4).settings.iterations
+    profile = method.split("@")[1] if "@" in method else "paper"
+    preset = get_preset(public, row, profile)
+    return preset.for_scale(scale or 4).settings.iterations * preset.seeds
 
 
 def _fit_options(options: RunOptions) -> dict[str, Any]:
@@ -163,11 +167,18 @@ def _from_restoration(restoration: Any) -> MethodOutput:
     return MethodOutput(image, record.iterations_run, _compact_settings(record), record.device, record.device_name)
 
 
-def _dip(method: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
+def _dip(method: str, profile: str | None = None) -> Callable[[Sample, str, RunOptions], MethodOutput]:
+    """A DIP benchmark method. Without ``profile``: the papers' fixed step counts. With one: the library exactly
+    as a user calls it with ``preset=profile`` (its ground-truth-free stop where the row has one)."""
+
     def run(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
         from deepprior import tasks
 
         kwargs = _fit_options(options)
+        if profile is not None:
+            kwargs["preset"] = profile
+            if options.iterations is None:
+                del kwargs["stop"]
         public, row, regularizer = _row(method, task)
         # the quick profile cuts the steps on purpose: the library's under-fitting warning is noise here
         warnings.filterwarnings("ignore", message=r"iterations=\d+ is far below", category=UserWarning)
@@ -344,6 +355,28 @@ register(
         description="DIP-ℓ0 by ADMM + Region Fusion (λ = 0.025; β = 2.25 smoothing, 2.0 JPEG)",
     )
 )
+for _profile in PROFILES:
+    register(
+        Method(
+            f"dip@{_profile}",
+            f"DIP ({_profile} preset)",
+            "dip",
+            DIP_TASKS,
+            _dip("dip", _profile),
+            description=f"the task's DIP row, preset={_profile!r}, as a user runs it (its own stop)",
+        )
+    )
+    register(
+        Method(
+            f"dip-l0@{_profile}",
+            f"DIP-ℓ0 ({_profile} preset)",
+            "dip",
+            frozenset({"smooth", "deblock", "denoise"}),
+            _dip("dip-l0", _profile),
+            requires="l0",
+            description=f"DIP-ℓ0, preset={_profile!r}, as a user runs it",
+        )
+    )
 register(
     Method(
         "input",

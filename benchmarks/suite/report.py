@@ -132,9 +132,12 @@ def markdown(data: dict[str, Any]) -> str:
         lines += [
             f"> **{data['label']}.** {data.get('profile_description', '')}. Settings: "
             + ", ".join(f"{k} {v}" for k, v in settings.items())
-            + ". These numbers only show that the "
-            "pipeline runs end to end; they are not comparable with the papers' figures, so no paper column "
-            "is shown.",
+            + (
+                ". These numbers only show that the pipeline runs end to end; they are not comparable with the "
+                "papers' figures, so no paper column is shown."
+                if data["label"] == QUICK_LABEL
+                else ". No paper column is shown: the papers score full images."
+            ),
             "",
         ]
     metric = data.get("metric")
@@ -326,7 +329,7 @@ def _footer(table: _Table, data: dict[str, Any]) -> list[str]:
     )
     lines.append(f"- {len(entries)} entries; data: `{data.get('data_dir')}`; updated {data.get('updated', DASH)}.")
     if data.get("label"):
-        lines += ["", f"**{QUICK_LABEL}.**"]
+        lines += ["", f"**{data['label']}.**"]
     return lines + [""]
 
 
@@ -498,13 +501,16 @@ def quality_time_svg(data: dict[str, Any]) -> str | None:
 
 def write_html(results_file: Path, data: dict[str, Any] | None = None) -> Path:
     """One self-contained HTML page of a suite: its tables (the papers' figures beside ours), the quality–time
-    plot and the contact sheet, rebuilt from the results file (python-markdown renders the tables)."""
+    plot (also written alone as ``<suite>-<profile>-front.svg``, to keep with the results) and the contact sheet,
+    rebuilt from the results file (python-markdown renders the tables)."""
     import markdown as markdown_renderer
 
     data = dict(load_results(results_file) if data is None else data)
     data["_results_name"] = results_file.name
     body = markdown_renderer.markdown(markdown(data), extensions=["tables"])
     plot = quality_time_svg(data)
+    if plot:
+        write_text(results_file.with_name(f"{results_file.stem}-front.svg"), plot)
     sheet = results_file.with_suffix(".png")
     picture = ""
     if sheet.exists():

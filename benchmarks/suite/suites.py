@@ -25,6 +25,7 @@ from deepprior.errors import InputError
 from deepprior.registry import Registry
 
 QUICK_LABEL = "QUICK PROFILE — not a reproduction"
+CROPS_LABEL = "CPU CROPS PROFILE — 128×128 centre crops, not a paper reproduction"
 PAPER_FIGURES = Path(__file__).resolve().parents[1] / "paper_figures.json"
 
 
@@ -104,6 +105,16 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper": Profile(
         "paper", description="the papers' settings on the full images (task presets); needs an accelerator"
+    ),
+    "crops": Profile(
+        "crops",
+        crop=128,
+        sr_crop=128,
+        label=CROPS_LABEL,
+        description="every method with its own settings (full networks and step counts, the library's "
+        "ground-truth-free stops) on 128×128 centre crops (SR: 128×128 ground-truth crops), to compare the "
+        "presets with each other and with the classical methods on a CPU; the crops make the numbers differ from "
+        "the papers' full-image figures",
     ),
 }
 
@@ -482,6 +493,9 @@ def _paper(suite: str) -> dict[str, Any]:
 
 
 _DIP_VARIANTS = ("dip", "dip-tv", "two-stage-tv")
+# the library as a user runs it, one method per preset profile (see deepprior.presets.PROFILES)
+_DIP_PRESETS = ("dip@paper", "dip@fast", "dip@best")
+_DIP_L0_PRESETS = ("dip-l0@paper", "dip-l0@fast", "dip-l0@best")
 
 SUITES: Registry[Suite] = Registry("benchmark suite")
 
@@ -497,7 +511,7 @@ _register(
         "denoise",
         _denoise_items,
         _denoise_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", "input", "tv-chambolle", "nl-means", "bm3d"),
+        methods=(*_DIP_VARIANTS, "dip-l0", "input", "tv-chambolle", "nl-means", "bm3d", *_DIP_PRESETS),
         default_methods=(*_DIP_VARIANTS, "input", "tv-chambolle", "nl-means", "bm3d"),
         **_paper("denoise-color25"),
         notes=(
@@ -532,7 +546,7 @@ _register(
         "super-resolve",
         _sr_items("dip/project_page/SR/Set5/x4", "sr-set5-x4"),
         _sr_load(4),
-        methods=(*_DIP_VARIANTS, "bicubic"),
+        methods=(*_DIP_VARIANTS, "bicubic", *_DIP_PRESETS),
         default_methods=("dip", "dip-tv", "bicubic"),
         metric="y-sr",
         **_paper("sr-set5-x4"),
@@ -547,7 +561,7 @@ _register(
         "super-resolve",
         _sr_items("dip/project_page/SR/Set14/x4", "sr-set14-x4"),
         _sr_load(4),
-        methods=(*_DIP_VARIANTS, "bicubic"),
+        methods=(*_DIP_VARIANTS, "bicubic", *_DIP_PRESETS),
         default_methods=("dip", "dip-tv", "bicubic"),
         metric="y-sr",
         **_paper("sr-set14-x4"),
@@ -563,7 +577,7 @@ _register(
         "super-resolve",
         _sr_items("dip/project_page/SR/Set5/x8", "sr-set5-x8"),
         _sr_load(8),
-        methods=(*_DIP_VARIANTS, "bicubic"),
+        methods=(*_DIP_VARIANTS, "bicubic", *_DIP_PRESETS),
         default_methods=("dip", "dip-tv", "bicubic"),
         metric="y-sr",
         **_paper("sr-set5-x8"),
@@ -578,7 +592,7 @@ _register(
         "inpaint-pixels",
         _inpaint50_items,
         _inpaint50_load,
-        methods=(*_DIP_VARIANTS, "biharmonic"),
+        methods=(*_DIP_VARIANTS, "biharmonic", *_DIP_PRESETS),
         default_methods=("dip", "dip-tv", "biharmonic"),
         **_paper("inpaint-50p"),
         notes=("Inputs: the published *_masked.png; mask = (pixel == 0) marks a missing pixel.",),
@@ -592,7 +606,7 @@ _register(
         "smooth",
         _nks_items,
         _nks_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", "input", "region-fusion", "l0-smooth"),
+        methods=(*_DIP_VARIANTS, "dip-l0", "input", "region-fusion", "l0-smooth", *_DIP_L0_PRESETS),
         default_methods=(*_DIP_VARIANTS, "dip-l0", "input", "region-fusion", "l0-smooth"),
         **_paper("smooth-nks"),
         notes=(
@@ -617,7 +631,16 @@ _register(
         "deblock",
         _clipart_items,
         _clipart_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", "input", "tv-chambolle", "nl-means", "bm3d", "region-fusion"),
+        methods=(
+            *_DIP_VARIANTS,
+            "dip-l0",
+            "input",
+            "tv-chambolle",
+            "nl-means",
+            "bm3d",
+            "region-fusion",
+            *_DIP_L0_PRESETS,
+        ),
         default_methods=(*_DIP_VARIANTS, "dip-l0", "input", "tv-chambolle", "nl-means", "bm3d"),
         **_paper("deblock-clipart"),
         notes=("Ground truth: the RGBA clip{i}.png composited on black (RGB·alpha), as the JPEGs were made.",),
@@ -685,6 +708,7 @@ def select_items(items: list[Item], limit: int | None) -> list[Item]:
 
 __all__ = [
     "PROFILES",
+    "CROPS_LABEL",
     "QUICK_LABEL",
     "SUITES",
     "Item",

@@ -6,7 +6,8 @@
 - :class:`HistoryRecorder` gathers loss and PSNRs on the device and copies them to the host once per check;
 - :class:`StopRule` feeds a ground-truth-free stopping rule and ends the fit when it says so;
 - :class:`Backtracking` restores the last good state of the whole fit when it diverges;
-- :class:`Progress` draws a progress bar; :class:`Snapshots` hands images to a writer every N steps;
+- :class:`StepClock` measures the seconds per step; :class:`Progress` (a clock) draws a progress bar and
+  announces a long fit's duration; :class:`Snapshots` hands images to a writer every N steps;
 - :class:`Checkpointing` saves the whole fit every few minutes, so that a killed run can resume.
 
 A callback implements any of :meth:`Callback.on_start`, :meth:`~Callback.on_step` (every step),
@@ -263,19 +264,61 @@ class Backtracking(Callback):
         self._good, self._good_psnr = state["good"], state["psnr"]
 
 
-class Progress(Callback):
-    """A tqdm progress bar advanced every step (so its ETA is there from the first seconds), with the loss and
-    (given a reference) the PSNR at each check; for a fit expected to last over ``announce_after`` seconds, one
-    line first with its estimated duration, measured on the first steps."""
+class StepClock(Callback):
+    """Measures the seconds per step on the first steps after a warm-up step (two synchronisations per fit);
+    :attr:`per_step` is None until then."""
 
     restorable = False
-    MEASURED_STEPS = 3  # timed after one warm-up step
+    MEASURED_STEPS = 3
 
-    def __init__(self, label: str = "fit", announce_after: float = 30.0) -> None:
-        self.label, self.announce_after = label, announce_after
-        self._bar: Any = None
+    def __init__(self) -> None:
         self._first = 0
         self._clock = 0.0
+        self.per_step: float | None = None
+
+    def on_resume(self, state: FitState) -> None:
+        self._first = state.step + 1
+
+    def on_step(self, state: FitState) -> None:
+        done = state.step - self._first
+        if done == 0 or done == self.MEASURED_STEPS:
+            from .device import synchronize
+
+            synchronize(state.device)
+            if done == 0:
+                self._clock = time.perf_counter()
+            else:
+                self.per_step = (time.perf_counter() - self._clock) / self.MEASURED_STEPS
+                self.measured(state, self.per_step)
+        return None
+
+    def measured(self, state: FitState, per_step: float) -> None:
+        """Called once, when :attr:`per_step` is known."""
+
+
+class Progress(StepClock):
+    """A tqdm progress bar advanced every step (so its ETA is there from the first seconds), with the loss and
+    (given a reference) the PSNR at each check; for a fit expected to last over ``announce_after`` seconds, one
+    line first with its estimated duration, measured on the first steps.
+
+    ``fits`` is the number of fits like this one still to run (this one included: a seed ensemble), which the
+    estimate counts; ``alternative``, called only when the line is written, returns a clause to append to it
+    (the cost of the fast preset, measured the same way).
+    """
+
+    ANNOUNCE_AFTER = 30.0  # seconds: shorter fits get no estimate line
+
+    def __init__(
+        self,
+        label: str = "fit",
+        announce_after: float | None = None,
+        fits: int = 1,
+        alternative: Callable[[], str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.label, self.fits, self.alternative = label, fits, alternative
+        self.announce_after = self.ANNOUNCE_AFTER if announce_after is None else announce_after
+        self._bar: Any = None
 
     def on_start(self, state: FitState) -> None:
         from tqdm.auto import tqdm
@@ -283,30 +326,28 @@ class Progress(Callback):
         self._bar = tqdm(total=state.settings.iterations, desc=self.label, unit="it", leave=False, dynamic_ncols=True)
 
     def on_resume(self, state: FitState) -> None:
-        self._first = state.step + 1
+        super().on_resume(state)
         self._bar.update(self._first - self._bar.n)
 
     def on_step(self, state: FitState) -> None:
         self._bar.update(1)
-        done = state.step - self._first
-        if done == 0 or done == self.MEASURED_STEPS:  # one synchronisation each, twice per fit
-            from .device import synchronize
+        return super().on_step(state)
 
-            synchronize(state.device)
-            if done == 0:
-                self._clock = time.perf_counter()
-            else:
-                self._announce(state, (time.perf_counter() - self._clock) / self.MEASURED_STEPS)
-        return None
+    def measured(self, state: FitState, per_step: float) -> None:
+        self._announce(state, per_step)
 
     def _announce(self, state: FitState, per_step: float) -> None:
         left = state.settings.iterations - state.step - 1
-        if per_step * left >= self.announce_after:
+        total = per_step * (left + (self.fits - 1) * state.settings.iterations)
+        if total >= self.announce_after:
             maybe = "; a stopping rule may end it sooner" if state.settings.stop != "fixed" else ""
-            self._bar.write(
-                f"{self.label}: about {_duration(per_step * left)} for the {left} steps left on {state.device} "
+            fits = f" × {self.fits} seeds" if self.fits > 1 else ""
+            line = (
+                f"{self.label}: about {duration(total)} for the {left} steps left{fits} on {state.device} "
                 f"({per_step:.3g} s/step{maybe})"
             )
+            clause = self.alternative() if self.alternative is not None else None
+            self._bar.write(line if clause is None else f"{line}; {clause}")
 
     def on_check(self, state: FitState) -> None:
         history = state.history
@@ -327,7 +368,8 @@ class Progress(Callback):
             self._bar = None
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` for a person: "40 s", "12 min", "1.5 h"."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
@@ -384,15 +426,18 @@ class Checkpointing(Callback):
     ``path`` at a check when ``every`` seconds have passed since the last save (0: at every check), atomically.
 
     :func:`deepprior.loop.fit` given the saved dict as ``resume`` goes on from that step; on the CPU, with the
-    same thread count, the result is bit-identical to a fit that was never interrupted.
+    same thread count, the result is bit-identical to a fit that was never interrupted. ``at_end`` also saves
+    the finished fit (a seed ensemble keeps its finished members that way).
     """
 
     restorable = False
 
-    def __init__(self, path: str | os.PathLike[str], every: float = 120.0, fingerprint: str = "") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], every: float = 120.0, fingerprint: str = "", at_end: bool = False
+    ) -> None:
         if not every >= 0:
             raise InputError(f"the checkpoint period must be >= 0 seconds, got {every}")
-        self.path, self.every, self.fingerprint = Path(path), float(every), fingerprint
+        self.path, self.every, self.fingerprint, self.at_end = Path(path), float(every), fingerprint, at_end
         self._last = 0.0
 
     def on_start(self, state: FitState) -> None:
@@ -402,6 +447,10 @@ class Checkpointing(Callback):
         if time.perf_counter() - self._last >= self.every:
             self.save(state)
         return None
+
+    def on_end(self, state: FitState) -> None:
+        if self.at_end:  # a finished fit of an ensemble: resuming it costs nothing
+            self.save(state)
 
     def save(self, state: FitState) -> None:
         """Write the checkpoint now."""
@@ -452,6 +501,8 @@ __all__ = [
     "StopRule",
     "Backtracking",
     "Progress",
+    "StepClock",
     "Snapshots",
     "FunctionCallback",
+    "duration",
 ]

@@ -62,6 +62,19 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     from .settings import OUTPUT_POLICIES
 
     group = parser.add_argument_group("fit options (default: the preset row of the task and method)")
+    group.add_argument(
+        "--preset",
+        choices=presets.PROFILES,
+        default="paper",
+        help="paper: the paper's settings (default); fast: close to them in a fraction of the time; best: more "
+        "time for more quality (the README's 'which preset' table has the measured numbers)",
+    )
+    group.add_argument(
+        "--seeds",
+        type=positive_int,
+        metavar="N",
+        help="fit N times from seeds SEED, SEED+1, ... and average (default: the preset's, 1 except --preset best)",
+    )
     group.add_argument("--iterations", type=positive_int, help="Adam steps (disables the default early stop)")
     group.add_argument("--lr", type=positive, help="learning rate")
     group.add_argument("--reg-noise-std", type=non_negative, metavar="SIGMA", help="input jitter σ_reg")
@@ -161,7 +174,17 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     """The overrides the user gave (only those: the preset row fills the rest)."""
     options = _given(
-        args, "iterations", "lr", "reg_noise_std", "backtrack", "stop", "generator", "data_term", "regularizer", "lam"
+        args,
+        "iterations",
+        "lr",
+        "reg_noise_std",
+        "backtrack",
+        "stop",
+        "generator",
+        "data_term",
+        "regularizer",
+        "lam",
+        "seeds",
     )
     if args.average is not None:
         if args.average >= 1:
@@ -281,7 +304,7 @@ def _checkpoint_path(output: Path) -> Path:
 def _row(args: argparse.Namespace) -> presets.Preset:
     """The preset row a sub-command's --method (or inpainting's --kind) names."""
     method = getattr(args, "method", None) or getattr(args, "kind", None)
-    return presets.get_preset(COMMANDS[args.command][0], method)
+    return presets.get_preset(COMMANDS[args.command][0], method, getattr(args, "preset", "paper"))
 
 
 def _fits_a_network(args: argparse.Namespace) -> bool:
@@ -372,9 +395,13 @@ def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> N
     if getattr(args, "save_every", None):
         kwargs["callbacks"] = [_snapshots(args.save_every, output, main.bit_depth)]
     checkpoint = _checkpoint_path(output)
+    checkpoints = []
     if _fits_a_network(args):
+        from .restore import checkpoint_files
+
         kwargs.update(checkpoint=checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
-        _CHECKPOINTS.append(checkpoint)
+        checkpoints = checkpoint_files(checkpoint, args.seeds or _row(args).seeds, args.seed)
+        _CHECKPOINTS.extend(checkpoints)
     quiet_bar = args.quiet or restorer.quiet_bar  # workers print summaries, not bars
     kwargs["progress"] = False if quiet_bar else f"{task} {main.path.name if main.path else ''}".strip()
     start = time.perf_counter()
@@ -385,9 +412,9 @@ def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> N
         from .report import write_report
 
         write_report(output.with_suffix(".json"))
-    if checkpoint in _CHECKPOINTS:  # the result is safe: the checkpoint has done its job
-        checkpoint.unlink(missing_ok=True)
-        _CHECKPOINTS.remove(checkpoint)
+    for path in checkpoints:  # the result is safe: the checkpoints have done their job
+        path.unlink(missing_ok=True)
+        _CHECKPOINTS.remove(path)
     if not args.quiet:
         print(_summary(restoration, output, wall, reference))
 
@@ -548,7 +575,7 @@ def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Pat
 def _cmd_task(args: argparse.Namespace) -> int:
     import deepprior
 
-    options = {**_fit_options(args), "seed": args.seed, "device": args.device}
+    options = {**_fit_options(args), "preset": args.preset, "seed": args.seed, "device": args.device}
     extra: dict[str, Path] = {}
     if args.command == "super-resolve":
         options["scale"] = args.scale
@@ -574,7 +601,7 @@ def _cmd_l0(args: argparse.Namespace) -> int:
 def _cmd_flash(args: argparse.Namespace) -> int:
     from .tasks import flash_noflash
 
-    options = {**_fit_options(args), "seed": args.seed, "device": args.device}
+    options = {**_fit_options(args), "preset": args.preset, "seed": args.seed, "device": args.device}
     for path in (args.flash, args.noflash):
         if not path.exists():
             raise InputError(f"'{path}' does not exist")

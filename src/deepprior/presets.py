@@ -35,8 +35,10 @@ class Preset:
 
     Attributes
     ----------
-    task, method
-        The key: e.g. ``("smooth", "dip-l0")``. For inpainting the method is the kind of damage.
+    task, method, profile
+        The key: e.g. ``("smooth", "dip-l0", "paper")``. For inpainting the method is the kind of damage. The
+        profile is one of :data:`PROFILES`: ``"paper"`` (the paper's settings, the default), ``"fast"`` (close to
+        it in a fraction of the time) or ``"best"`` (more time for more quality).
     summary
         One line for ``--help``, the README and the benchmarks.
     kind
@@ -56,6 +58,8 @@ class Preset:
         Classical ℓ0 solver (``"region-fusion"``, ``"l0-smooth"``) and its parameters.
     scale_schedule
         Super-resolution: (scale, iterations, σ_reg) rows; other scales interpolate linearly between them.
+    seeds
+        Independent fits (seeds s, s + 1, ...) whose outputs are averaged.
     reference
         Where the numbers come from.
     """
@@ -75,11 +79,15 @@ class Preset:
     solver: str | None = None
     solver_options: Mapping[str, Any] = field(default_factory=dict)
     scale_schedule: tuple[tuple[int, int, float], ...] = ()
+    seeds: int = 1
     reference: str = "DIP"
+    profile: str = "paper"
 
     @property
     def key(self) -> str:
-        return f"{self.task}/{self.method}"
+        """``"task/method"`` for the paper profile, ``"task/method@profile"`` for the others."""
+        suffix = "" if self.profile == "paper" else f"@{self.profile}"
+        return f"{self.task}/{self.method}{suffix}"
 
     def for_scale(self, scale: int) -> Preset:
         """The row with its super-resolution schedule applied at ``scale`` (linear between the listed scales,
@@ -98,12 +106,38 @@ class Preset:
         return replace(self, settings=replace(self.settings, iterations=iterations, reg_noise_std=sigma))
 
 
-#: Rows keyed by ``"task/method"``; the first row of a task is its default method.
+#: Rows keyed by ``"task/method"`` (paper profile) and ``"task/method@profile"``; the first row of a task is its
+#: default method.
 PRESETS: Registry = Registry("preset")
+
+#: The profiles a row may have, cheapest last: the paper's settings, a fast and a best variant.
+PROFILES = ("paper", "fast", "best")
 
 
 def _add(preset: Preset) -> None:
     PRESETS.register(preset.key)(preset)
+
+
+#: The fast profile's network: every layer capped at this many channels (a skip net of 32 channels steps about
+#: five times faster than skip128 on the CPU; benchmarks/results/speed_cpu.md).
+FAST_WIDTH = 32
+
+
+def _narrow(options: Mapping[str, Any], width: int = FAST_WIDTH) -> dict[str, Any]:
+    """The generator options with every channel count capped at ``width``."""
+    return {
+        k: [min(c, width) for c in v] if k.startswith("channels") and isinstance(v, list) else v
+        for k, v in options.items()
+    }
+
+
+def _add_profiles(paper: Preset, fast: Mapping[str, Any] | None = None, best: Mapping[str, Any] | None = None) -> None:
+    """Add a DIP row's fast and best profiles. By default the fast row is the paper row with its network capped
+    at :data:`FAST_WIDTH` channels, and the best row the paper row averaged over 3 seeds; ``fast`` and ``best``
+    replace fields of those (the tuned rows)."""
+    narrow = replace(paper, profile="fast", generator_options=_narrow(paper.generator_options))
+    _add(replace(narrow, **(fast or {})))
+    _add(replace(paper, **{"profile": "best", "seeds": 3, **(best or {})}))
 
 
 def _add_tv_variants(base: Preset, lam: float) -> None:
@@ -202,6 +236,19 @@ _add(Preset(
     reference="XU"))
 # fmt: on
 
+# Denoising, tuned on 128² crops of the paper's images (benchmarks/results/denoise-color25-crops.md): the narrow
+# network stops by ES-WMV after 400 steps without progress and returns the running average at the stop, which
+# trails the raw output by about 100 steps and so lands near the best average (benchmarks/results/
+# early_stopping_quick.md); averaging the fits of 4 seeds adds what one narrow fit lacks.
+for _paper in [p for p in PRESETS.values() if p.task == "denoise"]:
+    _settings = replace(_paper.settings, stop_options={"patience": 400}, output="average")
+    _narrow_row = {"settings": _settings, "generator_options": _narrow(_paper.generator_options)}
+    _add_profiles(_paper, fast=_narrow_row, best={**_narrow_row, "seeds": 4})
+
+# Every other DIP row: the network capped at FAST_WIDTH channels, and the paper row averaged over 3 seeds.
+for _row in [p for p in PRESETS.values() if p.kind == "dip" and p.profile == "paper" and p.task != "denoise"]:
+    _add_profiles(_row)
+
 
 def tasks() -> list[str]:
     """Every task of the table, in order."""
@@ -210,16 +257,27 @@ def tasks() -> list[str]:
 
 def methods(task: str, kind: str | None = None) -> list[str]:
     """The methods of ``task`` (of one ``kind`` if given); the first is the default."""
-    return [p.method for p in PRESETS.values() if p.task == task and (kind is None or p.kind == kind)]
+    return [
+        p.method
+        for p in PRESETS.values()
+        if p.task == task and p.profile == "paper" and (kind is None or p.kind == kind)
+    ]
 
 
-def get_preset(task: str, method: str | None = None) -> Preset:
-    """The row for ``(task, method)`` (None: the task's default method).
+def profiles(task: str, method: str) -> list[str]:
+    """The profiles the row ``(task, method)`` has, in the order of :data:`PROFILES`."""
+    return [name for name in PROFILES if f"{task}/{method}{'' if name == 'paper' else '@' + name}" in PRESETS]
+
+
+def get_preset(task: str, method: str | None = None, profile: str = "paper") -> Preset:
+    """The row for ``(task, method, profile)`` (method None: the task's default method).
+
+    A classical solver has only its paper row, which every profile returns (it takes seconds).
 
     Raises
     ------
     InputError
-        No such task, or no such method for it (the message lists the methods).
+        No such task, no such method for it (the message lists the methods), or no such profile.
     """
     choices = methods(task)
     if not choices:
@@ -228,7 +286,14 @@ def get_preset(task: str, method: str | None = None) -> Preset:
     if method not in choices:
         what = "inpainting kind" if task == "inpaint" else f"{task} method"
         raise InputError(f"unknown {what} {method!r}; choose one of {', '.join(choices)}")
-    return PRESETS.get(f"{task}/{method}")
+    if profile not in PROFILES:
+        raise InputError(f"unknown preset {profile!r}; choose one of {', '.join(PROFILES)}")
+    paper = PRESETS.get(f"{task}/{method}")
+    if profile == "paper" or paper.kind == "classical":
+        return paper
+    if profile not in profiles(task, method):
+        raise InputError(f"{task} {method} has no {profile} preset; choose one of {', '.join(profiles(task, method))}")
+    return PRESETS.get(f"{task}/{method}@{profile}")
 
 
 def regularizer_defaults(task: str, regularizer: str) -> dict[str, Any]:
@@ -239,4 +304,14 @@ def regularizer_defaults(task: str, regularizer: str) -> dict[str, Any]:
     return dict(rows[0].regularizer_options) if rows else {}
 
 
-__all__ = ["PRESETS", "Preset", "SKIP128", "get_preset", "methods", "regularizer_defaults", "tasks"]
+__all__ = [
+    "PRESETS",
+    "PROFILES",
+    "Preset",
+    "SKIP128",
+    "get_preset",
+    "methods",
+    "profiles",
+    "regularizer_defaults",
+    "tasks",
+]

@@ -16,7 +16,9 @@ from typing import Any
 from . import __version__
 
 SCHEMA = "deepprior.run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles).
+READABLE_VERSIONS = (1, 2)
 
 
 def versions() -> dict[str, str]:
@@ -63,6 +65,10 @@ class RunRecord:
         Memory format and bf16 autocast as actually used.
     extra
         Task-specific facts (``scale``, ``known_fraction``, ...).
+    seeds, seed_spread
+        A seed ensemble: each fit's seed, steps, stop, returned image, seconds and (given a reference) PSNR; and
+        the spread of the fits, the root mean square over pixels of their standard deviation. Empty and None for
+        a single fit.
     inputs, output_path, command, wall_seconds
         Filled in by the command line: the files read and written and the command that ran.
     """
@@ -89,6 +95,8 @@ class RunRecord:
     channels_last: bool = False
     amp: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    seeds: list[dict[str, Any]] = field(default_factory=list)
+    seed_spread: float | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     output_path: str | None = None
     command: list[str] | None = None
@@ -109,9 +117,9 @@ class RunRecord:
         """
         from .errors import InputError
 
-        if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+        if data.get("schema") != SCHEMA or data.get("version") not in READABLE_VERSIONS:
             raise InputError(
-                f"not a {SCHEMA} record of version {SCHEMA_VERSION} "
+                f"not a {SCHEMA} record of version {' or '.join(map(str, READABLE_VERSIONS))} "
                 f"(schema {data.get('schema')!r}, version {data.get('version')!r})"
             )
         names = {f.name for f in dataclasses.fields(cls)}
@@ -131,4 +139,4 @@ def write_record(path: str | Path, record: RunRecord, history: Any | None = None
     return write_json(path, data)
 
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "RunRecord", "versions", "write_record"]
+__all__ = ["READABLE_VERSIONS", "SCHEMA", "SCHEMA_VERSION", "RunRecord", "versions", "write_record"]

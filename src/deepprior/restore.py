@@ -9,18 +9,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
 import torch
 
-from .callbacks import Callback, Checkpointing, History, load_checkpoint
+from .callbacks import Callback, Checkpointing, History, Progress, StepClock, duration, load_checkpoint
 from .device import device_name, resolve_device
 from .errors import InputError
 from .image import Image, ImageLike, as_image
@@ -29,7 +31,7 @@ from .loop import as_numpy_image, as_tensor_image, fit, pad_to, padded_size
 from .memory import check_fit_memory
 from .nets import build_generator
 from .operators import Operator
-from .presets import Preset, regularizer_defaults
+from .presets import PRESETS, Preset, regularizer_defaults
 from .record import RunRecord
 from .registry import DATA_TERMS, GENERATORS, REGULARIZERS, SOLVERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
@@ -59,6 +61,9 @@ class Overrides(TypedDict, total=False):
 
     Long runs: ``checkpoint`` (a file the whole fit is saved to every ``checkpoint_every`` seconds, 120 by
     default) and ``resume`` (go on from that file if it exists; it must come from the same image and settings).
+
+    Ensembles: ``seeds`` (N independent fits from seeds s, s + 1, ..., s + N − 1, their outputs averaged; the
+    preset row's count by default).
     """
 
     iterations: int
@@ -94,13 +99,14 @@ class Overrides(TypedDict, total=False):
     checkpoint: str | os.PathLike[str]
     checkpoint_every: float
     resume: bool
+    seeds: int
 
 
 #: Fewer steps than this fraction of the preset's draw a warning: the result will be under-fitted.
 UNDERFIT_FRACTION = 0.2
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
-_DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
+_DIP_NAMES = (set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}) | {"checkpoint_at_end"}
 _SOLVER_NAMES = {"lam", "passes", "kappa", "beta_max", "reference", "progress"}
 
 
@@ -239,7 +245,8 @@ def _checkpointing(
     if overrides.get("resume") and path.exists():
         resume = load_checkpoint(path, device, fingerprint)
         torch.set_num_threads(resume["threads"])  # the same reductions, hence the same bits
-    callbacks.append(Checkpointing(path, overrides.get("checkpoint_every", 120.0), fingerprint))
+    every = overrides.get("checkpoint_every", 120.0)
+    callbacks.append(Checkpointing(path, every, fingerprint, at_end=bool(overrides.get("checkpoint_at_end"))))
     return resume
 
 
@@ -258,12 +265,140 @@ def run_dip(
     squeeze: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Restoration:
-    """Build the row's generator, input, operator, settings and regulariser with the overrides, and fit.
+    """Build the row's generator, input, operator, settings and regulariser with the overrides, and fit (once per
+    seed of the ensemble, the outputs averaged).
 
     ``observation`` is y as a float (h, w, C) array, ``image_size`` the (H, W) of the image to restore, ``guide``
     the image used as z when the row's input is ``"image"``.
     """
     _check_names(overrides, _DIP_NAMES, f"{preset.task} {preset.method}")
+    seeds = overrides.get("seeds") or preset.seeds
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
+    checkpoints = None
+    if overrides.get("checkpoint") is not None:
+        checkpoints = checkpoint_files(overrides["checkpoint"], int(seeds), seed)
+    common = {
+        "image_size": image_size,
+        "device": device,
+        "overrides": overrides,
+        "guide": guide,
+        "alpha": alpha,
+        "squeeze": squeeze,
+        "extra": extra,
+    }
+    progress = overrides.get("progress") or False
+    label = progress if isinstance(progress, str) else "fit"
+    members = []
+    for index in range(int(seeds)):
+        clock = None
+        if progress:
+            first = index == 0  # the estimate line, for the whole ensemble, comes once
+            clock = Progress(
+                f"{label} (seed {seed + index})" if seeds > 1 else label,
+                announce_after=None if first else math.inf,
+                fits=int(seeds),
+                alternative=partial(_fast_clause, preset, source, observation, operator, common) if first else None,
+            )
+        if checkpoints is not None and seeds > 1:  # one file per seed, kept to the end: a resumed run skips it
+            common["overrides"] = {**overrides, "checkpoint": checkpoints[index], "checkpoint_at_end": True}
+        members.append(_fit_one(preset, source, observation, operator, seed=seed + index, clock=clock, **common))
+    if len(members) == 1:
+        return members[0]
+    return _seed_average(members, overrides.get("reference"))
+
+
+def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0) -> list[Path]:
+    """The checkpoint files of a run given ``checkpoint=path``: the path itself for one fit, ``NAME.seedS.pt``
+    beside it for each fit of a seed ensemble."""
+    path = Path(path)
+    if seeds == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}.seed{seed + i}{path.suffix}") for i in range(seeds)]
+
+
+def _fast_clause(
+    preset: Preset, source: Image, observation: np.ndarray, operator: Operator, common: dict[str, Any]
+) -> str | None:
+    """ "the fast preset: about 6 min": its seconds per step measured on a few steps here, times its steps and
+    seeds (None when this run is already the fast one, or the row has none)."""
+    key = f"{preset.task}/{preset.method}@fast"
+    if preset.profile == "fast" or key not in PRESETS:
+        return None
+    fast = PRESETS.get(key)
+    if fast.scale_schedule:
+        fast = fast.for_scale(common["extra"]["scale"])
+    kept = {k: common["overrides"][k] for k in ("threads",) if common["overrides"].get(k) is not None}
+    clock = StepClock()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fit_one(
+            fast,
+            source,
+            observation,
+            operator,
+            seed=0,
+            clock=clock,
+            **{**common, "overrides": {**kept, "iterations": StepClock.MEASURED_STEPS + 1}},
+        )
+    if clock.per_step is None:  # pragma: no cover - four steps always measure three
+        return None
+    return f"the fast preset: about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
+
+
+def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Restoration:
+    """One restoration from several seeds' fits: their mean, with each fit's facts and the spread in the record
+    (the history is the first seed's)."""
+    from .metrics import psnr
+
+    stack = np.stack([m.output.pixels for m in members])
+    truth = None if reference is None else as_image(reference, "reference").pixels
+    runs = []
+    for member, pixels in zip(members, stack):
+        r = member.record
+        runs.append(
+            {
+                "seed": r.settings["seed"],
+                "iterations_run": r.iterations_run,
+                "stopped_at": r.stopped_at,
+                "selected_step": r.selected_step,
+                "output_source": r.output_source,
+                "seconds": r.seconds,
+                "psnr": None if truth is None else psnr(pixels, truth),
+            }
+        )
+    first = members[0]
+    record = replace(
+        first.record,
+        iterations_run=sum(r["iterations_run"] for r in runs),
+        stopped_at=None,
+        selected_step=None,
+        output_source=f"mean of {len(members)} seeds",
+        seconds=sum(r["seconds"] for r in runs),
+        seeds=runs,
+        seed_spread=float(np.sqrt(stack.var(axis=0).mean())),
+    )
+    output = replace(first.output, pixels=stack.mean(axis=0).astype(np.float32))
+    return Restoration(output=output, history=first.history, record=record, squeeze=first.squeeze)
+
+
+def _fit_one(
+    preset: Preset,
+    source: Image,
+    observation: np.ndarray,
+    operator: Operator,
+    *,
+    image_size: tuple[int, int],
+    seed: int,
+    device: str,
+    overrides: dict[str, Any],
+    guide: np.ndarray | None,
+    alpha: np.ndarray | None,
+    squeeze: bool,
+    extra: dict[str, Any] | None,
+    clock: Callback | None = None,
+) -> Restoration:
+    """One fit of :func:`run_dip` from one seed; ``clock`` (a progress bar or a step timer) joins the callbacks."""
     settings = _settings(preset, overrides, seed)
     torch_device = resolve_device(device)
     height, width = image_size
@@ -314,7 +449,7 @@ def run_dip(
     regularizer, regularizer_name = _regularizer(preset, overrides, context)
     reference = _reference_tensor(overrides.get("reference"), image_size, out_channels)
 
-    callbacks = list(overrides.get("callbacks") or ())
+    callbacks = list(overrides.get("callbacks") or ()) + ([clock] if clock is not None else [])
     described = None if regularizer is None else {"name": regularizer_name, **regularizer.describe()}
     resume = _checkpointing(
         overrides, callbacks, torch_device, lambda: _fingerprint(preset, settings, net, described, input_kind, y, z)
@@ -338,12 +473,12 @@ def run_dip(
         regularizer=regularizer,
         callbacks=callbacks,
         device=torch_device,
-        progress=overrides.get("progress") or False,
         resume=resume,
     )
     record = RunRecord(
         task=preset.task,
         method=preset.method,
+        preset=preset.profile,
         settings=dataclasses.asdict(settings),
         generator={
             "name": generator,
@@ -400,4 +535,4 @@ def run_classical(preset: Preset, source: Image, overrides: dict[str, Any], sque
     return Restoration(output=source.with_pixels(pixels), history=History(), record=record, squeeze=squeeze)
 
 
-__all__ = ["Overrides", "Restoration", "run_classical", "run_dip"]
+__all__ = ["Overrides", "Restoration", "checkpoint_files", "run_classical", "run_dip"]

@@ -27,14 +27,20 @@ if TYPE_CHECKING:
 
 
 def _blind(
-    task: str, image: ImageLike, method: str | None, seed: int, device: str, overrides: dict[str, Any]
+    task: str,
+    image: ImageLike,
+    method: str | None,
+    profile: str,
+    seed: int,
+    device: str,
+    overrides: dict[str, Any],
 ) -> Restoration:
     """A task whose forward model is the identity (denoise, deblock, smooth); pixels the image marks missing
     (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are left out of the fit and filled in."""
     from .operators import Identity, Mask
     from .restore import run_classical, run_dip
 
-    preset = get_preset(task, method)
+    preset = get_preset(task, method, profile)
     source = as_image(image)
     squeeze = np.ndim(image) == 2
     if preset.kind == "classical":
@@ -61,7 +67,13 @@ def _blind(
 
 
 def denoise(
-    image: ImageLike, *, method: str | None = None, seed: int = 0, device: str = "auto", **overrides: Unpack[Overrides]
+    image: ImageLike,
+    *,
+    method: str | None = None,
+    preset: str = "paper",
+    seed: int = 0,
+    device: str = "auto",
+    **overrides: Unpack[Overrides],
 ) -> Restoration:
     r"""Blind denoising with Deep Image Prior.
 
@@ -76,8 +88,13 @@ def denoise(
     method
         A ``denoise`` row of the preset table: ``"dip"`` (default: skip128, σ_reg = 1/30, averaging 0.99,
         backtracking), ``"dip-tv"`` or ``"two-stage-tv"``.
+    preset
+        The row's profile (:data:`deepprior.presets.PROFILES`): ``"paper"`` (the paper's settings), ``"fast"``
+        (close to the paper's result in a fraction of its time) or ``"best"`` (more time for more quality); the
+        measured trade-offs are in ``benchmarks/results/presets_cpu.md``.
     seed
-        Seeds the weights, z and the jitter: the same seed on the same CPU gives bit-identical results.
+        Seeds the weights, z and the jitter: the same seed on the same CPU gives bit-identical results (a seed
+        ensemble, ``seeds=N``, uses seed, seed + 1, ...).
     device
         ``"auto"`` (CUDA, then MPS, then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
     **overrides
@@ -108,11 +125,17 @@ def denoise(
     >>> result.image.shape, result.record.iterations_run
     ((32, 32, 3), 2)
     """
-    return _blind("denoise", image, method, seed, device, dict(overrides))
+    return _blind("denoise", image, method, preset, seed, device, dict(overrides))
 
 
 def deblock(
-    image: ImageLike, *, method: str | None = None, seed: int = 0, device: str = "auto", **overrides: Unpack[Overrides]
+    image: ImageLike,
+    *,
+    method: str | None = None,
+    preset: str = "paper",
+    seed: int = 0,
+    device: str = "auto",
+    **overrides: Unpack[Overrides],
 ) -> Restoration:
     r"""Blind JPEG artifact removal (A = I).
 
@@ -124,7 +147,7 @@ def deblock(
         A ``deblock`` row: ``"dip"`` (default: the DIP paper's narrow skip 3→3 network, 2400 steps, averaging,
         early stop without an iteration count), ``"dip-l0"`` (DIP-ℓ0, λ = 0.025, β = 2.0: flat colours, for clip
         art), ``"dip-tv"``, ``"two-stage-tv"``.
-    seed, device, **overrides
+    preset, seed, device, **overrides
         As in :func:`denoise`.
 
     Returns
@@ -148,7 +171,7 @@ def deblock(
     >>> deepprior.deblock(np.full((32, 32), 0.5), iterations=2).image.shape
     (32, 32)
     """
-    return _blind("deblock", image, method, seed, device, dict(overrides))
+    return _blind("deblock", image, method, preset, seed, device, dict(overrides))
 
 
 def smooth(
@@ -156,6 +179,7 @@ def smooth(
     method: str | None = None,
     lam: float | None = None,
     *,
+    preset: str = "paper",
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
@@ -176,7 +200,7 @@ def smooth(
         (``passes``; ``kappa``, ``beta_max``).
     lam
         λ of the method (None: the row's). λ values do not transfer between methods.
-    seed, device, **overrides
+    preset, seed, device, **overrides
         As in :func:`denoise`; a classical solver ignores ``seed`` and ``device`` (it is deterministic, on the CPU).
 
     Returns
@@ -205,7 +229,7 @@ def smooth(
     """
     if lam is not None:
         overrides["lam"] = lam
-    return _blind("smooth", image, method, seed, device, dict(overrides))
+    return _blind("smooth", image, method, preset, seed, device, dict(overrides))
 
 
 def super_resolve(
@@ -213,6 +237,7 @@ def super_resolve(
     scale: int = 4,
     *,
     method: str | None = None,
+    preset: str = "paper",
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
@@ -229,7 +254,7 @@ def super_resolve(
         The low-resolution image.
     scale
         The factor, an integer >= 2.
-    method, seed, device, **overrides
+    method, preset, seed, device, **overrides
         As in :func:`denoise` (the only row is ``"dip"``).
 
     Returns
@@ -266,9 +291,8 @@ def super_resolve(
         from skimage.transform import resize
 
         alpha = resize(source.alpha, size, order=3, anti_aliasing=False).astype(np.float32).clip(0, 1)
-    preset = get_preset("super-resolve", method).for_scale(scale)
     return run_dip(
-        preset,
+        get_preset("super-resolve", method, preset).for_scale(scale),
         source,
         source.pixels,
         operator,
@@ -288,6 +312,7 @@ def inpaint(
     kind: str | None = None,
     *,
     raw_output: bool = False,
+    preset: str = "paper",
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
@@ -311,7 +336,7 @@ def inpaint(
         Return the network's whole output, as the paper does, instead of the default: the known pixels as given
         and the network's values only where pixels are missing (an under-trained fit then never blurs the
         intact parts).
-    seed, device, **overrides
+    preset, seed, device, **overrides
         As in :func:`denoise`.
 
     Returns
@@ -338,7 +363,7 @@ def inpaint(
     from .operators import Mask
     from .restore import run_dip
 
-    preset = get_preset("inpaint", kind)
+    row = get_preset("inpaint", kind, preset)
     source = as_image(image)
     if mask is None:
         if source.missing is None:
@@ -363,7 +388,7 @@ def inpaint(
         )
     observed = source.pixels * known[..., None]
     restoration = run_dip(
-        preset,
+        row,
         source,
         observed,
         Mask(known),
@@ -380,7 +405,13 @@ def inpaint(
 
 
 def flash_noflash(
-    flash: ImageLike, noflash: ImageLike, *, seed: int = 0, device: str = "auto", **overrides: Unpack[Overrides]
+    flash: ImageLike,
+    noflash: ImageLike,
+    *,
+    preset: str = "paper",
+    seed: int = 0,
+    device: str = "auto",
+    **overrides: Unpack[Overrides],
 ) -> Restoration:
     r"""Flash/no-flash fusion: the flash image is the network input z, the no-flash image the target, so the
     result has the no-flash lighting with the flash image's detail.
@@ -389,7 +420,7 @@ def flash_noflash(
     ----------
     flash, noflash
         The two images of the same scene, of the same size; the no-flash image's alpha is carried.
-    seed, device, **overrides
+    preset, seed, device, **overrides
         As in :func:`denoise` (601 steps at LR 0.1, no jitter).
 
     Returns
@@ -423,7 +454,7 @@ def flash_noflash(
             f"is {source.width}×{source.height}×{source.channels}"
         )
     return run_dip(
-        get_preset("flash-noflash"),
+        get_preset("flash-noflash", profile=preset),
         source,
         source.pixels,
         Identity(),
