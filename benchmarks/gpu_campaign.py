@@ -150,12 +150,12 @@ def stage_smoke(campaign: Campaign) -> None:
     size = profile.smoke_size
     rng = np.random.default_rng(0)
     image = rng.random((size, size, 3)).astype(np.float32)
-    tiny = {"iterations": profile.smoke_steps, "device": str(device)}
     for key, preset in PRESETS.items():
+        tiny = {"iterations": profile.smoke_steps, "device": str(device), "preset": preset.profile}
         start = time.perf_counter()
         try:
             if preset.kind == "classical":
-                deepprior.smooth(image, method=preset.method)
+                deepprior.smooth(image, method=preset.method, preset=preset.profile)
             elif preset.task in ("denoise", "deblock", "smooth"):
                 getattr(deepprior, preset.task)(image, method=preset.method, **tiny)
             elif preset.task == "super-resolve":
@@ -418,7 +418,7 @@ def _suites(campaign: Campaign, stage: str, suites: list[tuple[str, list[str]]])
 
 @STAGES.register("denoise")
 def stage_denoise(campaign: Campaign) -> None:
-    _suites(campaign, "denoise", [("denoise-color25", ["dip"])])
+    _suites(campaign, "denoise", [("denoise-color25", ["dip", "dip@fast", "dip@best"])])
 
 
 @STAGES.register("sr-inpaint")

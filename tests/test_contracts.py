@@ -126,7 +126,7 @@ def test_every_preset_row_runs_through_its_task(key):
         result = deepprior.smooth(image, method=preset.method)
         assert result.record.output_source == preset.method and result.image.shape == image.shape
         return
-    tiny = {"iterations": 2, "width": 4}
+    tiny = {"iterations": 2, "width": 4, "seeds": 1, "preset": preset.profile}
     if preset.task in run:
         result = run[preset.task](image, method=preset.method, **tiny)
     elif preset.task == "super-resolve":
@@ -139,7 +139,11 @@ def test_every_preset_row_runs_through_its_task(key):
         result = deepprior.inpaint(image, known, kind=preset.method, **tiny)
     else:
         result = deepprior.flash_noflash(image, image * 0.5, **tiny)
-    assert (result.record.task, result.record.method) == (preset.task, preset.method)
+    assert (result.record.task, result.record.method, result.record.preset) == (
+        preset.task,
+        preset.method,
+        preset.profile,
+    )
     assert result.record.settings["lr"] == preset.settings.lr and np.isfinite(result.image).all()
 
 

@@ -22,8 +22,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 
 
-def _short(task: str, method: str | None = None):
-    row = get_preset(task, method)
+def _short(task: str, method: str | None = None, profile: str = "paper"):
+    row = get_preset(task, method, profile)
     settings = dataclasses.replace(row.settings, iterations=3)
     return dataclasses.replace(row, settings=settings, scale_schedule=())  # the schedule would set its own steps
 

@@ -109,6 +109,8 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
         return 2
     if options.iterations is not None:
         return options.iterations
+    if method == "deepinv-dip":
+        return 2500
     from deepprior.presets import get_preset
 
     public, row, _ = _row(method, task)
@@ -155,6 +157,9 @@ def _compact_settings(record: Any) -> dict[str, Any]:
     for key in ("selected_step", "stopped_at"):
         if getattr(record, key) is not None:
             keep[key] = getattr(record, key)
+    if record.seeds:  # a seed ensemble: how far each fit ran, and how much they disagree
+        keep["seeds"] = [{k: fit[k] for k in ("seed", "iterations_run", "output_source")} for fit in record.seeds]
+        keep["seed_spread"] = record.seed_spread
     keep.update(record.extra)
     return keep
 
@@ -198,6 +203,38 @@ def _dip(method: str, profile: str | None = None) -> Callable[[Sample, str, RunO
         return _from_restoration(restoration)
 
     return run
+
+
+def _deepinv_dip(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    """deepinv's ``DeepImagePrior`` as its documentation runs it (fixed steps, no jitter, no averaging, the last
+    output), driving the same skip128 generator as the paper row."""
+    import torch
+
+    from benchmarks.bench_speed import import_deepinv
+    from deepprior.device import resolve_device
+    from deepprior.loop import as_numpy_image, as_tensor_image
+    from deepprior.nets import build_generator
+    from deepprior.presets import get_preset
+
+    dinv, info = import_deepinv()
+    if dinv is None:
+        raise InputError(f"deepinv cannot be imported: {info.get('reason')}")
+    device = resolve_device(options.device)
+    y = as_tensor_image(sample.observation).to(device)
+    channels, height, width = y.shape[1:]
+    row = get_preset("denoise")
+    net = build_generator("skip", row.input_channels, channels, seed=options.seed, **row.generator_options)
+    if height % net.size_multiple or width % net.size_multiple:
+        raise InputError(f"deepinv does not pad: the image must be a multiple of {net.size_multiple} pixels")
+    iterations = options.iterations or 2500  # deepinv's default
+    model = dinv.models.DeepImagePrior(
+        net.to(device), img_size=(row.input_channels, height, width), iterations=iterations, learning_rate=0.01
+    )
+    torch.manual_seed(options.seed)  # deepinv draws z from torch's global generator
+    x = model(y, dinv.physics.Denoising())
+    image = np.clip(as_numpy_image(x.detach()), 0, 1)
+    settings = {"iterations": iterations, "lr": 0.01, "deepinv": info.get("version")}
+    return MethodOutput(image, iterations, settings, str(device), str(device))
 
 
 # --------------------------------------------------------------------------- classical
@@ -377,6 +414,17 @@ for _profile in PROFILES:
             description=f"DIP-ℓ0, preset={_profile!r}, as a user runs it",
         )
     )
+register(
+    Method(
+        "deepinv-dip",
+        "DIP (deepinv)",
+        "dip",
+        frozenset({"denoise"}),
+        _deepinv_dip,
+        requires="deepinv",
+        description="deepinv 0.5's DeepImagePrior with the skip128 generator: 2500 fixed steps, last output",
+    )
+)
 register(
     Method(
         "input",

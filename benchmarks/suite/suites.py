@@ -496,6 +496,8 @@ _DIP_VARIANTS = ("dip", "dip-tv", "two-stage-tv")
 # the library as a user runs it, one method per preset profile (see deepprior.presets.PROFILES)
 _DIP_PRESETS = ("dip@paper", "dip@fast", "dip@best")
 _DIP_L0_PRESETS = ("dip-l0@paper", "dip-l0@fast", "dip-l0@best")
+# the input and the classical denoisers every suite with noise-like damage scores
+_DENOISERS = ("input", "tv-chambolle", "nl-means", "bm3d")
 
 SUITES: Registry[Suite] = Registry("benchmark suite")
 
@@ -511,8 +513,8 @@ _register(
         "denoise",
         _denoise_items,
         _denoise_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", "input", "tv-chambolle", "nl-means", "bm3d", *_DIP_PRESETS),
-        default_methods=(*_DIP_VARIANTS, "input", "tv-chambolle", "nl-means", "bm3d"),
+        methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS, *_DIP_PRESETS, "deepinv-dip"),
+        default_methods=(*_DIP_VARIANTS, *_DENOISERS),
         **_paper("denoise-color25"),
         notes=(
             (
@@ -631,17 +633,8 @@ _register(
         "deblock",
         _clipart_items,
         _clipart_load,
-        methods=(
-            *_DIP_VARIANTS,
-            "dip-l0",
-            "input",
-            "tv-chambolle",
-            "nl-means",
-            "bm3d",
-            "region-fusion",
-            *_DIP_L0_PRESETS,
-        ),
-        default_methods=(*_DIP_VARIANTS, "dip-l0", "input", "tv-chambolle", "nl-means", "bm3d"),
+        methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS, "region-fusion", *_DIP_L0_PRESETS),
+        default_methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS),
         **_paper("deblock-clipart"),
         notes=("Ground truth: the RGBA clip{i}.png composited on black (RGB·alpha), as the JPEGs were made.",),
         quick_limit=6,

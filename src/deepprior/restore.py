@@ -106,7 +106,7 @@ class Overrides(TypedDict, total=False):
 UNDERFIT_FRACTION = 0.2
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
-_DIP_NAMES = (set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}) | {"checkpoint_at_end"}
+_DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
 _SOLVER_NAMES = {"lam", "passes", "kappa", "beta_max", "reference", "progress"}
 
 
@@ -232,10 +232,14 @@ def _settings(preset: Preset, overrides: dict[str, Any], seed: int) -> FitSettin
 
 
 def _checkpointing(
-    overrides: dict[str, Any], callbacks: list[Any], device: torch.device, fingerprint_of: Callable[[], str]
+    overrides: dict[str, Any],
+    callbacks: list[Any],
+    device: torch.device,
+    fingerprint_of: Callable[[], str],
+    at_end: bool = False,
 ) -> dict[str, Any] | None:
-    """Add the checkpoint callback the overrides ask for; the checkpoint to resume from, if any (the run's
-    fingerprint, a digest of its data, is computed only then)."""
+    """Add the checkpoint callback the overrides ask for (``at_end``: also save the finished fit); the checkpoint
+    to resume from, if any (the run's fingerprint, a digest of its data, is computed only then)."""
     if overrides.get("checkpoint") is None:
         if overrides.get("resume"):
             raise InputError("resume needs the checkpoint file to resume from (checkpoint=...)")
@@ -246,7 +250,7 @@ def _checkpointing(
         resume = load_checkpoint(path, device, fingerprint)
         torch.set_num_threads(resume["threads"])  # the same reductions, hence the same bits
     every = overrides.get("checkpoint_every", 120.0)
-    callbacks.append(Checkpointing(path, every, fingerprint, at_end=bool(overrides.get("checkpoint_at_end"))))
+    callbacks.append(Checkpointing(path, every, fingerprint, at_end=at_end))
     return resume
 
 
@@ -275,13 +279,10 @@ def run_dip(
     seeds = overrides.get("seeds") or preset.seeds
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
-    checkpoints = None
-    if overrides.get("checkpoint") is not None:
-        checkpoints = checkpoint_files(overrides["checkpoint"], int(seeds), seed)
+    seeds = int(seeds)
     common = {
         "image_size": image_size,
         "device": device,
-        "overrides": overrides,
         "guide": guide,
         "alpha": alpha,
         "squeeze": squeeze,
@@ -290,19 +291,33 @@ def run_dip(
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
     members = []
-    for index in range(int(seeds)):
+    for index in range(seeds):
         clock = None
         if progress:
             first = index == 0  # the estimate line, for the whole ensemble, comes once
+            alternative = partial(_fast_clause, preset, source, observation, operator, overrides, common)
             clock = Progress(
                 f"{label} (seed {seed + index})" if seeds > 1 else label,
                 announce_after=None if first else math.inf,
-                fits=int(seeds),
-                alternative=partial(_fast_clause, preset, source, observation, operator, common) if first else None,
+                fits=seeds,
+                alternative=alternative if first else None,
             )
-        if checkpoints is not None and seeds > 1:  # one file per seed, kept to the end: a resumed run skips it
-            common["overrides"] = {**overrides, "checkpoint": checkpoints[index], "checkpoint_at_end": True}
-        members.append(_fit_one(preset, source, observation, operator, seed=seed + index, clock=clock, **common))
+        member = overrides
+        if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
+            member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
+        members.append(
+            _fit_one(
+                preset,
+                source,
+                observation,
+                operator,
+                seed=seed + index,
+                overrides=member,
+                clock=clock,
+                checkpoint_at_end=seeds > 1,
+                **common,
+            )
+        )
     if len(members) == 1:
         return members[0]
     return _seed_average(members, overrides.get("reference"))
@@ -318,7 +333,12 @@ def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0) ->
 
 
 def _fast_clause(
-    preset: Preset, source: Image, observation: np.ndarray, operator: Operator, common: dict[str, Any]
+    preset: Preset,
+    source: Image,
+    observation: np.ndarray,
+    operator: Operator,
+    overrides: dict[str, Any],
+    common: dict[str, Any],
 ) -> str | None:
     """ "the fast preset: about 6 min": its seconds per step measured on a few steps here, times its steps and
     seeds (None when this run is already the fast one, or the row has none)."""
@@ -328,19 +348,11 @@ def _fast_clause(
     fast = PRESETS.get(key)
     if fast.scale_schedule:
         fast = fast.for_scale(common["extra"]["scale"])
-    kept = {k: common["overrides"][k] for k in ("threads",) if common["overrides"].get(k) is not None}
+    measure = {"iterations": StepClock.MEASURED_STEPS + 1, "threads": overrides.get("threads")}
     clock = StepClock()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _fit_one(
-            fast,
-            source,
-            observation,
-            operator,
-            seed=0,
-            clock=clock,
-            **{**common, "overrides": {**kept, "iterations": StepClock.MEASURED_STEPS + 1}},
-        )
+        warnings.simplefilter("ignore")  # the under-fitting warning: four steps on purpose
+        _fit_one(fast, source, observation, operator, seed=0, overrides=measure, clock=clock, **common)
     if clock.per_step is None:  # pragma: no cover - four steps always measure three
         return None
     return f"the fast preset: about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
@@ -397,8 +409,10 @@ def _fit_one(
     squeeze: bool,
     extra: dict[str, Any] | None,
     clock: Callback | None = None,
+    checkpoint_at_end: bool = False,
 ) -> Restoration:
-    """One fit of :func:`run_dip` from one seed; ``clock`` (a progress bar or a step timer) joins the callbacks."""
+    """One fit of :func:`run_dip` from one seed; ``clock`` (a progress bar or a step timer) joins the callbacks;
+    ``checkpoint_at_end`` saves the finished fit too (a member of an ensemble)."""
     settings = _settings(preset, overrides, seed)
     torch_device = resolve_device(device)
     height, width = image_size
@@ -452,7 +466,11 @@ def _fit_one(
     callbacks = list(overrides.get("callbacks") or ()) + ([clock] if clock is not None else [])
     described = None if regularizer is None else {"name": regularizer_name, **regularizer.describe()}
     resume = _checkpointing(
-        overrides, callbacks, torch_device, lambda: _fingerprint(preset, settings, net, described, input_kind, y, z)
+        overrides,
+        callbacks,
+        torch_device,
+        lambda: _fingerprint(preset, settings, net, described, input_kind, y, z),
+        at_end=checkpoint_at_end,
     )
     planned = preset.settings.iterations
     if settings.iterations < UNDERFIT_FRACTION * planned:
