@@ -355,7 +355,8 @@ def _fast_clause(
         _fit_one(fast, source, observation, operator, seed=0, overrides=measure, clock=clock, **common)
     if clock.per_step is None:  # pragma: no cover - four steps always measure three
         return None
-    return f"the fast preset: about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
+    bound = "at most " if fast.default_stop != "fixed" else ""  # its stopping rule usually ends it sooner
+    return f"the fast preset: {bound}about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
 
 
 def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Restoration:
