@@ -88,9 +88,15 @@ class Method:
 # --------------------------------------------------------------------------- DIP
 
 
+def _profile(method: str) -> tuple[str, str]:
+    """``"dip@fast"`` → ``("dip", "fast")``: a benchmark method's row and its profile (paper without ``@``)."""
+    base, _, profile = method.partition("@")
+    return base, profile or "paper"
+
+
 def _row(method: str, task: str) -> tuple[str, str | None, str | None]:
     """(deepprior task, preset method, regulariser override) of a DIP benchmark method on a suite task."""
-    method = method.split("@")[0]  # "dip@fast": the dip row's fast profile
+    method, _ = _profile(method)
     if task.startswith("inpaint-"):
         public, row = "inpaint", task.split("-", 1)[1]
     else:
@@ -114,8 +120,7 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     from deepprior.presets import get_preset
 
     public, row, _ = _row(method, task)
-    profile = method.split("@")[1] if "@" in method else "paper"
-    preset = get_preset(public, row, profile)
+    preset = get_preset(public, row, _profile(method)[1])
     return preset.for_scale(scale or 4).settings.iterations * preset.seeds
 
 
@@ -392,26 +397,26 @@ register(
         description="DIP-ℓ0 by ADMM + Region Fusion (λ = 0.025; β = 2.25 smoothing, 2.0 JPEG)",
     )
 )
-for _profile in PROFILES:
+for _name in PROFILES:
     register(
         Method(
-            f"dip@{_profile}",
-            f"DIP ({_profile} preset)",
+            f"dip@{_name}",
+            f"DIP ({_name} preset)",
             "dip",
             DIP_TASKS,
-            _dip("dip", _profile),
-            description=f"the task's DIP row, preset={_profile!r}, as a user runs it (its own stop)",
+            _dip("dip", _name),
+            description=f"the task's DIP row, preset={_name!r}, as a user runs it (its own stop)",
         )
     )
     register(
         Method(
-            f"dip-l0@{_profile}",
-            f"DIP-ℓ0 ({_profile} preset)",
+            f"dip-l0@{_name}",
+            f"DIP-ℓ0 ({_name} preset)",
             "dip",
             frozenset({"smooth", "deblock", "denoise"}),
-            _dip("dip-l0", _profile),
+            _dip("dip-l0", _name),
             requires="l0",
-            description=f"DIP-ℓ0, preset={_profile!r}, as a user runs it",
+            description=f"DIP-ℓ0, preset={_name!r}, as a user runs it",
         )
     )
 register(

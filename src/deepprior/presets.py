@@ -85,9 +85,8 @@ class Preset:
 
     @property
     def key(self) -> str:
-        """``"task/method"`` for the paper profile, ``"task/method@profile"`` for the others."""
-        suffix = "" if self.profile == "paper" else f"@{self.profile}"
-        return f"{self.task}/{self.method}{suffix}"
+        """The row's key in :data:`PRESETS` (:func:`preset_key`)."""
+        return preset_key(self.task, self.method, self.profile)
 
     def for_scale(self, scale: int) -> Preset:
         """The row with its super-resolution schedule applied at ``scale`` (linear between the listed scales,
@@ -112,6 +111,11 @@ PRESETS: Registry = Registry("preset")
 
 #: The profiles a row may have: the paper's settings (the default), a fast and a best variant.
 PROFILES = ("paper", "fast", "best")
+
+
+def preset_key(task: str, method: str, profile: str = "paper") -> str:
+    """A row's key in :data:`PRESETS`: ``"task/method"`` for the paper profile, ``"task/method@profile"`` else."""
+    return f"{task}/{method}" if profile == "paper" else f"{task}/{method}@{profile}"
 
 
 def _add(preset: Preset) -> None:
@@ -266,7 +270,7 @@ def methods(task: str, kind: str | None = None) -> list[str]:
 
 def profiles(task: str, method: str) -> list[str]:
     """The profiles the row ``(task, method)`` has, in the order of :data:`PROFILES`."""
-    return [name for name in PROFILES if f"{task}/{method}{'' if name == 'paper' else '@' + name}" in PRESETS]
+    return [name for name in PROFILES if preset_key(task, method, name) in PRESETS]
 
 
 def get_preset(task: str, method: str | None = None, profile: str = "paper") -> Preset:
@@ -288,12 +292,12 @@ def get_preset(task: str, method: str | None = None, profile: str = "paper") -> 
         raise InputError(f"unknown {what} {method!r}; choose one of {', '.join(choices)}")
     if profile not in PROFILES:
         raise InputError(f"unknown preset {profile!r}; choose one of {', '.join(PROFILES)}")
-    paper = PRESETS.get(f"{task}/{method}")
+    paper = PRESETS.get(preset_key(task, method))
     if profile == "paper" or paper.kind == "classical":
         return paper
     if profile not in profiles(task, method):
         raise InputError(f"{task} {method} has no {profile} preset; choose one of {', '.join(profiles(task, method))}")
-    return PRESETS.get(f"{task}/{method}@{profile}")
+    return PRESETS.get(preset_key(task, method, profile))
 
 
 def regularizer_defaults(task: str, regularizer: str) -> dict[str, Any]:
@@ -311,6 +315,7 @@ __all__ = [
     "SKIP128",
     "get_preset",
     "methods",
+    "preset_key",
     "profiles",
     "regularizer_defaults",
     "tasks",

@@ -31,7 +31,7 @@ from .loop import as_numpy_image, as_tensor_image, fit, pad_to, padded_size
 from .memory import check_fit_memory
 from .nets import build_generator
 from .operators import Operator
-from .presets import PRESETS, Preset, regularizer_defaults
+from .presets import PRESETS, Preset, preset_key, regularizer_defaults
 from .record import RunRecord
 from .registry import DATA_TERMS, GENERATORS, REGULARIZERS, SOLVERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
@@ -280,14 +280,7 @@ def run_dip(
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
     seeds = int(seeds)
-    common = {
-        "image_size": image_size,
-        "device": device,
-        "guide": guide,
-        "alpha": alpha,
-        "squeeze": squeeze,
-        "extra": extra,
-    }
+    problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
     members = []
@@ -295,32 +288,35 @@ def run_dip(
         clock = None
         if progress:
             first = index == 0  # the estimate line, for the whole ensemble, comes once
-            alternative = partial(_fast_clause, preset, source, observation, operator, overrides, common)
             clock = Progress(
                 f"{label} (seed {seed + index})" if seeds > 1 else label,
                 announce_after=None if first else math.inf,
                 fits=seeds,
-                alternative=alternative if first else None,
+                alternative=partial(_fast_clause, preset, problem, overrides) if first else None,
             )
         member = overrides
         if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
             member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
-        members.append(
-            _fit_one(
-                preset,
-                source,
-                observation,
-                operator,
-                seed=seed + index,
-                overrides=member,
-                clock=clock,
-                checkpoint_at_end=seeds > 1,
-                **common,
-            )
-        )
+        members.append(_fit_one(preset, problem, seed + index, member, clock=clock, checkpoint_at_end=seeds > 1))
     if len(members) == 1:
         return members[0]
     return _seed_average(members, overrides.get("reference"))
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What every fit of one run shares: the image, y and its operator, the size to restore, the device, the
+    guide image (z of the flash/no-flash row), the alpha to carry, the input's layout and the record's extras."""
+
+    source: Image
+    observation: np.ndarray
+    operator: Operator
+    image_size: tuple[int, int]
+    device: str
+    guide: np.ndarray | None
+    alpha: np.ndarray | None
+    squeeze: bool
+    extra: dict[str, Any] | None
 
 
 def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0) -> list[Path]:
@@ -332,27 +328,20 @@ def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0) ->
     return [path.with_name(f"{path.stem}.seed{seed + i}{path.suffix}") for i in range(seeds)]
 
 
-def _fast_clause(
-    preset: Preset,
-    source: Image,
-    observation: np.ndarray,
-    operator: Operator,
-    overrides: dict[str, Any],
-    common: dict[str, Any],
-) -> str | None:
+def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -> str | None:
     """ "the fast preset: about 6 min": its seconds per step measured on a few steps here, times its steps and
     seeds (None when this run is already the fast one, or the row has none)."""
-    key = f"{preset.task}/{preset.method}@fast"
+    key = preset_key(preset.task, preset.method, "fast")
     if preset.profile == "fast" or key not in PRESETS:
         return None
     fast = PRESETS.get(key)
     if fast.scale_schedule:
-        fast = fast.for_scale(common["extra"]["scale"])
+        fast = fast.for_scale(problem.extra["scale"])
     measure = {"iterations": StepClock.MEASURED_STEPS + 1, "threads": overrides.get("threads")}
     clock = StepClock()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the under-fitting warning: four steps on purpose
-        _fit_one(fast, source, observation, operator, seed=0, overrides=measure, clock=clock, **common)
+        _fit_one(fast, problem, 0, measure, clock=clock)
     if clock.per_step is None:  # pragma: no cover - four steps always measure three
         return None
     bound = "at most " if fast.default_stop != "fixed" else ""  # its stopping rule usually ends it sooner
@@ -397,25 +386,18 @@ def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Re
 
 def _fit_one(
     preset: Preset,
-    source: Image,
-    observation: np.ndarray,
-    operator: Operator,
-    *,
-    image_size: tuple[int, int],
+    problem: _Problem,
     seed: int,
-    device: str,
     overrides: dict[str, Any],
-    guide: np.ndarray | None,
-    alpha: np.ndarray | None,
-    squeeze: bool,
-    extra: dict[str, Any] | None,
     clock: Callback | None = None,
     checkpoint_at_end: bool = False,
 ) -> Restoration:
     """One fit of :func:`run_dip` from one seed; ``clock`` (a progress bar or a step timer) joins the callbacks;
     ``checkpoint_at_end`` saves the finished fit too (a member of an ensemble)."""
+    source, observation, operator, guide = problem.source, problem.observation, problem.operator, problem.guide
+    image_size = problem.image_size
     settings = _settings(preset, overrides, seed)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(problem.device)
     height, width = image_size
     out_channels = observation.shape[2]
 
@@ -520,16 +502,16 @@ def _fit_one(
         seconds=result.seconds,
         channels_last=result.channels_last,
         amp=result.amp,
-        extra=dict(extra or {}),
+        extra=dict(problem.extra or {}),
     )
     pixels = np.clip(as_numpy_image(result.image), 0, 1)
     output = Image(
         pixels=pixels,
-        alpha=source.alpha if alpha is None else alpha,
+        alpha=source.alpha if problem.alpha is None else problem.alpha,
         bit_depth=source.bit_depth,
         value_range=source.value_range,
     )
-    return Restoration(output=output, history=result.history, record=record, squeeze=squeeze)
+    return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
 
 
 def run_classical(preset: Preset, source: Image, overrides: dict[str, Any], squeeze: bool = False) -> Restoration:
