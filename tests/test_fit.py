@@ -242,6 +242,12 @@ def test_out_of_memory_becomes_one_actionable_device_error():
     with pytest.raises(DeviceError, match="narrower network"):
         _fit_small(FitSettings(iterations=3), callbacks=[exhaust])
 
+    def too_large(state):  # what CUDA kernels raise for a layer of 2^31 values or more (H100, torch 2.11)
+        raise RuntimeError("input tensor must fit into 32-bit index math")
+
+    with pytest.raises(DeviceError, match=r"2\^31 values.*narrower network"):
+        _fit_small(FitSettings(iterations=3), callbacks=[too_large])
+
 
 def test_automatic_precision_is_recorded_and_can_be_forced_off():
     from deepprior.device import fast_defaults
