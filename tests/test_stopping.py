@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+import deepprior
 from deepprior.errors import InputError
+from deepprior.metrics import noise_sigma
+from deepprior.settings import FitSettings
 from deepprior.stopping import ESEMV, ESWMV, STOPPERS, EarlyStopping, make_stopper
+from helpers import TINY, add_noise, smooth_image
 
 SHAPE = (1, 3, 16, 16)
 
@@ -291,3 +295,46 @@ def test_update_does_not_sync_on_cuda(cls):
     )
     np.testing.assert_allclose(stopper.scores(), expected, rtol=1e-5)
     assert not math.isnan(stopper.best_score)
+
+
+# ---------------------------------------------------------------- the discrepancy principle (FitSettings.discrepancy)
+
+
+@pytest.mark.parametrize("sigma", [5 / 255, 25 / 255, 50 / 255])
+def test_noise_sigma_recovers_white_noise_on_a_smooth_image(sigma):
+    noisy = smooth_image(256) + np.random.default_rng(1).normal(0, sigma, (256, 256, 3))  # unclipped
+    assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.06)
+    assert noise_sigma(smooth_image(256)) < 0.2 / 255  # no noise: next to nothing
+    with pytest.raises(InputError, match="2×2"):
+        noise_sigma(np.zeros((1, 5)))
+
+
+def _gated_denoise(discrepancy):
+    result = deepprior.denoise(
+        add_noise(smooth_image(48)),
+        generator_options=TINY,
+        input_channels=8,
+        iterations=400,
+        stop="es-wmv",
+        stop_options={"window": 10, "patience": 30},
+        check_every=10,
+        discrepancy=discrepancy,
+    )
+    (event,) = [e for e in result.history.events if e["event"] == "early-stopping"]
+    return event
+
+
+def test_the_discrepancy_principle_holds_a_stop_back_until_the_residual_reaches_the_noise():
+    free = _gated_denoise(None)
+    assert free["stopped"] and "noise_sigma" not in free
+    loose = _gated_denoise(100.0)  # any residual is small enough: the rule stops where it would anyway
+    assert loose["step"] == free["step"] and loose["explained_at"] == free["step"]
+    assert loose["noise_sigma"] == pytest.approx(25 / 255, rel=0.15)
+    strict = _gated_denoise(0.01)  # no fit of a noisy image gets there: it runs every step
+    assert not strict["stopped"] and strict["step"] == 399 and strict["explained_at"] is None
+
+
+@pytest.mark.parametrize("tau", [0, -1.0, float("nan"), float("inf")])
+def test_a_discrepancy_must_be_a_positive_number(tau):
+    with pytest.raises(InputError, match="discrepancy"):
+        FitSettings(discrepancy=tau).validate()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from .errors import InputError
-from .metrics import psnr_torch
+from .metrics import mse_torch, noise_sigma, psnr_torch
 
 if TYPE_CHECKING:
     from .loop import FitState
@@ -202,22 +202,45 @@ class HistoryRecorder(Callback):
 
 class StopRule(Callback):
     """Feeds a ground-truth-free stopping rule (:mod:`deepprior.stopping`) every step and asks it every
-    ``rule.check_every`` steps whether to stop; the image it keeps is the average when averaging is on."""
+    ``rule.check_every`` steps whether to stop; the image it keeps is the average when averaging is on.
 
-    def __init__(self, rule: EarlyStopping) -> None:
+    With ``discrepancy`` = τ, the rule's stop also waits until the RMS residual ‖A·x − y‖/√N is at most τ·σ̂,
+    σ̂ estimated from y at the start (Morozov's discrepancy principle; see ``FitSettings.discrepancy``).
+    """
+
+    def __init__(self, rule: EarlyStopping, discrepancy: float | None = None) -> None:
         self.rule = rule
+        self.discrepancy = discrepancy
         self.stopped = False
+        self.noise_sigma: float | None = None
+        self.explained_at: int | None = None  # the first check at which the residual was down to τ·σ̂
+
+    def on_start(self, state: FitState) -> None:
+        if self.discrepancy is not None:
+            self.noise_sigma = noise_sigma(state.observation[0].permute(1, 2, 0).float().cpu().numpy())
 
     def on_step(self, state: FitState) -> bool:
         self.rule.update(state.step, state.output, keep=state.average)
-        if (state.step + 1) % self.rule.check_every == 0 and self.rule.should_stop():
+        if (state.step + 1) % self.rule.check_every == 0 and self.rule.should_stop() and self._explains(state):
             self.stopped = True
         return self.stopped
 
+    def _explains(self, state: FitState) -> bool:
+        """Whether the fit explains y down to the noise (always, without ``discrepancy``); syncs, at a check."""
+        if self.discrepancy is None or self.noise_sigma is None:
+            return True
+        if self.explained_at is None:
+            residual = float(torch.sqrt(mse_torch(state.prediction, state.observation)))
+            if residual > self.discrepancy * self.noise_sigma:
+                return False
+            self.explained_at = state.step
+        return True
+
     def on_end(self, state: FitState) -> None:
-        state.history.events.append(
-            {"step": state.step, "event": "early-stopping", "selected": self.best_step(), "stopped": self.stopped}
-        )
+        event = {"step": state.step, "event": "early-stopping", "selected": self.best_step(), "stopped": self.stopped}
+        if self.discrepancy is not None:
+            event.update(noise_sigma=self.noise_sigma, discrepancy=self.discrepancy, explained_at=self.explained_at)
+        state.history.events.append(event)
 
     def best(self) -> tuple[torch.Tensor, int] | None:
         """The selected image and its step, or None if the rule has not chosen one."""
@@ -228,11 +251,12 @@ class StopRule(Callback):
         return self.rule.best_step
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule.state_dict(), "stopped": self.stopped}
+        return {"rule": self.rule.state_dict(), "stopped": self.stopped, "explained_at": self.explained_at}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rule.load_state_dict(state["rule"])
         self.stopped = state["stopped"]
+        self.explained_at = state.get("explained_at")
 
 
 class Backtracking(Callback):

@@ -170,7 +170,7 @@ def default_callbacks(
     callbacks.append(HistoryRecorder())
     rule = make_stopper(settings.stop, **{"check_every": settings.check_every, **settings.stop_options})
     if rule is not None:
-        callbacks.append(StopRule(rule))
+        callbacks.append(StopRule(rule, settings.discrepancy))
     if settings.backtrack:
         callbacks.append(Backtracking(settings.backtrack_drop))
     if settings.threads == "auto" and (device is None or device.type == "cpu"):

@@ -28,6 +28,7 @@ __all__ = [
     "psnr_y_sr",
     "mse_torch",
     "psnr_torch",
+    "noise_sigma",
 ]
 
 # ITU-R BT.601 luma weights.
@@ -240,6 +241,60 @@ def psnr_y_sr(x: np.ndarray, reference: np.ndarray) -> float:
     """
     x, reference = _pair(x, reference)
     return psnr(sr_crop(rgb_to_y(x)), sr_crop(rgb_to_y(reference)), data_range=1.0)
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    r"""Estimate the standard deviation of additive white Gaussian noise in an image, blind.
+
+    The robust median estimator of Donoho and Johnstone on the finest diagonal Haar wavelet coefficients,
+    pooled over channels:
+
+    .. math::
+
+        d_{ij} = \tfrac{1}{2}\,(y_{2i,2j} - y_{2i,2j+1} - y_{2i+1,2j} + y_{2i+1,2j+1}), \qquad
+        \hat\sigma = \operatorname{median}_{ij} |d_{ij}| \,/\, \Phi^{-1}(3/4)
+
+    The diagonal detail of a smooth image is close to zero and the median ignores the few large coefficients
+    of edges, so :math:`\hat\sigma` follows the noise; fine texture adds to it (about +15 % on the DIP paper's
+    baboon at σ = 25).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)`` float array, at least 2×2.
+
+    Returns
+    -------
+    float
+        :math:`\hat\sigma` in the image's units.
+
+    Raises
+    ------
+    InputError
+        If the image is not 2-D or 3-D or smaller than 2×2.
+
+    References
+    ----------
+    .. [1] D. L. Donoho and I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage", Biometrika 81(3),
+       425–455, 1994, §4.2. :DOI:`10.1093/biomet/81.3.425`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepprior.metrics import noise_sigma
+    >>> rng = np.random.default_rng(0)
+    >>> round(noise_sigma(0.5 + 0.1 * rng.standard_normal((256, 256))), 2)
+    0.1
+    """
+    y = _as_image(image, "image")
+    if y.shape[0] < 2 or y.shape[1] < 2:
+        raise InputError(f"image must be at least 2×2, got {y.shape[0]}×{y.shape[1]}")
+    y = y[: y.shape[0] // 2 * 2, : y.shape[1] // 2 * 2]
+    detail = (y[0::2, 0::2] - y[0::2, 1::2] - y[1::2, 0::2] + y[1::2, 1::2]) / 2
+    return float(np.median(np.abs(detail)) / _NORMAL_Q3)
+
+
+_NORMAL_Q3 = 0.6744897501960817  # Φ⁻¹(3/4): the median of |N(0, 1)|
 
 
 # --------------------------------------------------------------------------- torch helpers

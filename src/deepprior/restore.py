@@ -42,7 +42,8 @@ class Overrides(TypedDict, total=False):
     """Keyword overrides every task function takes (``**overrides``); each replaces the preset row's value.
 
     Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
-    ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``check_every``,
+    ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``discrepancy``,
+    ``check_every``,
     ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``optimize_input``. Giving ``iterations``
     without ``stop`` turns the preset's default early stop off.
 
@@ -75,6 +76,7 @@ class Overrides(TypedDict, total=False):
     data_term: str
     stop: str
     stop_options: dict[str, Any]
+    discrepancy: float | None
     check_every: int
     output: str
     channels_last: bool

@@ -38,6 +38,11 @@ class FitSettings:
         stops without ground truth.
     stop_options
         Keyword options of the stopping rule (``window``, ``patience``, ``alpha``, ...), checked against it.
+    discrepancy
+        τ of the discrepancy principle (V. A. Morozov, Soviet Math. Dokl. 7, 1966), for additive Gaussian noise:
+        the stopping rule may stop the fit only once the RMS residual ‖A·x − y‖/√N has fallen to τ·σ̂, σ̂ the
+        noise level estimated from y (:func:`deepprior.metrics.noise_sigma`). It keeps an early variance minimum
+        of a textured image, whose output is still blurred, from ending the fit. None: no such condition.
     check_every
         Steps between host synchronisations: progress, backtracking and stopping checks.
     output
@@ -67,6 +72,7 @@ class FitSettings:
     data_term: str = "mse"
     stop: str = "fixed"
     stop_options: dict[str, Any] = field(default_factory=dict)
+    discrepancy: float | None = None
     check_every: int = 25
     output: Literal["auto", "early-stop", "regularizer", "average", "last"] = "auto"
     seed: int = 0
@@ -88,6 +94,8 @@ class FitSettings:
             raise InputError(f"average must be in [0, 1), got {self.average}")
         if not (self.backtrack_drop > 0):
             raise InputError(f"backtrack_drop must be > 0, got {self.backtrack_drop}")
+        if self.discrepancy is not None and not (self.discrepancy > 0 and math.isfinite(self.discrepancy)):
+            raise InputError(f"discrepancy must be a positive number (τ, about 1) or None, got {self.discrepancy}")
         if self.check_every < 1:
             raise InputError(f"check_every must be at least 1, got {self.check_every}")
         if self.output not in OUTPUT_POLICIES:
