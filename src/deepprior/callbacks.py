@@ -217,7 +217,9 @@ class StopRule(Callback):
 
     def on_start(self, state: FitState) -> None:
         if self.discrepancy is not None:
-            self.noise_sigma = noise_sigma(state.observation[0].permute(1, 2, 0).float().cpu().numpy())
+            from .loop import as_numpy_image  # the loop imports this module
+
+            self.noise_sigma = noise_sigma(as_numpy_image(state.observation))
 
     def on_step(self, state: FitState) -> bool:
         self.rule.update(state.step, state.output, keep=state.average)
@@ -227,13 +229,12 @@ class StopRule(Callback):
 
     def _explains(self, state: FitState) -> bool:
         """Whether the fit explains y down to the noise (always, without ``discrepancy``); syncs, at a check."""
-        if self.discrepancy is None or self.noise_sigma is None:
+        if self.noise_sigma is None or self.explained_at is not None:  # no condition, or met already
             return True
-        if self.explained_at is None:
-            residual = float(torch.sqrt(mse_torch(state.prediction, state.observation)))
-            if residual > self.discrepancy * self.noise_sigma:
-                return False
-            self.explained_at = state.step
+        residual = float(torch.sqrt(mse_torch(state.prediction, state.observation)))
+        if residual > self.discrepancy * self.noise_sigma:
+            return False
+        self.explained_at = state.step
         return True
 
     def on_end(self, state: FitState) -> None:
