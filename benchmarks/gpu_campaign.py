@@ -14,15 +14,19 @@ Stages (``--stages`` picks some):
    ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the out-of-memory
    path (its one-line message); the memory estimate against the measured peak.
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
-   + channels_last, + torch.compile), a notebook-style loop (host PSNRs every step) and deepinv's
-   ``DeepImagePrior`` when installed; peak GPU memory; achieved TFLOP/s (≈465 GFLOP per step at 512²).
-3. ``denoise``: the 9 colour images at full size, paper preset with its ground-truth-free stop, several fits at
-   once (``--jobs``).
-4. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
-5. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
+   + channels_last, + torch.compile, + CUDA graphs through ``torch.compile(mode="reduce-overhead")``), a
+   notebook-style loop (host PSNRs every step) and deepinv's ``DeepImagePrior`` when installed; peak GPU memory;
+   achieved TFLOP/s (≈465 GFLOP per step at 512²).
+3. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops,
+   several fits at once (``--jobs``).
+4. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
+   carry the crops' result over to full size?).
+5. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
+6. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
    image for three λ.
+7. ``denoise-best``: the best denoising row (an ensemble of fast fits) on the 9 images.
 
-Stages 3–5 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 3–7 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
 """
 
@@ -373,14 +377,18 @@ def stage_speed(campaign: Campaign) -> None:
         "ours fp32 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=False),
         "ours bf16 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=True),
         "ours bf16 channels_last compile": lambda s, d: _ours(s, d, channels_last=True, amp=True, compile=True),
+        "ours bf16 channels_last CUDA graphs": lambda s, d: _ours(
+            s, d, channels_last=True, amp=True, compile="reduce-overhead"
+        ),
         "notebook loop": _notebook,
         "deepinv DeepImagePrior": _deepinv,
     }
     if device.type != "cuda":
         configs.pop("ours bf16 channels_last compile")  # minutes of compilation on a CPU, for nothing
+        configs.pop("ours bf16 channels_last CUDA graphs")
     for size in campaign.profile.speed_sizes:
         for name, make in configs.items():
-            if "compile" in name and size != 512:  # three compilations per size: one size says enough
+            if ("compile" in name or "graphs" in name) and size != 512:  # compiling is slow: one size says enough
                 continue
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
@@ -405,7 +413,17 @@ def stage_speed(campaign: Campaign) -> None:
 # --------------------------------------------------------------------------------------------- 3-5. suites
 
 
-def _suites(campaign: Campaign, stage: str, suites: list[tuple[str, list[str]]]) -> None:
+def _suites(
+    campaign: Campaign,
+    stage: str,
+    suites: list[tuple[str, list[str]]],
+    channels: int | None = None,
+    limit: int | None = None,
+    results: str = "suites",
+) -> None:
+    """Run each ``(suite, methods)`` through the suite runner at the campaign's profile; ``channels`` and
+    ``limit`` override the profile's, ``results`` names the folder (one per set of overrides: a results file holds
+    one profile setting)."""
     from benchmarks.suite.runner import BenchRequest, run_suite
 
     profile = campaign.profile
@@ -415,15 +433,15 @@ def _suites(campaign: Campaign, stage: str, suites: list[tuple[str, list[str]]])
             suite=suite,
             profile=profile.suite_profile,
             methods=methods,
-            limit=profile.limit,
+            limit=profile.limit if limit is None else min(limit, profile.limit or limit),
             device=str(campaign.device),
             jobs=campaign.jobs,
             data_dir=campaign.data_dir,
-            results_dir=campaign.out / "suites",
+            results_dir=campaign.out / results,
             progress=False,
             crop=profile.crop,
             iterations=profile.iterations,
-            channels=profile.channels,
+            channels=profile.channels if channels is None else channels,
         )
         try:
             summary = run_suite(request)
@@ -443,7 +461,18 @@ def _suites(campaign: Campaign, stage: str, suites: list[tuple[str, list[str]]])
 
 @STAGES.register("denoise")
 def stage_denoise(campaign: Campaign) -> None:
-    _suites(campaign, "denoise", [("denoise-color25", ["dip", "dip@fast", "dip@best"])])
+    _suites(campaign, "denoise", [("denoise-color25", ["dip", "dip@fast"])])
+
+
+#: Widths of the fast denoising row tried at full size: its 32 channels learned baboon's texture slowly (the first
+#: campaign), and on a launch-bound GPU a wider network costs little more per step.
+FAST_WIDTHS = (64, 128)
+
+
+@STAGES.register("fast-width")
+def stage_fast_width(campaign: Campaign) -> None:
+    for width in FAST_WIDTHS:  # F16, baboon, hill, kodim01: the images with paper-protocol numbers
+        _suites(campaign, "fast-width", [("denoise-color25", ["dip@fast"])], width, 4, f"suites-width{width}")
 
 
 @STAGES.register("sr-inpaint")
@@ -497,6 +526,11 @@ def stage_l0_tv(campaign: Campaign) -> None:
 
 
 # --------------------------------------------------------------------------------------------- driver
+
+
+@STAGES.register("denoise-best")
+def stage_denoise_best(campaign: Campaign) -> None:
+    _suites(campaign, "denoise-best", [("denoise-color25", ["dip@best"])])
 
 
 def _done(out: Path) -> set[str]:
@@ -564,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
 # since the working tree, the data and the wheels travel together within 64 MiB
 STAGE_DATA = {
     "denoise": ("dip/project_page/Denoising/Color/25/*",),
+    "fast-width": ("dip/project_page/Denoising/Color/25/*",),
+    "denoise-best": ("dip/project_page/Denoising/Color/25/*",),
     "sr-inpaint": ("dip/project_page/SR/**/*", "dip/project_page/Reconstruction/Gray/50p/*"),
     "l0-tv": ("nks/validation/*", "nks/gt/*", "clipart/*", "dip/project_page/Denoising/Color/25/F16_*"),
 }

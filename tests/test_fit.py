@@ -203,6 +203,7 @@ def test_padding_round_trip_and_sizes():
         dict(stop="soon"),
         dict(output="best"),
         dict(seed=-1),
+        dict(compile="fastest"),
     ],
 )
 def test_nonsense_settings_are_input_errors(bad):

@@ -277,7 +277,9 @@ def fit(
     if settings.optimize_input:
         z = z.detach().clone().requires_grad_(True)
         params.append(z)
-    forward_net: Callable[[torch.Tensor], torch.Tensor] = torch.compile(net) if settings.compile else net
+    forward_net: Callable[[torch.Tensor], torch.Tensor] = net
+    if settings.compile:
+        forward_net = torch.compile(net, mode=None if settings.compile is True else settings.compile)
     data_term = DATA_TERMS.get(settings.data_term)()
     jitter = torch_generator(settings.seed, "jitter", device) if settings.reg_noise_std > 0 else None
 

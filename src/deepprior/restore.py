@@ -81,7 +81,7 @@ class Overrides(TypedDict, total=False):
     channels_last: bool
     amp: bool
     threads: int | str
-    compile: bool
+    compile: bool | str
     optimize_input: bool
     generator: str
     generator_options: dict[str, Any]

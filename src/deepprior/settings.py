@@ -12,6 +12,9 @@ from .errors import InputError
 #: chose one, else the regulariser's own output (DIP-ℓ0's average), else the running average, else the last output.
 OUTPUT_POLICIES = ("auto", "early-stop", "regularizer", "average", "last")
 
+#: The modes of ``torch.compile`` a fit may ask for (:attr:`FitSettings.compile`).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 @dataclass
 class FitSettings:
@@ -60,7 +63,8 @@ class FitSettings:
     optimize_input
         Also train z.
     compile
-        Wrap the generator in ``torch.compile``.
+        Wrap the generator in ``torch.compile``: True for its default mode, or the name of a mode (one of
+        :data:`COMPILE_MODES`; ``"reduce-overhead"`` replays the network's kernels as CUDA graphs).
     """
 
     iterations: int = 3000
@@ -80,7 +84,7 @@ class FitSettings:
     amp: bool | None = None
     threads: int | Literal["auto"] | None = None
     optimize_input: bool = False
-    compile: bool = False
+    compile: bool | str = False
 
     def validate(self) -> None:
         """Raise :class:`InputError` on nonsense values, naming the setting."""
@@ -106,6 +110,8 @@ class FitSettings:
             and (isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1)
         ):
             raise InputError(f"threads must be a whole number >= 1 or 'auto', got {self.threads!r}")
+        if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
+            raise InputError(f"compile must be True, False or one of {', '.join(COMPILE_MODES)}, got {self.compile!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
         from .registry import DATA_TERMS, STOPPERS
@@ -114,4 +120,4 @@ class FitSettings:
         STOPPERS.get(self.stop)
 
 
-__all__ = ["FitSettings", "OUTPUT_POLICIES"]
+__all__ = ["COMPILE_MODES", "FitSettings", "OUTPUT_POLICIES"]
