@@ -121,16 +121,24 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def git_commit() -> str | None:
-    """``git rev-parse HEAD`` of this repository; None outside a git checkout or without git."""
+def _git(*args: str) -> str | None:
+    """The output of ``git ARGS`` in this repository; None outside a git checkout or without git."""
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False
-        )
+        result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and commit else None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """``git rev-parse HEAD`` of this repository; None outside a git checkout or without git."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """True when tracked files differ from ``HEAD`` (the commit alone does not say what ran), None without git."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -155,7 +163,8 @@ def loadavg() -> list[float] | None:
 
 
 def provenance() -> dict[str, Any]:
-    """Where and how a benchmark ran: date, command, git commit, host, CPU, torch threads, load, versions."""
+    """Where and how a benchmark ran: date, command, git commit (and whether the tree differed from it), host, CPU,
+    torch threads, load, versions."""
     from deepprior.device import cpu_model
     from deepprior.record import versions
 
@@ -169,6 +178,7 @@ def provenance() -> dict[str, Any]:
         "date": now(),
         "command": command_line(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "host": platform.node(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),

@@ -14,19 +14,20 @@ Stages (``--stages`` picks some):
    ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the out-of-memory
    path (its one-line message); the memory estimate against the measured peak.
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
-   + channels_last, + torch.compile, + CUDA graphs through ``torch.compile(mode="reduce-overhead")``), a
+   + channels_last; at 512² also ``torch.compile`` and CUDA graphs through ``mode="reduce-overhead"``), a
    notebook-style loop (host PSNRs every step) and deepinv's ``DeepImagePrior`` when installed; peak GPU memory;
    achieved TFLOP/s (≈465 GFLOP per step at 512²).
-3. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops,
-   several fits at once (``--jobs``).
-4. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
+3. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
+   images per hour for each (``--jobs 0`` runs the later stages with the fastest).
+4. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
+5. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
    carry the crops' result over to full size?).
-5. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
-6. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
+6. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
+7. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
    image for three λ.
-7. ``denoise-best``: the best denoising row (an ensemble of fast fits) on the 9 images.
+8. ``denoise-best``: the best denoising row (an ensemble of fast fits) on the 9 images.
 
-Stages 3–7 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 3–8 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
 """
 
@@ -104,6 +105,19 @@ class Campaign:
     data_dir: Path | None
     jobs: int
     provenance: dict[str, Any]
+
+    def suite_jobs(self) -> int:
+        """Fits at once for the suites: ``--jobs``, or (``--jobs 0``) the most images per hour that the throughput
+        stage measured, else 1."""
+        if self.jobs:
+            return self.jobs
+        path = self.out / CAMPAIGN_FILE
+        rates = {
+            row["jobs"]: row["computed"] / row["seconds"]
+            for row in (common.read_jsonl(path) if path.exists() else [])
+            if row.get("stage") == "throughput" and row.get("ok") and row.get("computed") and row.get("seconds")
+        }
+        return max(rates, key=rates.__getitem__) if rates else 1
 
     def record(self, stage: str, **row: Any) -> None:
         """Append one measurement (flushed to disk at once)."""
@@ -255,10 +269,14 @@ def _smoke_out_of_memory(campaign: Campaign) -> None:
     if device.type != "cuda":
         campaign.record("smoke", check="out of memory", ok=None, note="needs CUDA (a CPU would swap first)")
         return
-    # 3968²: every layer stays under the 2^31 values CUDA kernels index (128 × 3968² ≈ 2.0e9; 16384² hit that
-    # limit on the H100 instead of the allocator), while skip128 needs about 7.3 GiB at 1024², so ≈ 110 GiB here
-    side = 3968
+    # Fill the device but 2 GiB with a ballast, then fit at 1024² (skip128 needs about 7 GiB there): the
+    # allocator fails on any GPU size, and every tensor stays far below CUDA's 2^31-element indexing limit (the
+    # first campaign's 16384² hit that limit instead; its 3968² fitted in 80 GiB)
+    side = 1024
+    ballast = None
     try:
+        free, _ = torch.cuda.mem_get_info(device)
+        ballast = torch.empty(max(free - 2 * 2**30, 0), dtype=torch.uint8, device=device)
         z = torch.zeros(1, 32, side, side, device=device)
         fit(
             build_generator("skip", 32, 3),
@@ -274,6 +292,7 @@ def _smoke_out_of_memory(campaign: Campaign) -> None:
     except Exception as exc:
         campaign.record("smoke", check="out of memory", ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
+        del ballast
         torch.cuda.empty_cache()
 
 
@@ -376,7 +395,8 @@ def stage_speed(campaign: Campaign) -> None:
         "ours fp32": lambda s, d: _ours(s, d, channels_last=False, amp=False),
         "ours fp32 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=False),
         "ours bf16 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=True),
-        "ours bf16 channels_last compile": lambda s, d: _ours(s, d, channels_last=True, amp=True, compile=True),
+        "ours fp32 compile": lambda s, d: _ours(s, d, channels_last=False, amp=False, compile=True),
+        "ours fp32 CUDA graphs": lambda s, d: _ours(s, d, channels_last=False, amp=False, compile="reduce-overhead"),
         "ours bf16 channels_last CUDA graphs": lambda s, d: _ours(
             s, d, channels_last=True, amp=True, compile="reduce-overhead"
         ),
@@ -384,8 +404,8 @@ def stage_speed(campaign: Campaign) -> None:
         "deepinv DeepImagePrior": _deepinv,
     }
     if device.type != "cuda":
-        configs.pop("ours bf16 channels_last compile")  # minutes of compilation on a CPU, for nothing
-        configs.pop("ours bf16 channels_last CUDA graphs")
+        for name in [name for name in configs if "compile" in name or "graphs" in name]:
+            configs.pop(name)  # minutes of compilation on a CPU, for nothing
     for size in campaign.profile.speed_sizes:
         for name, make in configs.items():
             if ("compile" in name or "graphs" in name) and size != 512:  # compiling is slow: one size says enough
@@ -420,28 +440,38 @@ def _suites(
     channels: int | None = None,
     limit: int | None = None,
     results: str = "suites",
+    iterations: int | None = None,
+    jobs: int | None = None,
+    fresh: bool = False,
 ) -> None:
-    """Run each ``(suite, methods)`` through the suite runner at the campaign's profile; ``channels`` and
-    ``limit`` override the profile's, ``results`` names the folder (one per set of overrides: a results file holds
-    one profile setting)."""
+    """Run each ``(suite, methods)`` through the suite runner at the campaign's profile; ``channels``, ``limit``
+    and ``iterations`` override the profile's (on the GPU, in the suite runner's ``full`` profile, since the
+    paper profile takes no overrides), ``results`` names the folder (one per set of overrides: a results file holds
+    one profile setting), ``jobs`` the fits at once (default: the campaign's); ``fresh`` discards earlier results
+    instead of resuming them."""
     from benchmarks.suite.runner import BenchRequest, run_suite
 
     profile = campaign.profile
+    suite_profile = profile.suite_profile
+    if (channels is not None or iterations is not None) and suite_profile == "paper":
+        suite_profile = "full"
+    jobs = jobs or campaign.suite_jobs()
     for suite, methods in suites:
         start = time.perf_counter()
         request = BenchRequest(
             suite=suite,
-            profile=profile.suite_profile,
+            profile=suite_profile,
             methods=methods,
             limit=profile.limit if limit is None else min(limit, profile.limit or limit),
             device=str(campaign.device),
-            jobs=campaign.jobs,
+            jobs=jobs,
             data_dir=campaign.data_dir,
             results_dir=campaign.out / results,
             progress=False,
             crop=profile.crop,
-            iterations=profile.iterations,
+            iterations=profile.iterations if iterations is None else iterations,
             channels=profile.channels if channels is None else channels,
+            fresh=fresh,
         )
         try:
             summary = run_suite(request)
@@ -453,10 +483,30 @@ def _suites(
                 failures=len(summary.failures),
                 results=str(summary.results_path),
                 seconds=time.perf_counter() - start,
-                jobs=campaign.jobs,
+                jobs=jobs,
             )
         except Exception as exc:
             campaign.record(stage, suite=suite, ok=False, error=f"{type(exc).__name__}: {exc}")
+
+
+#: Fits at once that the throughput stage compares; ``--jobs 0`` then runs the suites with the fastest.
+THROUGHPUT_JOBS = (1, 2, 4)
+THROUGHPUT_STEPS = 1000  # per fit: long enough that a worker's start (a process, CUDA) is a small share
+
+
+@STAGES.register("throughput")
+def stage_throughput(campaign: Campaign) -> None:
+    for jobs in THROUGHPUT_JOBS:  # the same 4 full-size fits, one at a time, then 2 and 4 at once
+        _suites(
+            campaign,
+            "throughput",
+            [("denoise-color25", ["dip"])],
+            limit=4,
+            results=f"throughput-jobs{jobs}",
+            iterations=campaign.profile.iterations or THROUGHPUT_STEPS,
+            jobs=jobs,
+            fresh=True,  # a resumed measurement would time part of the work
+        )
 
 
 @STAGES.register("denoise")
@@ -577,7 +627,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--profile", choices=list(PROFILES), default="gpu")
     parser.add_argument("--stages", nargs="+", choices=STAGES.names(), help="only these (default: all, in order)")
-    parser.add_argument("--jobs", type=int, default=1, help="suite entries at once on the device (worker processes)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="suite entries at once on the device (worker processes); 0: as many as the throughput stage found fastest",
+    )
     common.add_data_dir_argument(parser, "; on the GPU machine, the folder made by --prepare")
     parser.add_argument(
         "--prepare",
@@ -586,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
         help="copy the data the campaign reads into DIR (to carry to the GPU machine) and stop",
     )
     args = parser.parse_args(argv)
+    if args.jobs < 0:
+        parser.error(f"--jobs must be 0 (as the throughput stage found fastest) or more, got {args.jobs}")
     if args.prepare:
         prepare(args.prepare, common.data_dir(args.data_dir), args.stages)
         return 0
@@ -597,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
 # what each stage reads from the shared data folder (globs inside it): a GPU call carries the stages' share only,
 # since the working tree, the data and the wheels travel together within 64 MiB
 STAGE_DATA = {
+    "throughput": ("dip/project_page/Denoising/Color/25/*",),
     "denoise": ("dip/project_page/Denoising/Color/25/*",),
     "fast-width": ("dip/project_page/Denoising/Color/25/*",),
     "denoise-best": ("dip/project_page/Denoising/Color/25/*",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -29,3 +30,42 @@ def test_prepare_copies_each_stages_share_of_the_data(tmp_path, shared_data):
     gpu_campaign.prepare(tmp_path / "a", shared_data, ["denoise"])
     names = sorted(p.name for p in (tmp_path / "a").rglob("*.png"))
     assert "F16_noisy.png" in names and not any(name.startswith("S") for name in names)
+
+
+def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_path, monkeypatch):
+    """The toy profile runs the quick suite profile; the GPU's requests (paper and full profiles, overrides) are
+    checked here without running, since a request refused on the GPU costs a stage (it did, once)."""
+    from benchmarks import two_stage_tv
+    from benchmarks.suite import runner
+
+    requests = []
+
+    def check_only(request):
+        requests.append(request)
+        runner.check_request(request)
+        return runner.BenchSummary(request.suite, request.profile, tmp_path / "r.jsonl", None)
+
+    monkeypatch.setattr(runner, "run_suite", check_only)
+    monkeypatch.setattr(two_stage_tv, "main", lambda argv: 0)
+    suite_stages = ["throughput", "denoise", "fast-width", "sr-inpaint", "l0-tv", "denoise-best"]
+    assert set(suite_stages) <= set(gpu_campaign.STAGES.names())
+    gpu_campaign.run_campaign(tmp_path / "campaign", "cpu", "gpu", suite_stages)
+    rows = [json.loads(line) for line in (tmp_path / "campaign" / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    assert [row for row in rows if row.get("ok") is False] == []
+    assert {r.profile for r in requests} == {"paper", "full"}
+    assert {r.channels for r in requests if r.profile == "full"} == {None, *gpu_campaign.FAST_WIDTHS}
+    assert {r.jobs for r in requests if r.results_dir.name.startswith("throughput")} == {1, 2, 4}
+
+
+def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_measured(tmp_path):
+    from benchmarks import common
+
+    campaign = gpu_campaign.Campaign(tmp_path, None, gpu_campaign.PROFILES["toy"], None, 0, {})
+    assert campaign.suite_jobs() == 1  # nothing measured yet: one at a time
+    for jobs, seconds, ok in [(1, 100.0, True), (2, 60.0, True), (4, 70.0, True), (8, 10.0, False)]:
+        common.append_jsonl(
+            tmp_path / gpu_campaign.CAMPAIGN_FILE,
+            {"stage": "throughput", "jobs": jobs, "computed": 4, "seconds": seconds, "ok": ok},
+        )
+    assert campaign.suite_jobs() == 2
+    assert dataclasses.replace(campaign, jobs=3).suite_jobs() == 3

@@ -21,7 +21,7 @@ from benchmarks.common import RESULTS_DIR, append_jsonl, data_dir, done_keys, no
 from benchmarks.suite import report
 from benchmarks.suite.methods import METHODS, MethodOutput, RunOptions, planned_iterations
 from benchmarks.suite.results import KEY, header, images_dir, load_results, results_path
-from benchmarks.suite.suites import PROFILES, SUITES, Item, Sample, Suite, quantize, score, select_items
+from benchmarks.suite.suites import PROFILES, SUITES, Item, Profile, Sample, Suite, quantize, score, select_items
 from deepprior.errors import DeepPriorError, InputError
 
 DEFAULT_RESULTS = RESULTS_DIR
@@ -106,8 +106,23 @@ def compute_entry(
     return measured, image
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int | None = None) -> None:
+    _die_with_parent(parent)
     _set_threads(threads)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """On Linux, have the kernel kill this worker when ``parent`` (the run that started it) dies: a run cut off
+    by a time limit must not leave fits running on the device (they did, and slowed what ran next)."""
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
 
 
 # --------------------------------------------------------------------------- planning
@@ -177,16 +192,9 @@ def _write_inputs(folder: Path, sample: Sample, with_truth: bool) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def run_suite(request: BenchRequest) -> BenchSummary:
-    """Run (or resume) one suite; append every finished entry to its JSONL, then write its Markdown table (and
-    contact sheet) from the file.
-
-    Raises
-    ------
-    InputError
-        Unknown suite, method or profile; missing data; a results file made with other profile settings.
-    """
-    started = time.perf_counter()
+def check_request(request: BenchRequest) -> tuple[Suite, Profile, list[str], list[str]]:
+    """The suite, the profile with the request's overrides, the methods to run and notes about the methods left
+    out; raises :class:`InputError` on a request that :func:`run_suite` would refuse, before any data is read."""
     suite = SUITES.get(request.suite)
     if request.profile not in PROFILES:
         raise InputError(f"unknown profile {request.profile!r}; choose {' or '.join(PROFILES)}")
@@ -198,6 +206,20 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     if request.limit is not None and request.limit < 0:
         raise InputError(f"--limit must be >= 0, got {request.limit}")
     methods, notes = resolve_methods(suite, request.methods)
+    return suite, profile, methods, notes
+
+
+def run_suite(request: BenchRequest) -> BenchSummary:
+    """Run (or resume) one suite; append every finished entry to its JSONL, then write its Markdown table (and
+    contact sheet) from the file.
+
+    Raises
+    ------
+    InputError
+        Unknown suite, method or profile; missing data; a results file made with other profile settings.
+    """
+    started = time.perf_counter()
+    suite, profile, methods, notes = check_request(request)
     root = data_dir(request.data_dir)
     all_items = suite.items(root)
     limit = request.limit
@@ -412,7 +434,9 @@ def _run_pool(
     else:
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init, initargs=(threads,))
+        pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_worker_init, initargs=(threads, os.getpid())
+        )
     with pool:
         try:
             while queue or pending:
@@ -529,4 +553,12 @@ def summary_line(summary: BenchSummary) -> str:
     return text
 
 
-__all__ = ["BenchRequest", "BenchSummary", "compute_entry", "resolve_methods", "run_suite", "summary_line"]
+__all__ = [
+    "BenchRequest",
+    "BenchSummary",
+    "check_request",
+    "compute_entry",
+    "resolve_methods",
+    "run_suite",
+    "summary_line",
+]

@@ -26,6 +26,7 @@ from deepprior.registry import Registry
 
 QUICK_LABEL = "QUICK PROFILE — not a reproduction"
 CROPS_LABEL = "CPU CROPS PROFILE — 128×128 centre crops, not a paper reproduction"
+FULL_LABEL = "FULL-SIZE EXPERIMENT — the methods' settings changed, not a paper reproduction"
 PAPER_FIGURES = Path(__file__).resolve().parents[1] / "paper_figures.json"
 
 
@@ -61,13 +62,14 @@ class Profile:
     def with_overrides(
         self, *, crop: int | None = None, iterations: int | None = None, channels: int | None = None
     ) -> Profile:
-        """A copy with some values replaced (only the quick profile takes overrides)."""
+        """A copy with some values replaced (profiles comparable with the papers take none)."""
         if crop is None and iterations is None and channels is None:
             return self
         if self.comparable:
+            others = " or ".join(name for name, profile in PROFILES.items() if not profile.comparable)
             raise InputError(
                 f"--crop, --iterations and --channels change the {self.name} profile; they are only "
-                "accepted with --profile quick"
+                f"accepted with --profile {others}"
             )
         sr_crop = self.sr_crop
         if crop is not None:
@@ -82,7 +84,10 @@ class Profile:
             iterations,
             channels,
             self.label,
-            _quick_description(crop, sr_crop, iterations, channels),
+            _quick_description(crop, sr_crop, iterations, channels)
+            if self.name == "quick"
+            else f"{self.description}; here: crop {crop}, {iterations} DIP steps, {channels} channels (None: the "
+            "method's own)",
         )
 
 
@@ -115,6 +120,12 @@ PROFILES: dict[str, Profile] = {
         "ground-truth-free stops) on 128×128 centre crops (SR: 128×128 ground-truth crops), to compare the "
         "presets with each other and with the classical methods on a CPU; the crops make the numbers differ from "
         "the papers' full-image figures",
+    ),
+    "full": Profile(
+        "full",
+        label=FULL_LABEL,
+        description="the full images with the methods' settings changed by --channels, --iterations or --crop "
+        "(experiments, e.g. a wider fast network); needs an accelerator",
     ),
 }
 
