@@ -146,7 +146,8 @@ def cpu_has_native_bf16() -> bool:
 def fast_defaults(device: torch.device) -> tuple[bool, bool]:
     """(channels_last, bf16 autocast) used when the user sets neither.
 
-    channels_last: CUDA and CPU (faster in fp32 on the CPU too, benchmarks/results/speed_cpu.md); bf16
-    autocast: CUDA, and CPUs with native bf16.
+    channels_last: the CPU (faster in fp32 there too, benchmarks/results/speed_cpu.md); bf16 autocast: CPUs with
+    native bf16. On CUDA neither: on an H100 plain fp32 (cuDNN's TF32 convolutions) stepped the skip network
+    faster at 512² and 1024² than channels_last with or without bf16 (benchmarks/results/gpu/README.md).
     """
-    return device.type in ("cuda", "cpu"), device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    return device.type == "cpu", device.type == "cpu" and cpu_has_native_bf16()
