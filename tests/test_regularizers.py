@@ -91,9 +91,33 @@ def test_dip_l0_is_reproducible_and_validates_parameters():
         dict(init="ones"),
         dict(inner_steps=0),
         dict(solver_options={"kappa": 2}),
+        dict(output="median"),
     ):
         with pytest.raises(InputError):
             L0ADMM(f, **{"lam": 0.025, "beta": 2.0, **bad})
+
+
+def test_dip_l0_outputs_the_average_the_l0_iterate_or_the_projected_average():
+    clean, textured = blocks_with_texture(32)
+    g = torch.from_numpy(textured).permute(2, 0, 1)[None].float()
+
+    def after_three_outer_iterations(output):
+        regularizer = L0ADMM(g, lam=0.025, beta=2.0, inner_steps=1, output=output)
+        for step in range(3):
+            regularizer.after_step(step, lambda: g)
+        return regularizer
+
+    average, v, projected = (after_three_outer_iterations(kind) for kind in ("average", "v", "projected"))
+    assert torch.equal(average.output(), average.avg) and torch.equal(v.output(), v.v)
+    assert torch.equal(projected.avg, average.avg)  # the same iterations, only the returned image differs
+    flat = projected.output()
+    assert not torch.equal(flat, average.avg)
+
+    def edges(x):  # pixels whose right neighbour differs
+        return int((x[..., 1:] != x[..., :-1]).any(dim=1).sum())
+
+    assert edges(flat) < edges(average.avg) / 4  # piecewise constant, as an ℓ0 solution is
+    assert projected.describe()["output"] == "projected"
 
 
 def test_classical_smoothers_through_the_public_api():

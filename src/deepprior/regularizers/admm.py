@@ -5,7 +5,8 @@ Splitting v = g with multiplier w and penalty β (sums, not means):
     θ-step:  ``inner_steps`` Adam steps on ‖g − f‖² + ⟨w, v − g⟩ + β/2‖v − g‖²   (the fit loop does these)
     v-step:  v = L0Solver(g − w/β, λ' = 2λ/β)                                  (Region Fusion by default)
     w-step:  w = w + β(v − g)
-    output:  avg = 0.9·avg + 0.1·g after each outer iteration, avg₀ = f
+    output:  avg = 0.9·avg + 0.1·g after each outer iteration, avg₀ = f (the released code's; ``output`` may
+             instead return v, or the ℓ0 projection of avg: L0Solver(avg, 2λ/β))
 
 The v-step runs on the CPU (numba) and needs the g of the finished θ-steps, and the next θ-steps need the new v
 and w: the outer iterations are strictly sequential, so the v-step cannot overlap the θ-steps without changing the
@@ -27,6 +28,9 @@ from ..seeding import torch_generator
 from .base import BuildContext, Regularizer
 
 INITS = ("observation", "zeros", "uniform")
+#: What the fit returns: the outer iterations' average of g (the released code), the last ℓ0 iterate v, or the
+#: v-step's solver applied once more to the average.
+OUTPUTS = ("average", "v", "projected")
 
 
 @REGULARIZERS.register("l0")
@@ -51,6 +55,9 @@ class L0ADMM(Regularizer):
         (U[0, 1) for both, as the released code; seeded).
     average
         Weight of the outer-iteration average (0.9 in the paper).
+    output
+        The image the fit returns, one of :data:`OUTPUTS`: ``"average"`` (the released code's), ``"v"`` (the
+        last ℓ0 iterate, piecewise constant) or ``"projected"`` (the solver on the average, λ' = 2λ/β).
     seed
         Seeds the ``"uniform"`` initialisation.
 
@@ -76,6 +83,7 @@ class L0ADMM(Regularizer):
         solver_options: dict[str, Any] | None = None,
         init: Literal["observation", "zeros", "uniform"] = "observation",
         average: float = 0.9,
+        output: Literal["average", "v", "projected"] = "average",
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -94,6 +102,9 @@ class L0ADMM(Regularizer):
             raise InputError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         if not 0 <= average < 1:
             raise InputError(f"average must be in [0, 1), got {average}")
+        if output not in OUTPUTS:
+            raise InputError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+        self.output_kind = output
         self.lam, self.beta, self.inner_steps = float(lam), float(beta), int(inner_steps)
         self.solver, self.init, self.average_weight = solver, init, float(average)
         f = observation.detach().float().cpu()
@@ -121,14 +132,22 @@ class L0ADMM(Regularizer):
         if (step + 1) % self.inner_steps:
             return
         g = forward()
-        target = (g - self.w / self.beta)[0].permute(1, 2, 0).cpu().numpy().astype(np.float64)
-        v = self.solve(target, 2 * self.lam / self.beta, **self.solver_options)
-        self.v.copy_(torch.from_numpy(np.clip(v, 0, 1)).float().permute(2, 0, 1)[None])
+        self.v.copy_(self._l0_step(g - self.w / self.beta))
         self.w.add_(self.v - g, alpha=self.beta)
         self.avg.lerp_(g, 1 - self.average_weight)
         self.residuals.append(float(torch.linalg.vector_norm(self.v - g)))
 
+    def _l0_step(self, target: torch.Tensor) -> torch.Tensor:
+        """The solver at λ' = 2λ/β on a (1, C, H, W) tensor, clipped to [0, 1]."""
+        image = target[0].permute(1, 2, 0).cpu().numpy().astype(np.float64)
+        solved = self.solve(image, 2 * self.lam / self.beta, **self.solver_options)
+        return torch.from_numpy(np.clip(solved, 0, 1)).float().permute(2, 0, 1)[None]
+
     def output(self) -> torch.Tensor:
+        if self.output_kind == "v":
+            return self.v
+        if self.output_kind == "projected":
+            return self._l0_step(self.avg)
         return self.avg
 
     def get_extra_state(self) -> dict[str, Any]:
@@ -146,5 +165,6 @@ class L0ADMM(Regularizer):
             "solver_options": self.solver_options,
             "init": self.init,
             "average": self.average_weight,
+            "output": self.output_kind,
             "residuals": self.residuals,
         }
