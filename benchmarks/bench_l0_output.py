@@ -28,7 +28,6 @@ from benchmarks import common
 from benchmarks.suite.suites import PROFILES, SUITES, score, select_items
 from deepprior.regularizers.admm import L0ADMM
 
-OUTPUTS = ("average", "v", "projected")
 TASKS = {"smooth-nks": "smooth", "deblock-clipart": "deblock"}
 
 

@@ -403,12 +403,11 @@ def stage_speed(campaign: Campaign) -> None:
         "notebook loop": _notebook,
         "deepinv DeepImagePrior": _deepinv,
     }
-    if device.type != "cuda":
-        for name in [name for name in configs if "compile" in name or "graphs" in name]:
-            configs.pop(name)  # minutes of compilation on a CPU, for nothing
+    compiled = {name for name in configs if "compile" in name or "graphs" in name}
     for size in campaign.profile.speed_sizes:
         for name, make in configs.items():
-            if ("compile" in name or "graphs" in name) and size != 512:  # compiling is slow: one size says enough
+            # compiling is slow: one size says enough, and on a CPU it would take minutes for nothing
+            if name in compiled and (size != 512 or device.type != "cuda"):
                 continue
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
