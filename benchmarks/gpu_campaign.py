@@ -520,7 +520,7 @@ FAST_WIDTHS = (64, 128)
 
 @STAGES.register("fast-width")
 def stage_fast_width(campaign: Campaign) -> None:
-    for width in FAST_WIDTHS:  # F16, baboon, hill, kodim01: the images with paper-protocol numbers
+    for width in FAST_WIDTHS:  # the suite's first 4 images (F16, kodim01, kodim03, peppers)
         _suites(campaign, "fast-width", [("denoise-color25", ["dip@fast"])], width, 4, f"suites-width{width}")
 
 

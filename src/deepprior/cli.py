@@ -521,7 +521,8 @@ def _workers(args: argparse.Namespace, images: int) -> int:
 
     Two fits with one thread each finish sooner than the same two one after the other with two threads each:
     DIP's steps do not scale to every core (benchmarks/results/load_cpu.md, benchmarks/results/speed_cpu.md).
-    A given ``--threads`` keeps one image at a time.
+    On a GPU, one image at a time: fits in several processes time-share it and did fewer images per hour
+    (benchmarks/results/gpu/README.md, "Many fits on one GPU"). A given ``--threads`` keeps one image at a time.
     """
     if images < 2 or getattr(args, "threads", None) or getattr(args, "save_every", None):
         return 1
