@@ -59,7 +59,7 @@ def _classical(task: str, observation: np.ndarray) -> dict[str, np.ndarray]:
     return {m: deepprior.smooth(observation, method=m).image for m in ("region-fusion", "l0-smooth")}
 
 
-def run_image(sample: Any, task: str, preset: str, every: int, metric: str) -> dict[str, Any]:
+def run_image(sample: Any, task: str, preset: str, every: int, metric: str, outer: int | None) -> dict[str, Any]:
     import deepprior
     from deepprior.presets import get_preset
 
@@ -67,11 +67,19 @@ def run_image(sample: Any, task: str, preset: str, every: int, metric: str) -> d
     observation = sample.inputs["observation"]
     f = torch.from_numpy(observation).permute(2, 0, 1)[None].float()
     regularizer = _Checkpointed(f, every=every, seed=0, **row.regularizer_options)
+    steps = row.settings.iterations if outer is None else outer * regularizer.inner_steps
     start = time.perf_counter()
     run = getattr(deepprior, task)
-    run(observation, method="dip-l0", preset=preset, regularizer=regularizer, device="cpu", progress=False)
+    run(
+        observation,
+        method="dip-l0",
+        preset=preset,
+        regularizer=regularizer,
+        iterations=steps,
+        device="cpu",
+        progress=False,
+    )
     seconds = time.perf_counter() - start
-    steps = row.settings.iterations
     scores: dict[str, dict[str, float]] = {}
     for outer, images in regularizer.snapshots.items():
         for kind, image in images.items():
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=8)
     parser.add_argument("--preset", choices=("paper", "fast"), default="fast")
     parser.add_argument("--every", type=int, default=25, help="outer iterations between checkpoints")
+    parser.add_argument("--outer", type=int, help="outer iterations (default: the preset's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     common.add_data_dir_argument(parser)
@@ -150,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     suite = SUITES.get(args.suite)
     profile = PROFILES["crops"]
     items = select_items(suite.items(common.data_dir(args.data_dir)), args.limit)
-    stem = args.out / f"l0_output_{args.suite}_{args.preset}"
+    if args.outer is not None and args.outer < 1:
+        parser.error("--outer must be at least 1")
+    suffix = "" if args.outer is None else f"-outer{args.outer}"
+    stem = args.out / f"l0_output_{args.suite}_{args.preset}{suffix}"
     result: dict[str, Any] = {
         "suite": args.suite,
         "preset": args.preset,
@@ -162,16 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     for item in items:  # the files are rewritten after every image: a cut-off run keeps what it measured
         result["images"].append(
-            run_image(suite.load(item, profile), TASKS[args.suite], args.preset, args.every, suite.metric)
+            run_image(suite.load(item, profile), TASKS[args.suite], args.preset, args.every, suite.metric, args.outer)
         )
         print(item.name, f"{result['images'][-1]['seconds']:.0f} s", file=sys.stderr)
         stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
         stem.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
-    files = {name: args.out / f"l0_output_{args.suite}_{name}.json" for name in ("paper", "fast")}
+    files = {name: args.out / f"l0_output_{args.suite}_{name}.json" for name in ("paper", f"fast{suffix}")}
     if all(path.exists() for path in files.values()):
-        runs = {name: json.loads(path.read_text()) for name, path in files.items()}
-        (args.out / f"l0_output_{args.suite}_paired.md").write_text(paired(runs["paper"], runs["fast"]))
+        paper, fast = (json.loads(path.read_text()) for path in files.values())
+        (args.out / f"l0_output_{args.suite}_paired{suffix}.md").write_text(paired(paper, fast))
     return 0
 
 
