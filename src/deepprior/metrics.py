@@ -256,7 +256,9 @@ def noise_sigma(image: np.ndarray) -> float:
 
     The diagonal detail of a smooth image is close to zero and the median ignores the few large coefficients
     of edges, so :math:`\hat\sigma` follows the noise; fine texture adds to it (about +15 % on the DIP paper's
-    baboon at σ = 25).
+    baboon at σ = 25). Where most 2×2 blocks are flat (clip art, screenshots, even after JPEG) the median is 0 and
+    so is :math:`\hat\sigma`; a fit with the discrepancy stop (``FitSettings.discrepancy``) then runs to its
+    step cap.
 
     Parameters
     ----------
