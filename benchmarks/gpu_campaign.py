@@ -16,7 +16,8 @@ Stages (``--stages`` picks some):
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
    + channels_last; at 512² also ``torch.compile`` and CUDA graphs through ``mode="reduce-overhead"``), a
    notebook-style loop (host PSNRs every step) and deepinv's ``DeepImagePrior`` when installed; peak GPU memory;
-   achieved TFLOP/s (≈465 GFLOP per step at 512²).
+   achieved TFLOP/s (≈465 GFLOP per step at 512²). Ours and the notebook loop are timed inside one fit after its
+   warm-up steps; deepinv's opaque loop by the difference of two runs (each row says which).
 3. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
    images per hour for each (``--jobs 0`` runs the later stages with the fastest).
 4. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -74,7 +76,7 @@ PROFILES = {
         smoke_size=128,
         smoke_steps=5,
         speed_sizes=(256, 512, 1024),
-        speed_steps=20,
+        speed_steps=100,
         suite_profile="paper",
         limit=None,
     ),
@@ -301,13 +303,51 @@ def _smoke_out_of_memory(campaign: Campaign) -> None:
 GFLOP_512 = 465.0  # skip128, one step (forward + backward) at 512² (REFERENCE §1)
 
 
-def _time_steps(run: Callable[[int], None], steps: int, device: torch.device) -> float:
-    """Seconds per step: ``run(3 + steps)`` less ``run(3)``, after one warm-up ``run(3)``.
+#: Steps a fit runs before the in-fit timer starts: the first forward compiles (where asked) and cuDNN picks its
+#: kernels there.
+TIMER_WARMUP = 10
 
-    Every ``run`` builds its network, its loop and (where asked) its compiled graph anew; the difference of two
-    runs leaves that fixed cost out, which a short run would otherwise spread over its few steps.
+
+class _StepTimer:
+    """Seconds per step inside one fit: the clock starts after step :data:`TIMER_WARMUP` and stops ``steps``
+    steps later, the device synchronised at both ends (so neither the set-up nor the compilation is timed)."""
+
+    def __init__(self, steps: int, device: torch.device) -> None:
+        self.steps, self.device = steps, device
+        self.start: float | None = None
+        self.per_step: float | None = None
+
+    def tick(self, step: int) -> None:
+        """Call after each step (0-based)."""
+        if step not in (TIMER_WARMUP, TIMER_WARMUP + self.steps):
+            return
+        from deepprior.device import synchronize
+
+        synchronize(self.device)
+        if step == TIMER_WARMUP:
+            self.start = time.perf_counter()
+        elif self.start is not None:
+            self.per_step = (time.perf_counter() - self.start) / self.steps
+
+    def __call__(self, state: Any) -> None:  # as a function callback of deepprior's fit
+        self.tick(state.step)
+
+
+def _time_steps(run: Callable[..., None], steps: int, device: torch.device) -> tuple[float, str]:
+    """Seconds per step and how they were timed.
+
+    A loop that takes a :class:`_StepTimer` (``run(n, timer)``) is timed inside one fit; an opaque one
+    (``run(n)``, deepinv's) by ``run(3 + steps)`` less ``run(3)`` after a warm-up ``run(3)``, which leaves out
+    the set-up every run repeats but carries its noise.
     """
     from deepprior.device import synchronize
+
+    if "timer" in inspect.signature(run).parameters:
+        timer = _StepTimer(steps, device)
+        run(TIMER_WARMUP + steps + 1, timer)
+        if timer.per_step is None:  # pragma: no cover - the fit runs every step it is given
+            raise RuntimeError("the fit ended before the timer stopped")
+        return timer.per_step, "in-fit"
 
     def seconds(n: int) -> float:
         synchronize(device)
@@ -318,10 +358,10 @@ def _time_steps(run: Callable[[int], None], steps: int, device: torch.device) ->
 
     run(3)
     short = seconds(3)
-    return max(seconds(3 + steps) - short, 0.0) / steps
+    return max(seconds(3 + steps) - short, 0.0) / steps, "difference of two runs"
 
 
-def _ours(size: int, device: torch.device, **settings: Any) -> Callable[[int], None]:
+def _ours(size: int, device: torch.device, **settings: Any) -> Callable[..., None]:
     from deepprior.inputs import make_input
     from deepprior.loop import fit
     from deepprior.nets import build_generator
@@ -331,7 +371,7 @@ def _ours(size: int, device: torch.device, **settings: Any) -> Callable[[int], N
     y = torch.rand(1, 3, size, size)
     base = get_preset("denoise").settings
 
-    def run(steps: int) -> None:
+    def run(steps: int, timer: _StepTimer) -> None:
         fit(
             build_generator("skip", 32, 3),
             make_input("noise", 32, size, size),
@@ -340,22 +380,23 @@ def _ours(size: int, device: torch.device, **settings: Any) -> Callable[[int], N
             dataclasses.replace(base, iterations=steps, stop="fixed", **settings),
             reference=y,
             device=device,
+            callbacks=[timer],
         )
 
     return run
 
 
-def _notebook(size: int, device: torch.device) -> Callable[[int], None]:
+def _notebook(size: int, device: torch.device) -> Callable[..., None]:
     """The original notebooks' loop: jitter, forward, EMA, MSE, backward, three host PSNRs per step, Adam."""
     from deepprior.nets import build_generator
 
-    def run(steps: int) -> None:
+    def run(steps: int, timer: _StepTimer) -> None:
         net = build_generator("skip", 32, 3).to(device)
         z = (torch.rand(1, 32, size, size) * 0.1).to(device)
         y = torch.rand(1, 3, size, size, device=device)
         optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
         average = None
-        for _ in range(steps):
+        for step in range(steps):
             optimizer.zero_grad()
             out = net(z + torch.randn_like(z) / 30)
             average = out.detach() if average is None else 0.99 * average + 0.01 * out.detach()
@@ -364,6 +405,7 @@ def _notebook(size: int, device: torch.device) -> Callable[[int], None]:
             for image in (out, out, average):  # the notebooks' three PSNRs, on the host
                 float(torch.mean((image.detach() - y) ** 2).cpu())
             optimizer.step()
+            timer.tick(step)
 
     return run
 
@@ -391,7 +433,7 @@ def _deepinv(size: int, device: torch.device) -> Callable[[int], None]:
 @STAGES.register("speed")
 def stage_speed(campaign: Campaign) -> None:
     device = campaign.device
-    configs: dict[str, Callable[[int, torch.device], Callable[[int], None]]] = {
+    configs: dict[str, Callable[[int, torch.device], Callable[..., None]]] = {
         "ours fp32": lambda s, d: _ours(s, d, channels_last=False, amp=False),
         "ours fp32 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=False),
         "ours bf16 channels_last": lambda s, d: _ours(s, d, channels_last=True, amp=True),
@@ -412,7 +454,7 @@ def stage_speed(campaign: Campaign) -> None:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             try:
-                per_step = _time_steps(make(size, device), campaign.profile.speed_steps, device)
+                per_step, timer = _time_steps(make(size, device), campaign.profile.speed_steps, device)
             except Exception as exc:
                 campaign.record("speed", loop=name, size=size, ok=False, error=f"{type(exc).__name__}: {exc}")
                 continue
@@ -424,6 +466,7 @@ def stage_speed(campaign: Campaign) -> None:
                 size=size,
                 ok=True,
                 seconds_per_step=per_step,
+                timer=timer,
                 peak_memory_gib=peak,
                 achieved_tflops=tflops,
             )

@@ -22,6 +22,8 @@ def test_the_campaign_runs_every_stage_at_the_toy_profile_and_resumes(tmp_path, 
     assert all(row["device"] == "cpu" and row["git_commit"] is not None for row in rows)
     speed = [row for row in rows if row["stage"] == "speed"]
     assert any(row.get("loop") == "notebook loop" and row["seconds_per_step"] > 0 for row in speed)
+    timed_inside = [row for row in speed if row["loop"].startswith("ours") or row["loop"] == "notebook loop"]
+    assert timed_inside and all(row["timer"] == "in-fit" and row["seconds_per_step"] > 0 for row in timed_inside)
     assert any(row.get("loop") == "deepinv DeepImagePrior" for row in speed)  # measured, or why not, recorded
     assert gpu_campaign.run_campaign(out, "cpu", "toy", data_dir=shared_data) == []  # all done: nothing runs
 
@@ -69,3 +71,17 @@ def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_meas
         )
     assert campaign.suite_jobs() == 2
     assert dataclasses.replace(campaign, jobs=3).suite_jobs() == 3
+
+
+def test_the_step_timer_times_only_the_steps_after_the_warm_up():
+    import torch
+
+    timer = gpu_campaign._StepTimer(steps=3, device=torch.device("cpu"))
+    for step in range(gpu_campaign.TIMER_WARMUP):
+        timer.tick(step)
+    assert timer.start is None  # the warm-up steps (compilation, kernel choice) are not timed
+    for step in range(gpu_campaign.TIMER_WARMUP, gpu_campaign.TIMER_WARMUP + 3):
+        timer.tick(step)
+    assert timer.start is not None and timer.per_step is None
+    timer.tick(gpu_campaign.TIMER_WARMUP + 3)
+    assert timer.per_step is not None and timer.per_step >= 0
