@@ -120,6 +120,16 @@ def test_dip_l0_outputs_the_average_the_l0_iterate_or_the_projected_average():
     assert projected.describe()["output"] == "projected"
 
 
+def test_dip_l0_warm_start_begins_from_the_solvers_output():
+    _, textured = blocks_with_texture(32)
+    f = torch.from_numpy(textured).permute(2, 0, 1)[None].float()
+    warm = L0ADMM(f, lam=0.025, beta=2.0, init="solver")
+    cold = L0ADMM(f, lam=0.025, beta=2.0)
+    assert torch.equal(cold.v, f) and torch.equal(warm.v, cold._l0_step(f))  # v₀ = the v-step's solver on f
+    assert not torch.equal(warm.v, f) and torch.equal(warm.w, torch.zeros_like(f))
+    assert torch.equal(warm.avg, f) and warm.describe()["init"] == "solver"
+
+
 def test_classical_smoothers_through_the_public_api():
     clean, textured = blocks_with_texture(48)
     for method in ("region-fusion", "l0-smooth"):

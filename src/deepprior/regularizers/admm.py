@@ -27,7 +27,7 @@ from ..registry import REGULARIZERS, SOLVERS
 from ..seeding import torch_generator
 from .base import BuildContext, Regularizer
 
-INITS = ("observation", "zeros", "uniform")
+INITS = ("observation", "solver", "zeros", "uniform")
 #: What the fit returns: the outer iterations' average of g (the released code), the last ℓ0 iterate v, or the
 #: v-step's solver applied once more to the average.
 OUTPUTS = ("average", "v", "projected")
@@ -51,8 +51,9 @@ class L0ADMM(Regularizer):
         The v-step: a name of :data:`deepprior.registry.SOLVERS` (``"region-fusion"``, the paper's, or
         ``"l0-smooth"``) and its options (Region Fusion's ``passes``: K = 50 in the paper).
     init
-        v₀ and w₀: ``"observation"`` (v₀ = f, w₀ = 0: the default), ``"zeros"`` (v₀ = w₀ = 0) or ``"uniform"``
-        (U[0, 1) for both, as the released code; seeded).
+        v₀ and w₀: ``"observation"`` (v₀ = f, w₀ = 0: the default), ``"solver"`` (a warm start: v₀ = the v-step's
+        solver on f, w₀ = 0), ``"zeros"`` (v₀ = w₀ = 0) or ``"uniform"`` (U[0, 1) for both, as the released code;
+        seeded).
     average
         Weight of the outer-iteration average (0.9 in the paper).
     output
@@ -81,7 +82,7 @@ class L0ADMM(Regularizer):
         inner_steps: int = 25,
         solver: str = "region-fusion",
         solver_options: dict[str, Any] | None = None,
-        init: Literal["observation", "zeros", "uniform"] = "observation",
+        init: Literal["observation", "solver", "zeros", "uniform"] = "observation",
         average: float = 0.9,
         output: Literal["average", "v", "projected"] = "average",
         seed: int = 0,
@@ -110,6 +111,8 @@ class L0ADMM(Regularizer):
         f = observation.detach().float().cpu()
         if init == "observation":
             v, w = f.clone(), torch.zeros_like(f)
+        elif init == "solver":
+            v, w = self._l0_step(f), torch.zeros_like(f)
         elif init == "zeros":
             v, w = torch.zeros_like(f), torch.zeros_like(f)
         else:
