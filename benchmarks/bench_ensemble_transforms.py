@@ -4,7 +4,7 @@ averaged — against ``dip@best``'s four seeds on the untransformed image (geome
 EDSR, CVPRW 2017; Timofte et al., CVPR 2016).
 
 The network's prior is not equivariant to these transforms (strided convolutions, padding), so its fits of a
-turned image differ more than two seeds' fits of the same one; the question is whether that adds quality. The
+turned image may differ more than two seeds' fits of the same one; the question is whether that adds quality. The
 identity member is the fast row's seed-0 fit, which should repeat the committed ``dip@fast`` entry (the script
 reports the largest difference). On 128² crops on the CPU, one thread per fit (a labelled CROPS measurement)::
 
