@@ -51,14 +51,13 @@ def _sample(name: str, data: Path | None) -> Any:
     return suite.load(items[0], PROFILES["crops"])
 
 
-def _member(name: str, k: int, data: Path | None) -> tuple[str, int, np.ndarray, int]:
+def _member(name: str, k: int, observation: np.ndarray) -> tuple[str, int, np.ndarray, int]:
     """One fast fit of the k-th transform with seed k, mapped back (runs in a worker, one thread)."""
     import torch
 
     import deepprior
 
     torch.set_num_threads(1)
-    observation = _sample(name, data).inputs["observation"]
     fit = deepprior.denoise(transform(observation, k), preset="fast", seed=k, device="cpu", progress=False)
     return name, k, untransform(fit.image, k), fit.record.iterations_run
 
@@ -117,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(f"no committed dip@best or bm3d entry for {', '.join(missing)}")
     outputs: dict[str, dict[int, np.ndarray]] = {name: {} for name in args.images}
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(_member, n, k, args.data_dir) for n in args.images for k in range(MEMBERS)]
+        futures = [
+            pool.submit(_member, n, k, samples[n].inputs["observation"]) for n in args.images for k in range(MEMBERS)
+        ]
         for future in futures:
             name, k, image, steps = future.result()
             outputs[name][k] = image

@@ -385,13 +385,15 @@ def _check_policy(settings: FitSettings, regularizer: Regularizer | None) -> Non
 
 def select_output(policy: str, state: FitState) -> tuple[torch.Tensor, str, int | None]:
     """The image the output ``policy`` picks: (image, source, selected step)."""
+
+    def regularizer_output() -> tuple[torch.Tensor, None] | None:
+        # once: a regulariser's output may be computed (DIP-ℓ0's projected average runs its solver)
+        image = None if state.regularizer is None else state.regularizer.output()
+        return None if image is None else (image, None)
+
     candidates: dict[str, Callable[[], tuple[torch.Tensor, int | None] | None]] = {
         "early-stop": lambda: next((cb.best() for cb in state.callbacks if isinstance(cb, StopRule)), None),
-        "regularizer": lambda: (
-            None
-            if state.regularizer is None or state.regularizer.output() is None
-            else (state.regularizer.output(), None)
-        ),
+        "regularizer": regularizer_output,
         "average": lambda: None if state.average is None else (state.average, None),
         "last": lambda: None if state.output is None else (state.output, None),
     }
