@@ -113,6 +113,15 @@ def test_quick_suite_writes_json_and_markdown_and_resumes(tmp_path, shared_data,
     assert ("F16", "dip", 1) in seeds and ("F16", "tv-chambolle", 1) not in seeds
     assert "±" in (tmp_path / "denoise-color25-quick.md").read_text()
 
+    # An edited preset row makes its method's entries stale: they are recomputed, the classical ones are not.
+    real = runner.row_fingerprint
+    assert real("dip", "denoise") == real("dip", "denoise") != real("dip@fast", "denoise")
+    assert real("tv-chambolle", "denoise") is None
+    monkeypatch.setattr(runner, "row_fingerprint", lambda m, t: None if real(m, t) is None else "edited")
+    summary = run_suite(request(tmp_path, shared_data, methods=["dip", "tv-chambolle"], seeds=2))
+    assert (summary.computed, summary.skipped) == (4, 2)
+    assert {e["row"] for e in load_results(path)["entries"] if e["method"] == "dip"} == {"edited"}
+
 
 def test_interrupted_run_keeps_finished_entries_and_resumes(tmp_path, shared_data, monkeypatch):
     real = runner.compute_entry

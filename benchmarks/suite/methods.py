@@ -10,6 +10,7 @@ the parts of the run record worth storing per entry.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import warnings
@@ -122,6 +123,18 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     public, row, _ = _row(method, task)
     preset = get_preset(public, row, _profile(method)[1])
     return preset.for_scale(scale or 4).settings.iterations * preset.seeds
+
+
+def row_fingerprint(method: str, task: str) -> str | None:
+    """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods):
+    stored with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
+    if METHODS.get(method).kind != "dip" or _profile(method)[0] not in ("dip", "dip-tv", "two-stage-tv", "dip-l0"):
+        return None
+    from deepprior.presets import get_preset
+
+    public, row, regularizer = _row(method, task)
+    preset = get_preset(public, row, _profile(method)[1])
+    return hashlib.sha1(repr((preset, regularizer)).encode()).hexdigest()[:12]
 
 
 def _fit_options(options: RunOptions) -> dict[str, Any]:
@@ -514,4 +527,4 @@ register(
 )
 
 
-__all__ = ["METHODS", "Method", "MethodOutput", "RunOptions", "planned_iterations", "register"]
+__all__ = ["METHODS", "Method", "MethodOutput", "RunOptions", "planned_iterations", "register", "row_fingerprint"]

@@ -1,5 +1,8 @@
 """Running a benchmark suite: plan the (image, method, seed) entries, skip the finished ones, run the rest.
 
+An entry of a deepprior DIP method is finished only if it was computed with the preset row that the method runs
+now (a hash of the row is stored with it): editing a row makes its entries stale, and the next run recomputes them.
+
 Every finished entry is appended to the suite's results file (``<results>/<suite>-<profile>.jsonl``, see
 :mod:`.results`) and flushed to disk, so an interrupted run loses at most the entry in progress and the next run
 resumes where it stopped. Progress and the ETA are counted in DIP steps × megapixels, so quick classical entries do
@@ -17,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS_DIR, append_jsonl, data_dir, done_keys, now, provenance, read_jsonl
+from benchmarks.common import RESULTS_DIR, append_jsonl, data_dir, now, provenance, read_jsonl
 from benchmarks.suite import report
-from benchmarks.suite.methods import METHODS, MethodOutput, RunOptions, planned_iterations
-from benchmarks.suite.results import KEY, header, images_dir, load_results, results_path
+from benchmarks.suite.methods import METHODS, MethodOutput, RunOptions, planned_iterations, row_fingerprint
+from benchmarks.suite.results import entry_key, header, images_dir, load_results, results_path
 from benchmarks.suite.suites import PROFILES, SUITES, Item, Profile, Sample, Suite, quantize, score, select_items
 from deepprior.errors import DeepPriorError, InputError
 
@@ -252,10 +255,13 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     summary = BenchSummary(suite.name, profile.name, path, None, notes=notes)
 
     save_images = request.save_images or not suite.has_truth
-    done = done_keys(rows, KEY, record="entry")
+    latest_row = {entry_key(r): r.get("row") for r in rows if r.get("record") == "entry"}  # the latest per key
+    rows_of = {m: row_fingerprint(m, suite.task) for m in methods}
 
     def finished(item: Item, method: str, seed: int) -> bool:
-        if (item.name, method, seed) not in done:
+        key = (item.name, method, seed)
+        # an entry of a DIP method counts only if its preset row is the one that runs now
+        if key not in latest_row or latest_row[key] != rows_of[method]:
             return False
         return not save_images or (out_dir / _image_name(item.name, method, seed)).exists()
 
@@ -328,6 +334,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             "method": method,
             "seed": seed,
             **measured,
+            "row": rows_of[method],
             "reference": item.files.get("truth").name if item.files.get("truth") else None,
             "versions": versions(),
             "git_commit": run["git_commit"],
