@@ -21,7 +21,16 @@ from deepprior.loop import fit
 from deepprior.nets import build_generator
 from deepprior.operators import Operator
 from deepprior.presets import PRESETS, methods, regularizer_defaults
-from deepprior.registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, SOLVERS, STOPPERS, Registry
+from deepprior.registry import (
+    DATA_TERMS,
+    GENERATORS,
+    OPERATORS,
+    REFINERS,
+    REGULARIZERS,
+    SOLVERS,
+    STOPPERS,
+    Registry,
+)
 from deepprior.regularizers import BuildContext, Regularizer, build_regularizer
 from deepprior.settings import FitSettings
 from deepprior.stopping import make_stopper
@@ -58,7 +67,7 @@ def test_the_registry_finds_plug_ins_and_names_the_choices():
     with pytest.raises(InputError, match="unknown widget 'b'; choose one of a"):
         registry.get("b")
     assert "a" in registry and registry.names() == ["a"] and len(registry) == 1
-    for loaded in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS):
+    for loaded in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
         assert len(loaded) >= 1  # found by scanning the package, no hand-kept list
 
 
@@ -170,6 +179,7 @@ def test_the_command_lines_choices_are_the_registries():
         assert _choices(sub, "--regularizer") == REGULARIZERS.names()
         assert _choices(sub, "--stop") == STOPPERS.names()
         assert _choices(sub, "--data-term") == DATA_TERMS.names()
+        assert _choices(sub, "--refine") == ["none", *REFINERS.names()]
         flag = "--kind" if name == "inpaint" else "--method"
         if len(methods(task)) > 1:
             assert _choices(sub, flag) == methods(task)
@@ -179,7 +189,7 @@ def test_the_readme_lists_every_registry_entry_and_preset_row():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    for registry in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS):
+    for registry in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{_name(registry)}`"))
         assert [n for n in registry.names() if f"`{n}`" not in row] == [], row
     for preset in PRESETS.values():

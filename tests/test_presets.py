@@ -31,6 +31,8 @@ def test_every_denoise_profile_beats_its_input(profile):
         result = deepprior.denoise(noisy, preset=profile, iterations=STEPS, threads=1)
     row = get_preset("denoise", "dip", profile)
     assert result.record.preset == profile and len(result.record.seeds) == (row.seeds if row.seeds > 1 else 0)
+    refinement = result.record.refinement
+    assert (refinement or {}).get("name") == row.refine and (refinement is None or refinement["sigma"] > 0)
     assert psnr(result.image, clean) > psnr(noisy, clean) + MARGIN_DB
 
 

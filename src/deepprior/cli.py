@@ -58,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
-    from .registry import DATA_TERMS, GENERATORS, REGULARIZERS, STOPPERS
+    from .registry import DATA_TERMS, GENERATORS, REFINERS, REGULARIZERS, STOPPERS
     from .settings import OUTPUT_POLICIES
 
     group = parser.add_argument_group("fit options (default: the preset row of the task and method)")
@@ -74,6 +74,12 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         metavar="N",
         help="fit N times from seeds SEED, SEED+1, ... and average (default: the preset's, 1 except --preset best)",
+    )
+    group.add_argument(
+        "--refine",
+        choices=["none", *REFINERS.names()],
+        help="after the fit, filter y once more with the fit as the pilot; wiener: BM3D's Wiener stage, for "
+        "denoising only (default: the preset's, wiener for denoise --preset fast and best)",
     )
     group.add_argument("--iterations", type=positive_int, help="Adam steps (disables the default early stop)")
     group.add_argument("--lr", type=positive, help="learning rate")
@@ -192,6 +198,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["average"] = args.average
     if args.result is not None:
         options["output"] = args.result
+    if args.refine is not None:
+        options["refine"] = None if args.refine == "none" else args.refine
     if args.fp32:
         options["amp"] = False
     if args.channels is not None:

@@ -60,6 +60,9 @@ class Preset:
         Super-resolution: (scale, iterations, σ_reg) rows; other scales interpolate linearly between them.
     seeds
         Independent fits (seeds s, s + 1, ...) whose outputs are averaged.
+    refine
+        A refiner (:data:`deepprior.registry.REFINERS`) run once after the fit (after the seeds' average), with
+        the fit as its pilot; None for none.
     reference
         Where the numbers come from.
     """
@@ -80,6 +83,7 @@ class Preset:
     solver_options: Mapping[str, Any] = field(default_factory=dict)
     scale_schedule: tuple[tuple[int, int, float], ...] = ()
     seeds: int = 1
+    refine: str | None = None
     reference: str = "DIP"
     profile: str = "paper"
 
@@ -243,12 +247,14 @@ _add(Preset(
 # Denoising, tuned on 128² crops of the paper's images (benchmarks/results/denoise-color25-crops.md): the narrow
 # network stops by ES-WMV after 400 steps without progress and returns the running average at the stop, which
 # trails the raw output by about 100 steps and so lands near the best average (benchmarks/results/
-# early_stopping_quick.md); averaging the fits of 4 seeds adds 0.45 dB there (still below CBM3D). The stop waits
-# until the residual is down to the estimated noise (discrepancy τ = 1): at full size on an H100, ES-WMV ended
-# baboon and kodim01 at steps 849 and 699, 4-5 dB below the paper protocol (benchmarks/results/gpu/README.md).
+# early_stopping_quick.md); averaging the fits of 4 seeds adds about 0.5 dB there. The stop waits until the
+# residual is down to the estimated noise (discrepancy τ = 1): at full size on an H100, ES-WMV ended baboon and
+# kodim01 at steps 849 and 699, 4-5 dB below the paper protocol (benchmarks/results/gpu/README.md). Then the noisy
+# image is Wiener-filtered once in groups of similar patches with the fit (or the seeds' mean) as the pilot, BM3D's
+# second stage: it gives back detail the fit blurs (deepprior.refiners.wiener; measured in the same results file).
 for _paper in [p for p in PRESETS.values() if p.task == "denoise"]:
     _settings = replace(_paper.settings, stop_options={"patience": 400}, discrepancy=1.0, output="average")
-    _narrow_row = {"settings": _settings, "generator_options": _narrow(_paper.generator_options)}
+    _narrow_row = {"settings": _settings, "generator_options": _narrow(_paper.generator_options), "refine": "wiener"}
     _add_profiles(_paper, fast=_narrow_row, best={**_narrow_row, "seeds": 4})
 
 # Every other DIP row: the network capped at FAST_WIDTH channels, and the paper row averaged over 3 seeds.

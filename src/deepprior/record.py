@@ -16,9 +16,9 @@ from typing import Any
 from . import __version__
 
 SCHEMA = "deepprior.run"
-SCHEMA_VERSION = 2
-#: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles).
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles, version 2 no refinement).
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def versions() -> dict[str, str]:
@@ -69,6 +69,9 @@ class RunRecord:
         A seed ensemble: each fit's seed, steps, stop, returned image, seconds and (given a reference) PSNR; and
         the spread of the fits, the root mean square over pixels of their standard deviation. Empty and None for
         a single fit.
+    refinement
+        The refiner run after the fit (``Preset.refine``): its name, the noise level σ it used, its options and
+        seconds; None when none ran.
     inputs, output_path, command, wall_seconds
         Filled in by the command line: the files read and written and the command that ran.
     """
@@ -97,6 +100,7 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     seeds: list[dict[str, Any]] = field(default_factory=list)
     seed_spread: float | None = None
+    refinement: dict[str, Any] | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     output_path: str | None = None
     command: list[str] | None = None

@@ -113,5 +113,6 @@ DATA_TERMS: Registry = Registry("data term", "deepprior.data_terms")
 REGULARIZERS: Registry = Registry("regulariser", "deepprior.regularizers")
 STOPPERS: Registry = Registry("stopping rule", "deepprior.stopping")
 SOLVERS: Registry = Registry("ℓ0 solver", "deepprior.solvers")
+REFINERS: Registry = Registry("refiner", "deepprior.refiners")
 
-__all__ = ["Registry", "GENERATORS", "OPERATORS", "DATA_TERMS", "REGULARIZERS", "STOPPERS", "SOLVERS"]
+__all__ = ["Registry", "GENERATORS", "OPERATORS", "DATA_TERMS", "REGULARIZERS", "STOPPERS", "SOLVERS", "REFINERS"]

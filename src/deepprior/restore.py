@@ -31,9 +31,10 @@ from .loop import as_numpy_image, as_tensor_image, fit, pad_to, padded_size
 from .memory import check_fit_memory
 from .nets import build_generator
 from .operators import Operator
+from .operators.identity import Identity
 from .presets import PRESETS, Preset, preset_key, regularizer_defaults
 from .record import RunRecord
-from .registry import DATA_TERMS, GENERATORS, REGULARIZERS, SOLVERS
+from .registry import DATA_TERMS, GENERATORS, REFINERS, REGULARIZERS, SOLVERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
 from .settings import FitSettings
 
@@ -64,6 +65,9 @@ class Overrides(TypedDict, total=False):
 
     Ensembles: ``seeds`` (N independent fits from seeds s, s + 1, ..., s + N − 1, their outputs averaged; the
     preset row's count by default).
+
+    After the fit: ``refine`` (a name of :data:`deepprior.registry.REFINERS`, run once on the fit's output as the
+    pilot, or None for none; the preset row's by default).
     """
 
     iterations: int
@@ -101,6 +105,7 @@ class Overrides(TypedDict, total=False):
     checkpoint_every: float
     resume: bool
     seeds: int
+    refine: str | None
 
 
 #: Fewer steps than this fraction of the preset's draw a warning: the result will be under-fitted.
@@ -299,9 +304,29 @@ def run_dip(
         if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
             member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
         members.append(_fit_one(preset, problem, seed + index, member, clock=clock, checkpoint_at_end=seeds > 1))
-    if len(members) == 1:
-        return members[0]
-    return _seed_average(members, overrides.get("reference"))
+    restoration = members[0] if len(members) == 1 else _seed_average(members, overrides.get("reference"))
+    return _refine(restoration, overrides.get("refine", preset.refine), problem)
+
+
+def _refine(restoration: Restoration, name: str | None, problem: _Problem) -> Restoration:
+    """Run the refiner ``name`` on the fit's output (nothing for None): it re-filters y, which must be the
+    image itself plus noise (the identity operator)."""
+    if name is None or name == "none":
+        return restoration
+    refine = REFINERS.get(name)
+    if not isinstance(problem.operator, Identity):
+        raise InputError(
+            f"refine={name!r} filters the observation itself: it needs a task whose observation is the image "
+            f"plus noise (denoise), not one through {type(problem.operator).__name__}"
+        )
+    from .metrics import noise_sigma
+
+    start = time.perf_counter()
+    sigma = noise_sigma(problem.observation)
+    pixels = refine(problem.observation, restoration.output.pixels, sigma, device=str(resolve_device(problem.device)))
+    refinement = {"name": name, "sigma": sigma, "seconds": time.perf_counter() - start}
+    output = replace(restoration.output, pixels=pixels)
+    return replace(restoration, output=output, record=replace(restoration.record, refinement=refinement))
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def denoise(
     preset
         The row's profile (:data:`deepprior.presets.PROFILES`): ``"paper"`` (the paper's settings), ``"fast"``
         (close to the paper's result in a fraction of its time) or ``"best"`` (more time for more quality); the
-        measured trade-offs are in ``benchmarks/results/presets_cpu.md``.
+        measured trade-offs are in the README's "Which preset" table.
     seed
         Seeds the weights, z and the jitter: the same seed on the same CPU gives bit-identical results (a seed
         ensemble, ``seeds=N``, uses seed, seed + 1, ...).

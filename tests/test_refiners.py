@@ -1,0 +1,122 @@
+"""Refiners: the step after the fit that re-filters y with the fit as a pilot (every registered one), and its
+place in the pipeline (preset rows, overrides, the record, the command line)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import deepprior
+from deepprior.errors import InputError
+from deepprior.metrics import psnr
+from deepprior.refiners.wiener import wiener_refine
+from deepprior.registry import REFINERS
+from helpers import add_noise, smooth_image
+
+SIGMA = 0.1
+
+
+def _pilot(noisy: np.ndarray) -> np.ndarray:
+    """A crude estimate that blurs edges and detail, as a fit stopped early does: y smoothed by a Gaussian."""
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(noisy, (1.5, 1.5, 0) if noisy.ndim == 3 else 1.5)
+
+
+@pytest.mark.parametrize("name", REFINERS.names())
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_refiner_improves_on_a_good_pilot_and_keeps_the_layout(name, channels):
+    clean = smooth_image(48, channels)
+    noisy = add_noise(clean, SIGMA)
+    pilot = _pilot(noisy)
+    refine = REFINERS.get(name)
+    out = refine(noisy, pilot, SIGMA)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert psnr(out, clean) > psnr(np.clip(pilot, 0, 1), clean) + 1.0  # detail comes back
+    assert psnr(out, clean) > psnr(noisy, clean) + 4.0
+    gray = refine(noisy[..., 0], pilot[..., 0], SIGMA)  # an (H, W) image comes back (H, W)
+    assert gray.shape == noisy.shape[:2]
+    np.testing.assert_allclose(refine(noisy, pilot, 0.0), np.clip(pilot, 0, 1), atol=1e-6)  # σ = 0: the pilot
+
+
+def _sliding_dct_wiener(y: np.ndarray, pilot: np.ndarray, sigma: float, b: int) -> np.ndarray:
+    """The sliding-window DCT Wiener filter written out patch by patch (gray images), to check against."""
+    from scipy.fft import dctn, idctn
+
+    numerator, denominator = np.zeros_like(y), np.zeros_like(y)
+    for i in range(y.shape[0] - b + 1):
+        for j in range(y.shape[1] - b + 1):
+            signal = dctn(pilot[i : i + b, j : j + b], norm="ortho") ** 2
+            gain = signal / (signal + sigma**2)
+            weight = 1 / (sigma**2 * (gain**2).sum())
+            numerator[i : i + b, j : j + b] += weight * idctn(
+                gain * dctn(y[i : i + b, j : j + b], norm="ortho"), norm="ortho"
+            )
+            denominator[i : i + b, j : j + b] += weight
+    return np.clip(numerator / denominator, 0, 1)
+
+
+def test_wiener_without_grouping_is_the_sliding_window_filter_and_grouping_does_better():
+    clean = smooth_image(24, 1)[..., 0]
+    noisy = add_noise(clean, SIGMA)
+    pilot = _pilot(noisy)
+    single = wiener_refine(noisy, pilot, SIGMA, patch=4, group=1, window=1, step=1)
+    np.testing.assert_allclose(single, _sliding_dct_wiener(noisy, pilot, SIGMA, 4), atol=1e-5)
+    colour = smooth_image(48)
+    noisy = add_noise(colour, SIGMA)
+    grouped, alone = wiener_refine(noisy, _pilot(noisy), SIGMA), wiener_refine(noisy, _pilot(noisy), SIGMA, group=1)
+    assert psnr(grouped, colour) > psnr(alone, colour) + 0.2  # similar patches average out more noise
+    assert psnr(wiener_refine(noisy, _pilot(noisy)), colour) == pytest.approx(psnr(grouped, colour), abs=0.5)
+    tiny = np.full((5, 6, 3), 0.5)  # smaller than a patch and than a group: the patch shrinks, the reference repeats
+    assert wiener_refine(tiny + 0.01, tiny, SIGMA).shape == (5, 6, 3)
+
+
+@pytest.mark.parametrize(
+    ("y", "pilot", "options", "message"),
+    [
+        (np.zeros((8, 8, 3)), np.zeros((8, 9, 3)), {}, "the pilot is shaped"),
+        (np.full((8, 8), np.nan), np.zeros((8, 8)), {}, "NaN"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), {"sigma": -1.0}, "sigma must be"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), {"sigma": 0.1, "patch": 1}, "patch must be"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), {"sigma": 0.1, "group": 0}, "group must be"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), {"sigma": 0.1, "window": 8}, "window must be odd"),
+        (np.zeros((2, 2, 2, 2)), np.zeros((2, 2, 2, 2)), {}, "must be an"),
+    ],
+)
+def test_wiener_refuses_bad_input_with_one_clear_error(y, pilot, options, message):
+    with pytest.raises(InputError, match=message):
+        wiener_refine(y, pilot, **options)
+
+
+def test_refine_is_a_setting_the_record_keeps_and_only_denoising_takes_it():
+    clean = smooth_image(32)
+    noisy = add_noise(clean, SIGMA)
+    options = {"iterations": 20, "width": 8, "threads": 1}
+    plain = deepprior.denoise(noisy, **options)
+    refined = deepprior.denoise(noisy, refine="wiener", **options)
+    assert plain.record.refinement is None
+    assert refined.record.refinement["name"] == "wiener" and refined.record.refinement["sigma"] > 0
+    np.testing.assert_allclose(
+        refined.image, wiener_refine(noisy, plain.image, refined.record.refinement["sigma"]), atol=1e-6
+    )
+    back = deepprior.RunRecord.from_dict(refined.record.to_dict())
+    assert back.refinement == refined.record.refinement
+    mask = np.ones((32, 32), dtype=bool)
+    with pytest.raises(InputError, match="needs a task whose observation is the image"):
+        deepprior.inpaint(noisy, mask, refine="wiener", **options)
+    with pytest.raises(InputError, match="unknown refiner 'median'"):
+        deepprior.denoise(noisy, refine="median", **options)
+
+
+def test_the_command_line_turns_the_presets_refiner_off(tmp_path):
+    from deepprior.cli import main
+    from deepprior.io import write_image
+
+    source = write_image(tmp_path / "noisy.png", add_noise(smooth_image(32), SIGMA))
+    out = tmp_path / "clean.png"
+    argv = ["denoise", str(source), "-o", str(out), "--preset", "fast", "--iterations", "4", "-q", "--refine", "none"]
+    assert main(argv) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["preset"] == "fast" and record["refinement"] is None and record["version"] == 3
