@@ -361,6 +361,9 @@ def _settings_text(table: _Table, method: str) -> str:
                 f"{k} {v}" for k, v in regularizer.items() if k in ("lam", "beta", "until", "kind") and v is not None
             )
         )
+    refinement = settings.get("refinement")
+    if refinement:
+        parts.append(f"then {refinement.get('name')} refinement (σ estimated from y)")
     for key in ("weight", "lam", "sigma", "h", "implementation"):
         if key in settings and not regularizer:
             value = settings[key]
