@@ -2,6 +2,7 @@
 
 An entry of a deepprior DIP method is finished only if it was computed with the preset row that the method runs
 now (a hash of the row is stored with it): editing a row makes its entries stale, and the next run recomputes them.
+Entries written before the hash was stored count as finished.
 
 Every finished entry is appended to the suite's results file (``<results>/<suite>-<profile>.jsonl``, see
 :mod:`.results`) and flushed to disk, so an interrupted run loses at most the entry in progress and the next run
@@ -28,6 +29,7 @@ from benchmarks.suite.suites import PROFILES, SUITES, Item, Profile, Sample, Sui
 from deepprior.errors import DeepPriorError, InputError
 
 DEFAULT_RESULTS = RESULTS_DIR
+_UNHASHED = object()  # an entry from before entries stored their preset row's hash
 
 
 @dataclass
@@ -255,13 +257,15 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     summary = BenchSummary(suite.name, profile.name, path, None, notes=notes)
 
     save_images = request.save_images or not suite.has_truth
-    latest_row = {entry_key(r): r.get("row") for r in rows if r.get("record") == "entry"}  # the latest per key
+    # the latest entry per key; one written before rows were hashed counts as done (the committed results, GPU
+    # hours among them, would otherwise all be refitted)
+    latest_row = {entry_key(r): r.get("row", _UNHASHED) for r in rows if r.get("record") == "entry"}
     rows_of = {m: row_fingerprint(m, suite.task) for m in methods}
 
     def finished(item: Item, method: str, seed: int) -> bool:
         key = (item.name, method, seed)
         # an entry of a DIP method counts only if its preset row is the one that runs now
-        if key not in latest_row or latest_row[key] != rows_of[method]:
+        if key not in latest_row or latest_row[key] not in (rows_of[method], _UNHASHED):
             return False
         return not save_images or (out_dir / _image_name(item.name, method, seed)).exists()
 
