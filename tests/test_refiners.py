@@ -104,10 +104,11 @@ def test_refine_is_a_setting_the_record_keeps_and_only_denoising_takes_it():
     back = deepprior.RunRecord.from_dict(refined.record.to_dict())
     assert back.refinement == refined.record.refinement
     mask = np.ones((32, 32), dtype=bool)
+    refuse = {**options, "callbacks": [lambda state: pytest.fail("fitted before the refiner was checked")]}
     with pytest.raises(InputError, match="needs a task whose observation is the image"):
-        deepprior.inpaint(noisy, mask, refine="wiener", **options)
+        deepprior.inpaint(noisy, mask, refine="wiener", **refuse)
     with pytest.raises(InputError, match="unknown refiner 'median'"):
-        deepprior.denoise(noisy, refine="median", **options)
+        deepprior.denoise(noisy, refine="median", **refuse)
 
 
 def test_the_command_line_turns_the_presets_refiner_off(tmp_path):

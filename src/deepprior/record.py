@@ -70,8 +70,8 @@ class RunRecord:
         the spread of the fits, the root mean square over pixels of their standard deviation. Empty and None for
         a single fit.
     refinement
-        The refiner run after the fit (``Preset.refine``): its name, the noise level σ it used, its options and
-        seconds; None when none ran.
+        The refiner run after the fit (``Preset.refine``): its name, the noise level σ it used (estimated from
+        the observation) and its seconds; None when none ran.
     inputs, output_path, command, wall_seconds
         Filled in by the command line: the files read and written and the command that ran.
     """

@@ -286,6 +286,7 @@ def run_dip(
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
     seeds = int(seeds)
+    refiner = _refiner(overrides.get("refine", preset.refine), operator)
     problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
@@ -305,22 +306,30 @@ def run_dip(
             member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
         members.append(_fit_one(preset, problem, seed + index, member, clock=clock, checkpoint_at_end=seeds > 1))
     restoration = members[0] if len(members) == 1 else _seed_average(members, overrides.get("reference"))
-    return _refine(restoration, overrides.get("refine", preset.refine), problem)
+    return _refine(restoration, refiner, problem)
+
+
+def _refiner(name: str | None, operator: Operator) -> str | None:
+    """The refiner to run after the fit (None for none), checked before any fitting: it re-filters y, which must
+    be the image itself plus noise (the identity operator)."""
+    if name is None or name == "none":
+        return None
+    REFINERS.get(name)
+    if not isinstance(operator, Identity):
+        raise InputError(
+            f"refine={name!r} filters the observation itself: it needs a task whose observation is the image "
+            f"plus noise (denoise), not one through {type(operator).__name__}"
+        )
+    return name
 
 
 def _refine(restoration: Restoration, name: str | None, problem: _Problem) -> Restoration:
-    """Run the refiner ``name`` on the fit's output (nothing for None): it re-filters y, which must be the
-    image itself plus noise (the identity operator)."""
-    if name is None or name == "none":
+    """Run the refiner ``name`` (see :func:`_refiner`) with the fit's output as the pilot and σ estimated from y."""
+    if name is None:
         return restoration
-    refine = REFINERS.get(name)
-    if not isinstance(problem.operator, Identity):
-        raise InputError(
-            f"refine={name!r} filters the observation itself: it needs a task whose observation is the image "
-            f"plus noise (denoise), not one through {type(problem.operator).__name__}"
-        )
     from .metrics import noise_sigma
 
+    refine = REFINERS.get(name)
     start = time.perf_counter()
     sigma = noise_sigma(problem.observation)
     pixels = refine(problem.observation, restoration.output.pixels, sigma, device=str(resolve_device(problem.device)))
