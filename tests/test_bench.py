@@ -461,3 +461,17 @@ def test_preset_methods_run_the_library_as_a_user_does_and_deepinv_runs_beside_t
 
     rebuild_reports(tmp_path)
     assert (tmp_path / "denoise-color25-quick-front.svg").read_text().startswith("<svg")
+
+
+def test_the_refinement_benchmark_compares_every_variant_on_the_same_pilot():
+    from benchmarks.bench_refine import variants
+    from helpers import add_noise, smooth_image
+
+    clean = smooth_image(32)
+    noisy = add_noise(clean, 0.1)
+    pilot = (noisy + clean) / 2  # a pilot with half the noise left
+    outputs = {name: run(noisy, pilot) for name, run in variants().items()}
+    assert outputs.pop("none (the pilot)") is pilot
+    for name, out in outputs.items():
+        assert out.shape == clean.shape and np.isfinite(out).all(), name
+        assert not np.allclose(out, pilot), name  # every other variant filters

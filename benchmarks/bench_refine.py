@@ -1,0 +1,166 @@
+"""Which step after the fit? The denoise fast row's fits (seeds 0-3, no refiner) on the 9 colour crops at σ = 25,
+each refined in several ways, from one seed's fit and from the mean of four: nothing, the sliding-window DCT
+Wiener filter (no grouping), BM3D's Wiener stage with groups of 16, 32 (the library's default) and 64 patches, that
+stage run twice, and its result averaged with the pilot. σ is always estimated from y (blind); CBM3D, given the
+true σ, and the committed suite entries are read from ``results/denoise-color25-crops.jsonl``.
+
+On 128² crops on the CPU, one thread per fit (a labelled CROPS measurement; the fits are most of the time)::
+
+    python -m benchmarks.bench_refine --jobs 2
+
+writes ``benchmarks/results/refine_crops.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import common
+from benchmarks.bench_ensemble_transforms import SUITE, _sample, committed
+from benchmarks.suite.suites import PROFILES, SUITES, quantize, score
+
+IMAGES = ("baboon", "F16", "hill", "kodim01", "kodim02", "kodim03", "kodim12", "lena", "peppers")
+SEEDS = 4  # the best row's ensemble
+
+
+def _fit(name: str, seed: int, observation: np.ndarray) -> tuple[str, int, np.ndarray]:
+    """The fast row's fit without its refiner (runs in a worker, one thread)."""
+    import torch
+
+    import deepprior
+
+    torch.set_num_threads(1)
+    fit = deepprior.denoise(observation, preset="fast", refine=None, seed=seed, device="cpu", progress=False)
+    return name, seed, fit.image
+
+
+def variants() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """name → f(y, pilot): the refinements compared."""
+    from deepprior.refiners.wiener import wiener_refine
+
+    return {
+        "none (the pilot)": lambda y, p: p,
+        "sliding-window DCT Wiener": lambda y, p: wiener_refine(y, p, group=1, window=1, step=1),
+        "BM3D Wiener, groups of 16": lambda y, p: wiener_refine(y, p, group=16),
+        "BM3D Wiener, groups of 32 (default)": lambda y, p: wiener_refine(y, p),
+        "BM3D Wiener, groups of 64": lambda y, p: wiener_refine(y, p, group=64),
+        "BM3D Wiener twice": lambda y, p: wiener_refine(y, wiener_refine(y, p)),
+        "(BM3D Wiener + pilot) / 2": lambda y, p: (wiener_refine(y, p) + p) / 2,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    names = list(result["variants"])
+    lines = [
+        f"# Refining the fast row's fits ({SUITE}, σ = 25)",
+        "",
+        f"> **{PROFILES['crops'].label}.** {len(result['images'])} images, 128×128 centre crops, fits of "
+        f"`--preset fast --refine none`, one thread each, {result['jobs']} at a time; σ estimated from y.",
+        "",
+        f"Mean PSNR (dB) over the images, pilot = one fit (seed 0) or the mean of the fits of seeds 0–{SEEDS - 1}:",
+        "",
+        "| refinement | seed 0 | mean of 4 seeds | s / image (refinement only) |",
+        "|---|---|---|---|",
+    ]
+    for name in names:
+        v = result["variants"][name]
+        lines.append(f"| {name} | {v['single']:.2f} | {v['ensemble']:.2f} | {v['seconds']:.2f} |")
+    lines += [
+        "",
+        f"For comparison (`results/{SUITE}-crops.jsonl`): CBM3D given the true σ {result['bm3d']:.2f}; the committed "
+        f"`dip@fast` {result['fast']:.2f} and `dip@best` {result['best']:.2f} entries, which should repeat the "
+        "default refinement's two columns.",
+        "",
+        "PSNR per image, default refinement (seed 0 / mean of 4 seeds) against CBM3D:",
+        "",
+        "| image | pilot (seed 0) | refined | pilot (4 seeds) | refined | CBM3D |",
+        "|---|---|---|---|---|---|",
+    ]
+    default = "BM3D Wiener, groups of 32 (default)"
+    for row in result["images"]:
+        single, ensemble = row["single"], row["ensemble"]
+        lines.append(
+            f"| {row['image']} | {single[names[0]]:.2f} | {single[default]:.2f} | {ensemble[names[0]]:.2f} | "
+            f"{ensemble[default]:.2f} | {row['bm3d']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Command: `{result['command']}`; {result['provenance']['cpu']}, "
+        f"torch {result['provenance']['versions'].get('torch')}, git {result['provenance']['git_commit']}, "
+        f"{result['provenance']['date']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import time
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", nargs="+", default=list(IMAGES))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    common.add_data_dir_argument(parser)
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    reference = committed(common.RESULTS_DIR / f"{SUITE}-crops.jsonl")
+    samples = {name: _sample(name, args.data_dir) for name in args.images}
+    fits: dict[str, dict[int, np.ndarray]] = {name: {} for name in args.images}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(_fit, n, k, samples[n].inputs["observation"]) for n in args.images for k in range(SEEDS)]
+        for future in futures:
+            name, seed, image = future.result()
+            fits[name][seed] = image
+            print(name, seed, file=sys.stderr)
+    metric = SUITES.get(SUITE).metric
+    refine = variants()
+    seconds = dict.fromkeys(refine, 0.0)
+    images = []
+    for name, sample in samples.items():
+        y = sample.inputs["observation"]
+        pilots = {"single": fits[name][0], "ensemble": np.mean([fits[name][k] for k in range(SEEDS)], axis=0)}
+        row: dict[str, Any] = {"image": name, "bm3d": reference.get((name, "bm3d"), float("nan"))}
+        for which, pilot in pilots.items():
+            row[which] = {}
+            for label, run in refine.items():
+                start = time.perf_counter()
+                out = run(y, pilot)
+                seconds[label] += (time.perf_counter() - start) / (2 * len(samples))
+                row[which][label] = score(metric, quantize(out), sample.truth)[0]
+        images.append(row)
+
+    def mean(which: str, label: str) -> float:
+        return float(np.mean([r[which][label] for r in images]))
+
+    def committed_mean(method: str) -> float:
+        return float(np.mean([reference.get((r["image"], method), float("nan")) for r in images]))
+
+    result: dict[str, Any] = {
+        "jobs": args.jobs,
+        "command": common.command_line(),
+        "provenance": common.provenance(),
+        "variants": {
+            label: {"single": mean("single", label), "ensemble": mean("ensemble", label), "seconds": seconds[label]}
+            for label in refine
+        },
+        "bm3d": float(np.mean([r["bm3d"] for r in images])),
+        "fast": committed_mean("dip@fast"),
+        "best": committed_mean("dip@best"),
+        "images": images,
+    }
+    stem = args.out / "refine_crops"
+    common.write_json(stem.with_suffix(".json"), result)
+    common.write_text(stem.with_suffix(".md"), markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_script(main))
