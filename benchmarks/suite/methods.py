@@ -178,7 +178,7 @@ def _compact_settings(record: Any) -> dict[str, Any]:
     if record.seeds:  # a seed ensemble: how far each fit ran, and how much they disagree
         keep["seeds"] = [{k: fit[k] for k in ("seed", "iterations_run", "output_source")} for fit in record.seeds]
         keep["seed_spread"] = record.seed_spread
-    if getattr(record, "refinement", None):  # the step after the fit, and the σ it estimated
+    if record.refinement:  # the step after the fit, and the σ it estimated
         keep["refinement"] = {k: record.refinement[k] for k in ("name", "sigma")}
     keep.update(record.extra)
     return keep
