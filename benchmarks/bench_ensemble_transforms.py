@@ -43,12 +43,47 @@ def untransform(x: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(np.fliplr(x) if k >= 2 else x)
 
 
-def _sample(name: str, data: Path | None) -> Any:
+def crop_sample(name: str, data: Path | None) -> Any:
+    """The crops-profile sample (noisy 128² crop and its truth) of one image of the colour denoising suite."""
     suite = SUITES.get(SUITE)
     items = [item for item in suite.items(common.data_dir(data)) if item.name == name]
     if not items:
         raise InputError(f"no image {name!r} in {SUITE}")
     return suite.load(items[0], PROFILES["crops"])
+
+
+def parse_crops_arguments(
+    description: str, images: list[str], argv: list[str] | None
+) -> tuple[argparse.Namespace, dict[tuple[str, str], float], dict[str, Any]]:
+    """The command line of a script over the colour crops (``--images --jobs --out --data-dir``): the arguments,
+    the committed suite entries (:func:`committed`) and each image's sample (:func:`crop_sample`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--images", nargs="+", default=images)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    common.add_data_dir_argument(parser)
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    reference = committed(common.RESULTS_DIR / f"{SUITE}-crops.jsonl")
+    return args, reference, {name: crop_sample(name, args.data_dir) for name in args.images}
+
+
+def fit_members(worker: Any, samples: dict[str, Any], members: int, jobs: int) -> dict[str, dict[int, np.ndarray]]:
+    """``worker(name, k, observation) → (name, k, image, steps)`` for k < ``members`` on every sample, ``jobs``
+    processes at a time: image → k → output."""
+    outputs: dict[str, dict[int, np.ndarray]] = {name: {} for name in samples}
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = [
+            pool.submit(worker, name, k, sample.inputs["observation"])
+            for name, sample in samples.items()
+            for k in range(members)
+        ]
+        for future in futures:
+            name, k, image, steps = future.result()
+            outputs[name][k] = image
+            print(name, k, steps, file=sys.stderr)
+    return outputs
 
 
 def _member(name: str, k: int, observation: np.ndarray) -> tuple[str, int, np.ndarray, int]:
@@ -101,28 +136,11 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", nargs="+", default=["kodim01", "kodim12", "hill"])
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
-    common.add_data_dir_argument(parser)
-    args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
-    reference = committed(common.RESULTS_DIR / f"{SUITE}-crops.jsonl")
-    samples = {name: _sample(name, args.data_dir) for name in args.images}
+    args, reference, samples = parse_crops_arguments(__doc__.split("\n\n")[0], ["kodim01", "kodim12", "hill"], argv)
     missing = [n for n in args.images if (n, "dip@best") not in reference or (n, "bm3d") not in reference]
     if missing:
         raise InputError(f"no committed dip@best or bm3d entry for {', '.join(missing)}")
-    outputs: dict[str, dict[int, np.ndarray]] = {name: {} for name in args.images}
-    with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [
-            pool.submit(_member, n, k, samples[n].inputs["observation"]) for n in args.images for k in range(MEMBERS)
-        ]
-        for future in futures:
-            name, k, image, steps = future.result()
-            outputs[name][k] = image
-            print(name, k, steps, file=sys.stderr)
+    outputs = fit_members(_member, samples, MEMBERS, args.jobs)
     metric = SUITES.get(SUITE).metric
     result: dict[str, Any] = {
         "jobs": args.jobs,
@@ -143,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     result["identity_difference"] = max(abs(r["members"][0] - r["fast"]) for r in result["images"])
-    stem = args.out / "ensemble_transforms_crops"
-    common.write_json(stem.with_suffix(".json"), result)
-    common.write_text(stem.with_suffix(".md"), markdown(result))
-    print(markdown(result))
+    common.write_result(args.out / "ensemble_transforms_crops", result, markdown(result), echo=True)
     return 0
 
 

@@ -182,13 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             run_image(suite.load(item, profile), task, args.preset, args.every, suite.metric, args.outer, args.init)
         )
         print(item.name, f"{result['images'][-1]['seconds']:.0f} s", file=sys.stderr)
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-        stem.with_suffix(".md").write_text(markdown(result))
+        common.write_result(stem, result, markdown(result))
     print(markdown(result))
     files = {name: args.out / f"l0_output_{args.suite}_{name}.json" for name in ("paper", f"fast{suffix}")}
     if all(path.exists() for path in files.values()):
         paper, fast = (json.loads(path.read_text()) for path in files.values())
-        (args.out / f"l0_output_{args.suite}_paired{suffix}.md").write_text(paired(paper, fast))
+        common.write_text(args.out / f"l0_output_{args.suite}_paired{suffix}.md", paired(paper, fast))
     return 0
 
 

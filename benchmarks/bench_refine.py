@@ -13,24 +13,21 @@ writes ``benchmarks/results/refine_crops.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks import common
-from benchmarks.bench_ensemble_transforms import SUITE, _sample, committed
+from benchmarks.bench_ensemble_transforms import SUITE, fit_members, parse_crops_arguments
 from benchmarks.suite.suites import PROFILES, SUITES, quantize, score
 
 IMAGES = ("baboon", "F16", "hill", "kodim01", "kodim02", "kodim03", "kodim12", "lena", "peppers")
 SEEDS = 4  # the best row's ensemble
 
 
-def _fit(name: str, seed: int, observation: np.ndarray) -> tuple[str, int, np.ndarray]:
+def _fit(name: str, seed: int, observation: np.ndarray) -> tuple[str, int, np.ndarray, int]:
     """The fast row's fit without its refiner (runs in a worker, one thread)."""
     import torch
 
@@ -38,7 +35,7 @@ def _fit(name: str, seed: int, observation: np.ndarray) -> tuple[str, int, np.nd
 
     torch.set_num_threads(1)
     fit = deepprior.denoise(observation, preset="fast", refine=None, seed=seed, device="cpu", progress=False)
-    return name, seed, fit.image
+    return name, seed, fit.image, fit.record.iterations_run
 
 
 def variants() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
@@ -102,23 +99,8 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     import time
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", nargs="+", default=list(IMAGES))
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
-    common.add_data_dir_argument(parser)
-    args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
-    reference = committed(common.RESULTS_DIR / f"{SUITE}-crops.jsonl")
-    samples = {name: _sample(name, args.data_dir) for name in args.images}
-    fits: dict[str, dict[int, np.ndarray]] = {name: {} for name in args.images}
-    with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(_fit, n, k, samples[n].inputs["observation"]) for n in args.images for k in range(SEEDS)]
-        for future in futures:
-            name, seed, image = future.result()
-            fits[name][seed] = image
-            print(name, seed, file=sys.stderr)
+    args, reference, samples = parse_crops_arguments(__doc__.split("\n\n")[0], list(IMAGES), argv)
+    fits = fit_members(_fit, samples, SEEDS, args.jobs)
     metric = SUITES.get(SUITE).metric
     refine = variants()
     seconds = dict.fromkeys(refine, 0.0)
@@ -155,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "best": committed_mean("dip@best"),
         "images": images,
     }
-    stem = args.out / "refine_crops"
-    common.write_json(stem.with_suffix(".json"), result)
-    common.write_text(stem.with_suffix(".md"), markdown(result))
-    print(markdown(result))
+    common.write_result(args.out / "refine_crops", result, markdown(result), echo=True)
     return 0
 
 

@@ -7,7 +7,8 @@
 - **Provenance**: :func:`provenance` — date, command line, git commit, host and CPU, torch threads, load average
   and library versions (:func:`deepprior.record.versions`).
 - **Writers**: :func:`append_jsonl` / :func:`read_jsonl` / :func:`done_keys` for append-only results that resume,
-  :func:`write_text` and :func:`write_json` for whole files written atomically (:func:`deepprior.io.atomic_write`).
+  :func:`write_text` and :func:`write_json` for whole files written atomically (:func:`deepprior.io.atomic_write`),
+  :func:`write_result` for a script's JSON and Markdown pair.
 
 Importing this module imports numpy but not torch.
 """
@@ -294,6 +295,16 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return _write_json(path, obj)
 
 
+def write_result(stem: str | os.PathLike[str], result: Any, text: str, *, echo: bool = False) -> Path:
+    """Write a script's result as ``STEM.json`` and its Markdown table as ``STEM.md``, each atomically (``echo``:
+    print the table too); returns the JSON path."""
+    stem = Path(stem)
+    write_text(stem.with_suffix(".md"), text)
+    if echo:
+        print(text)
+    return write_json(stem.with_suffix(".json"), result)
+
+
 # --------------------------------------------------------------------------- scripts
 
 
@@ -326,5 +337,6 @@ __all__ = [
     "read_jsonl",
     "run_script",
     "write_json",
+    "write_result",
     "write_text",
 ]

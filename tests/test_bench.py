@@ -389,6 +389,8 @@ def test_common_crops_provenance_and_writers(tmp_path):
     target = common.write_text(tmp_path / "sub" / "table.md", "| a |\n")
     assert target.read_text() == "| a |\n"
     assert json.loads(common.write_json(tmp_path / "sub" / "r.json", {"x": np.float64(2.0)}).read_text()) == {"x": 2.0}
+    pair = common.write_result(tmp_path / "sub" / "result", {"y": 1}, "# result\n")
+    assert json.loads(pair.read_text()) == {"y": 1} and pair.with_suffix(".md").read_text() == "# result\n"
 
 
 def test_paper_figures_come_from_the_data_file_with_citations():
@@ -475,3 +477,18 @@ def test_the_refinement_benchmark_compares_every_variant_on_the_same_pilot():
     for name, out in outputs.items():
         assert out.shape == clean.shape and np.isfinite(out).all(), name
         assert not np.allclose(out, pilot), name  # every other variant filters
+
+
+def _echo_member(name, k, observation):
+    return name, k, observation * k, 0
+
+
+def test_the_crops_scripts_parse_their_arguments_and_fit_every_member(shared_data):
+    from benchmarks.bench_ensemble_transforms import fit_members, parse_crops_arguments
+
+    args, reference, samples = parse_crops_arguments("x", ["F16"], ["--jobs", "1", "--data-dir", str(shared_data)])
+    assert args.jobs == 1 and list(samples) == ["F16"] and ("F16", "bm3d") in reference
+    assert samples["F16"].inputs["observation"].shape == (128, 128, 3)
+    outputs = fit_members(_echo_member, samples, 2, jobs=1)
+    np.testing.assert_array_equal(outputs["F16"][1], samples["F16"].inputs["observation"])
+    assert sorted(outputs["F16"]) == [0, 1]
