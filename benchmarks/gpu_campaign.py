@@ -18,18 +18,20 @@ Stages (``--stages`` picks some):
    notebook-style loop (host PSNRs every step) and deepinv's ``DeepImagePrior`` when installed; peak GPU memory;
    achieved TFLOP/s (≈465 GFLOP per step at 512²). Ours and the notebook loop are timed inside one fit after its
    warm-up steps; deepinv's opaque loop by the difference of two runs (each row says which).
-3. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
+3. ``graphs-fit``: whole paper-length fits of F16 (512²) in fp32, and with CUDA graphs in fp32 and in bf16 +
+   channels_last: seconds from the call to the result, capture and compilation included, and the PSNRs.
+4. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
    images per hour for each (``--jobs 0`` runs the later stages with the fastest).
-4. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
-5. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
+5. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
+6. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
    carry the crops' result over to full size?).
-6. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
-7. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
+7. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
+8. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
    image for three λ.
-8. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (an ensemble
+9. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (an ensemble
    of fast fits, refined) on the 9 images, in ``suites-refine/``.
 
-Stages 3–8 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 4–9 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
 """
 
@@ -473,6 +475,56 @@ def stage_speed(campaign: Campaign) -> None:
             )
 
 
+#: Loop settings that ``graphs-fit`` times over a whole fit: the CUDA default, then CUDA graphs in fp32 and in bf16
+#: + channels_last (the fastest per step in the fourth run's ``speed`` stage, before their one-off capture cost).
+GRAPHS_FIT_LOOPS: dict[str, dict[str, Any]] = {
+    "fp32 eager (default)": {"channels_last": False, "amp": False, "compile": False},
+    "fp32 CUDA graphs": {"channels_last": False, "amp": False, "compile": "reduce-overhead"},
+    "bf16 channels_last CUDA graphs": {"channels_last": True, "amp": True, "compile": "reduce-overhead"},
+}
+GRAPHS_FIT_IMAGE = "dip/project_page/Denoising/Color/25/F16"  # + _noisy.png / _GT.png: 512², the paper's input
+
+
+@STAGES.register("graphs-fit")
+def stage_graphs_fit(campaign: Campaign) -> None:
+    """Whole paper-length fits of F16 (the paper row, fixed steps) with each of :data:`GRAPHS_FIT_LOOPS`: wall time
+    from the call to the result, capture and compilation included, and the PSNR (the loops must agree)."""
+    from deepprior import denoise
+    from deepprior.io import read_image
+    from deepprior.metrics import psnr
+    from deepprior.presets import get_preset
+
+    source = common.data_dir(campaign.data_dir)
+    noisy, clean = (read_image(source / f"{GRAPHS_FIT_IMAGE}_{kind}.png").pixels for kind in ("noisy", "GT"))
+    crop = campaign.profile.crop
+    if crop:
+        noisy, clean = noisy[:crop, :crop], clean[:crop, :crop]
+    iterations = campaign.profile.iterations or get_preset("denoise").settings.iterations  # the paper's 3000
+    for name, loop in GRAPHS_FIT_LOOPS.items():
+        # compiling on a CPU takes minutes and says nothing about a GPU
+        if loop["compile"] and campaign.device.type != "cuda":
+            campaign.record("graphs-fit", loop=name, ok=True, skipped="compiles on CUDA only")
+            continue
+        try:
+            start = time.perf_counter()
+            result = denoise(noisy, device=str(campaign.device), iterations=iterations, stop="fixed", **loop)
+            seconds = time.perf_counter() - start
+        except Exception as exc:
+            campaign.record("graphs-fit", loop=name, ok=False, error=f"{type(exc).__name__}: {exc}")
+            continue
+        campaign.record(
+            "graphs-fit",
+            loop=name,
+            ok=True,
+            image="F16",
+            size=list(noisy.shape[:2]),
+            iterations=iterations,
+            seconds=seconds,
+            fit_seconds=result.record.seconds,
+            psnr=psnr(np.clip(result.image, 0, 1), clean),
+        )
+
+
 # --------------------------------------------------------------------------------------------- 3-5. suites
 
 
@@ -699,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
 # what each stage reads from the shared data folder (globs inside it): a GPU call carries the stages' share only,
 # since the working tree, the data and the wheels travel together within 64 MiB
 STAGE_DATA = {
+    "graphs-fit": (f"{GRAPHS_FIT_IMAGE}_*",),
     "throughput": ("dip/project_page/Denoising/Color/25/*",),
     "denoise": ("dip/project_page/Denoising/Color/25/*",),
     "fast-width": ("dip/project_page/Denoising/Color/25/*",),
