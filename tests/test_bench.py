@@ -128,6 +128,22 @@ def test_quick_suite_writes_json_and_markdown_and_resumes(tmp_path, shared_data,
     assert run_suite(request(tmp_path, shared_data, methods=["dip", "tv-chambolle"], seeds=2)).computed == 0
 
 
+def test_a_refined_rows_fingerprint_follows_the_refiners_code(tmp_path, monkeypatch):
+    import shutil
+
+    import deepprior.refiners
+    from benchmarks.suite.methods import row_fingerprint
+
+    copy = tmp_path / "refiners"
+    shutil.copytree(Path(deepprior.refiners.__file__).parent, copy)
+    monkeypatch.setattr(deepprior.refiners, "__file__", str(copy / "__init__.py"))
+    before = row_fingerprint("dip@fast", "denoise"), row_fingerprint("dip", "denoise")
+    with (copy / "wiener.py").open("a") as source:
+        source.write("# an edit\n")
+    assert row_fingerprint("dip@fast", "denoise") != before[0]  # the fast row ends with a refiner
+    assert row_fingerprint("dip", "denoise") == before[1]  # the paper row has none
+
+
 def test_interrupted_run_keeps_finished_entries_and_resumes(tmp_path, shared_data, monkeypatch):
     real = runner.compute_entry
     calls = []
@@ -455,8 +471,9 @@ def test_preset_methods_run_the_library_as_a_user_does_and_deepinv_runs_beside_t
     assert summary.failures == []
     entries = {e["method"]: e for e in load_results(tmp_path / "denoise-color25-quick.jsonl")["entries"]}
     assert entries["dip@fast"]["settings"]["generator"]["channels_down"] == 8  # the quick profile's width wins
-    assert [fit["seed"] for fit in entries["dip@best"]["settings"]["seeds"]] == [0, 1, 2, 3]
-    assert entries["dip@best"]["iterations"] == 4 * 3
+    assert entries["dip@fast"]["settings"]["refinement"]["name"] == "wiener"
+    assert entries["dip@best"]["settings"]["refinement"]["name"] == "wiener-bm3d"
+    assert entries["dip@best"]["iterations"] == 3
     if "deepinv-dip" in entries:
         assert entries["deepinv-dip"]["iterations"] == 3 and math.isfinite(entries["deepinv-dip"]["psnr"])
     from benchmarks.suite.report import rebuild_reports

@@ -45,7 +45,10 @@ def test_every_dip_row_has_every_profile_and_the_profiles_differ_as_the_table_sa
         paper, fast, best = (get_preset(preset.task, preset.method, p) for p in PROFILES)
         widths = [c for k, v in fast.generator_options.items() if k.startswith("channels") for c in v]
         assert max(widths) <= 32 < max(c for c in paper.generator_options["channels_down"]), fast.key
-        assert best.seeds > paper.seeds == 1
+        if preset.task == "denoise":  # refined instead: seeds add nothing once the fit is refined
+            assert best.seeds == paper.seeds == 1 and (fast.refine, best.refine) == ("wiener", "wiener-bm3d")
+        else:
+            assert best.seeds > paper.seeds == 1
     assert all(m in methods(p.task) for p in PRESETS.values() for m in [p.method])
 
 

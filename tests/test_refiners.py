@@ -121,3 +121,40 @@ def test_the_command_line_turns_the_presets_refiner_off(tmp_path):
     assert main(argv) == 0
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["preset"] == "fast" and record["refinement"] is None and record["version"] == 3
+
+
+@pytest.mark.parametrize("group", [16, 12])  # Haar along a power-of-two stack, else the DCT
+def test_the_group_transform_is_orthonormal(group):
+    import torch
+
+    from deepprior.refiners._grouping import transform_groups
+
+    image = torch.rand(3, 20, 20, dtype=torch.float32)
+    rows = torch.randint(0, 13, (5, group, 1, 1)) + torch.arange(8)[:, None]
+    cols = torch.randint(0, 13, (5, group, 1, 1)) + torch.arange(8)
+    coefficients = transform_groups(image, rows, cols)
+    assert coefficients.shape == (3, 5, group, 8, 8)
+    energy = image[:, rows, cols].square().sum()
+    assert coefficients.square().sum() == pytest.approx(float(energy), rel=1e-5)  # Parseval: nothing lost or made
+
+
+def test_bm3d_stages_each_improve_and_the_hybrid_refiner_is_the_mean_of_two_estimates():
+    from deepprior.refiners.bm3d import bm3d_denoise, hard_threshold, wiener_bm3d_refine
+
+    clean = smooth_image(48)
+    noisy = add_noise(clean, SIGMA)
+    basic = hard_threshold(noisy, SIGMA)
+    final = bm3d_denoise(noisy, SIGMA)
+    assert basic.shape == noisy.shape and basic.dtype == np.float32
+    assert psnr(basic, clean) > psnr(noisy, clean) + 4.0
+    assert psnr(final, clean) > psnr(basic, clean)  # the Wiener stage improves on its pilot
+    pilot = _pilot(noisy)
+    np.testing.assert_allclose(
+        wiener_bm3d_refine(noisy, pilot, SIGMA), (wiener_refine(noisy, pilot, SIGMA) + final) / 2, atol=1e-6
+    )
+    np.testing.assert_allclose(hard_threshold(noisy, 0.0), np.clip(noisy, 0, 1), atol=1e-6)
+    assert hard_threshold(noisy[..., 0], SIGMA).shape == noisy.shape[:2]
+    with pytest.raises(InputError, match="lam must be a number > 0"):
+        hard_threshold(noisy, SIGMA, lam=0)
+    with pytest.raises(InputError, match="the pilot is shaped"):
+        wiener_bm3d_refine(noisy, pilot[:8], SIGMA)

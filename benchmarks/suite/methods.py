@@ -16,6 +16,7 @@ import importlib.util
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,8 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
 
 
 def row_fingerprint(method: str, task: str) -> str | None:
-    """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods):
+    """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods), and of
+    the refiners' code if the row names one (a refiner is a few hundred lines that change apart from the table):
     stored with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
     if METHODS.get(method).kind != "dip" or _profile(method)[0] not in ("dip", "dip-tv", "two-stage-tv", "dip-l0"):
         return None
@@ -134,7 +136,13 @@ def row_fingerprint(method: str, task: str) -> str | None:
 
     public, row, regularizer = _row(method, task)
     preset = get_preset(public, row, _profile(method)[1])
-    return hashlib.sha1(repr((preset, regularizer)).encode()).hexdigest()[:12]
+    digest = hashlib.sha1(repr((preset, regularizer)).encode())
+    if preset.refine is not None:
+        import deepprior.refiners
+
+        for source in sorted(Path(deepprior.refiners.__file__).parent.glob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _fit_options(options: RunOptions) -> dict[str, Any]:

@@ -73,13 +73,15 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "--seeds",
         type=positive_int,
         metavar="N",
-        help="fit N times from seeds SEED, SEED+1, ... and average (default: the preset's, 1 except --preset best)",
+        help="fit N times from seeds SEED, SEED+1, ... and average (default: the preset's; 3 for --preset best "
+        "except denoising, else 1)",
     )
     group.add_argument(
         "--refine",
         choices=["none", *REFINERS.names()],
-        help="after the fit, filter y once more with the fit as the pilot; wiener: BM3D's Wiener stage, for "
-        "denoising only (default: the preset's, wiener for denoise --preset fast and best)",
+        help="after the fit, filter y once more with the fit as the pilot, for denoising only; wiener: BM3D's "
+        "Wiener stage; wiener-bm3d: its result averaged with BM3D on y alone (default: the preset's, wiener for "
+        "denoise --preset fast, wiener-bm3d for --preset best)",
     )
     group.add_argument("--iterations", type=positive_int, help="Adam steps (disables the default early stop)")
     group.add_argument("--lr", type=positive, help="learning rate")

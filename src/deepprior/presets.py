@@ -247,15 +247,18 @@ _add(Preset(
 # Denoising, tuned on 128² crops of the paper's images (benchmarks/results/denoise-color25-crops.md): the narrow
 # network stops by ES-WMV after 400 steps without progress and returns the running average at the stop, which
 # trails the raw output by about 100 steps and so lands near the best average (benchmarks/results/
-# early_stopping_quick.md); averaging the fits of 4 seeds adds about 0.5 dB there. The stop waits until the
-# residual is down to the estimated noise (discrepancy τ = 1): at full size on an H100, ES-WMV ended baboon and
-# kodim01 at steps 849 and 699, 4-5 dB below the paper protocol (benchmarks/results/gpu/README.md). Then the noisy
-# image is Wiener-filtered once in groups of similar patches with the fit (or the seeds' mean) as the pilot, BM3D's
-# second stage: it gives back detail the fit blurs (deepprior.refiners.wiener; measured in the same results file).
+# early_stopping_quick.md). The stop waits until the residual is down to the estimated noise (discrepancy τ = 1):
+# at full size on an H100, ES-WMV ended baboon and kodim01 at steps 849 and 699, 4-5 dB below the paper protocol
+# (benchmarks/results/gpu/README.md). Then the noisy image is Wiener-filtered once in groups of similar patches with
+# the fit as the pilot, BM3D's second stage: it gives back detail the fit blurs (deepprior.refiners.wiener). The
+# best row averages that with BM3D run on y alone (deepprior.refiners.bm3d): the two err in different places. A seed
+# ensemble adds nothing once the fit is refined (benchmarks/results/refine_crops.md), so best fits one seed too.
 for _paper in [p for p in PRESETS.values() if p.task == "denoise"]:
     _settings = replace(_paper.settings, stop_options={"patience": 400}, discrepancy=1.0, output="average")
-    _narrow_row = {"settings": _settings, "generator_options": _narrow(_paper.generator_options), "refine": "wiener"}
-    _add_profiles(_paper, fast=_narrow_row, best={**_narrow_row, "seeds": 4})
+    _narrow_row = {"settings": _settings, "generator_options": _narrow(_paper.generator_options)}
+    _add_profiles(
+        _paper, fast={**_narrow_row, "refine": "wiener"}, best={**_narrow_row, "refine": "wiener-bm3d", "seeds": 1}
+    )
 
 # Every other DIP row: the network capped at FAST_WIDTH channels, and the paper row averaged over 3 seeds.
 for _row in [p for p in PRESETS.values() if p.kind == "dip" and p.profile == "paper" and p.task != "denoise"]:

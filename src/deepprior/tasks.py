@@ -80,8 +80,8 @@ def denoise(
     Fits :math:`\min_\theta \frac{1}{N}\|g_\theta(z + \sigma_{reg}\varepsilon) - y\|^2` from a random start and
     returns the running average of the outputs; without an iteration count the fit stops by ES-WMV
     (ground-truth-free), at most at the paper's 3000 steps. The fast and best presets then filter y once more
-    with the fit as the pilot (BM3D's Wiener stage, :func:`deepprior.refiners.wiener.wiener_refine`; ``refine=None``
-    turns it off).
+    with the fit as the pilot (BM3D's Wiener stage, :func:`deepprior.refiners.wiener.wiener_refine`; best averages
+    that with BM3D on y alone, :func:`deepprior.refiners.bm3d.wiener_bm3d_refine`; ``refine=None`` turns it off).
 
     Parameters
     ----------

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
 from ..registry import REFINERS
+from ._grouping import aggregate, check_image, check_sigma, check_sizes, filter_images, match, transform_groups
 
 if TYPE_CHECKING:
     import torch
 
-# BM3D's opponent colour transform with its rows scaled to unit length: an orthogonal matrix, so white noise of
-# standard deviation σ in RGB stays white with the same σ in each opponent channel.
-_OPPONENT = np.array(
-    [
-        [1 / math.sqrt(3), 1 / math.sqrt(3), 1 / math.sqrt(3)],
-        [1 / math.sqrt(2), 0.0, -1 / math.sqrt(2)],
-        [1 / math.sqrt(6), -2 / math.sqrt(6), 1 / math.sqrt(6)],
-    ]
-)
+    from ._grouping import Shrink
 
 
 @REFINERS.register("wiener")
@@ -40,7 +32,8 @@ def wiener_refine(
 
     For reference patches every ``step`` pixels, the ``group`` patches most like it in the pilot
     :math:`\hat x` (squared distance, within a ``window`` × ``window`` search area) are stacked, from y and from
-    :math:`\hat x` alike, and transformed by a 3-D orthonormal DCT (2-D over each patch, 1-D along the stack).
+    :math:`\hat x` alike, and transformed by an orthonormal 3-D transform (BM3D's: the 2-D DCT of each patch, then
+    the Haar transform along the stack, or the DCT where ``group`` is not a power of two).
     With :math:`Y_k` and :math:`P_k` the coefficients of the two stacks, the group of y is shrunk towards what
     the pilot says is signal,
 
@@ -106,151 +99,33 @@ def wiener_refine(
     >>> psnr(wiener_refine(y, pilot, 0.1), x) > psnr(pilot, x) + 1
     True
     """
-    import torch
-
-    y_arr = _check_image(y, "y")
-    pilot_arr = _check_image(pilot, "pilot")
+    y_arr = check_image(y, "y")
+    pilot_arr = check_image(pilot, "pilot")
     if y_arr.shape != pilot_arr.shape:
         raise InputError(f"the pilot is shaped {pilot_arr.shape} but y is {y_arr.shape}")
-    if sigma is None:
-        from ..metrics import noise_sigma
-
-        sigma = noise_sigma(y_arr)
-    if not (isinstance(sigma, (int, float, np.floating)) and math.isfinite(sigma) and sigma >= 0):
-        raise InputError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    for name, value, least in (("patch", patch, 2), ("group", group, 1), ("window", window, 1), ("step", step, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
-    if window % 2 == 0:
-        raise InputError(f"window must be odd (a search area centred on the patch), got {window}")
-    squeeze = y_arr.ndim == 2
-    if squeeze:
-        y_arr, pilot_arr = y_arr[..., None], pilot_arr[..., None]
+    sigma = check_sigma(sigma, y_arr)
+    check_sizes(patch, group, window, step)
     if sigma == 0:
-        out = pilot_arr
-    else:
-        colour = y_arr.shape[2] == 3
-        if colour:
-            y_arr, pilot_arr = y_arr @ _OPPONENT.T, pilot_arr @ _OPPONENT.T
-        to = {"device": device, "dtype": torch.float32}
-        yt = torch.as_tensor(np.moveaxis(y_arr, 2, 0), **to).contiguous()
-        pt = torch.as_tensor(np.moveaxis(pilot_arr, 2, 0), **to).contiguous()
-        b = int(min(patch, *y_arr.shape[:2]))
-        with torch.no_grad():
-            rows, cols = _match(pt[0], b, int(group), int(window) // 2, int(step))
-            out_t = _collaborative_wiener(yt, pt, float(sigma), rows, cols, b)
-        out = np.moveaxis(out_t.cpu().numpy().astype(np.float64), 0, 2)
-        if colour:
-            out = out @ _OPPONENT  # the inverse of an orthogonal matrix is its transpose
-    out = np.clip(out, 0.0, 1.0).astype(np.float32)
-    return out[..., 0] if squeeze else out
+        return np.clip(pilot_arr, 0.0, 1.0).astype(np.float32)
+
+    def run(tensors: list[torch.Tensor], b: int) -> torch.Tensor:
+        y_t, pilot_t = tensors
+        rows, cols = match(pilot_t[0], b, int(group), int(window), int(step))
+        return aggregate(y_t, rows, cols, b, wiener_shrink(pilot_t, sigma))
+
+    return filter_images([y_arr, pilot_arr], run, patch, device)
 
 
-def _check_image(image: np.ndarray, name: str) -> np.ndarray:
-    arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 1:
-        raise InputError(f"{name} must be an (H, W) or (H, W, C) image, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InputError(f"{name} holds NaN or infinite values")
-    return arr
+def wiener_shrink(pilot: torch.Tensor, sigma: float) -> Shrink:
+    """The empirical Wiener gain P²/(P² + σ²) from the pilot's groups, and the group weight 1/(σ² Σ g²)."""
 
-
-def _dct_matrix(n: int, device: torch.device) -> torch.Tensor:
-    """The orthonormal DCT-II matrix C (n × n): the DCT of a patch X is C X Cᵀ."""
-    import torch
-
-    k = torch.arange(n, dtype=torch.float64)[:, None]
-    i = torch.arange(n, dtype=torch.float64)[None, :]
-    c = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2 / n)
-    c[0] /= math.sqrt(2)
-    return c.to(device=device, dtype=torch.float32)
-
-
-def _references(n: int, step: int, device: torch.device) -> torch.Tensor:
-    import torch
-
-    grid = list(range(0, n, step))
-    return torch.tensor(grid if grid[-1] == n - 1 else [*grid, n - 1], device=device)
-
-
-def _match(
-    image: torch.Tensor, b: int, group: int, radius: int, step: int, offsets_per_chunk: int = 64
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Block matching on one (H, W) channel: the top-left corners (rows, cols), each (references, group), of the
-    ``group`` patches nearest each reference patch within ``radius``; the reference itself comes first."""
-    import torch
-    import torch.nn.functional as F
-
-    height, width = image.shape
-    ref_i, ref_j = torch.meshgrid(
-        _references(height - b + 1, step, image.device), _references(width - b + 1, step, image.device), indexing="ij"
-    )
-    ref_i, ref_j = ref_i.reshape(-1), ref_j.reshape(-1)
-    span = range(-radius, radius + 1)
-    offsets = torch.tensor([(di, dj) for di in span for dj in span], device=image.device)
-    group = min(group, len(offsets))
-    padded = F.pad(image[None, None], (radius,) * 4, value=float("nan"))[0, 0]  # NaN: a partner off the image
-    best = torch.empty(ref_i.numel(), 0, device=image.device)
-    chosen = torch.empty(ref_i.numel(), 0, dtype=torch.long, device=image.device)
-    for start in range(0, len(offsets), offsets_per_chunk):
-        distances = []
-        for di, dj in offsets[start : start + offsets_per_chunk].tolist():
-            partner = padded[radius + di : radius + di + height, radius + dj : radius + dj + width]
-            box = F.avg_pool2d((image - partner).square()[None, None], b, stride=1)[0, 0]
-            distances.append(box[ref_i, ref_j])
-        found = torch.nan_to_num(torch.stack(distances, 1), nan=math.inf)
-        if start <= len(offsets) // 2 < start + found.shape[1]:
-            found[:, len(offsets) // 2 - start] = -1.0  # the reference leads its group, even among equals
-        index = torch.arange(start, start + found.shape[1], device=image.device).expand_as(found)
-        best, keep = torch.cat([best, found], 1).topk(min(group, best.shape[1] + found.shape[1]), 1, largest=False)
-        chosen = torch.cat([chosen, index], 1).gather(1, keep)
-    valid = torch.isfinite(best)  # fewer candidates than the group on a tiny image: the reference repeats
-    rows = torch.where(valid, ref_i[:, None] + offsets[chosen, 0], ref_i[:, None])
-    cols = torch.where(valid, ref_j[:, None] + offsets[chosen, 1], ref_j[:, None])
-    return rows, cols
-
-
-def _stack_transform(
-    image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch_dct: torch.Tensor, stack_dct: torch.Tensor
-) -> torch.Tensor:
-    """The 3-D DCT of the stacks of (C, H, W) ``image`` whose pixels are at ``rows``, ``cols``: (C, groups, N2, b,
-    b), the patch DCT then the DCT along each stack."""
-    import torch
-
-    return torch.einsum("nk,cgkij->cgnij", stack_dct, patch_dct @ image[:, rows, cols] @ patch_dct.T)
-
-
-def _collaborative_wiener(
-    y: torch.Tensor,
-    pilot: torch.Tensor,
-    sigma: float,
-    rows: torch.Tensor,
-    cols: torch.Tensor,
-    b: int,
-    groups_per_chunk: int = 1024,
-) -> torch.Tensor:
-    """Wiener-filter (C, H, W) y in the groups whose patch corners are ``rows``, ``cols`` and aggregate."""
-    import torch
-
-    channels, height, width = y.shape
-    patch_dct = _dct_matrix(b, y.device)
-    stack_dct = _dct_matrix(rows.shape[1], y.device)
-    offset = torch.arange(b, device=y.device)
-    numerator = torch.zeros(channels, height * width, device=y.device)
-    denominator = torch.zeros_like(numerator)
-    for start in range(0, rows.shape[0], groups_per_chunk):
-        r = rows[start : start + groups_per_chunk, :, None, None] + offset[:, None]  # (groups, N2, b, 1)
-        c = cols[start : start + groups_per_chunk, :, None, None] + offset  # (groups, N2, 1, b)
-        signal = _stack_transform(pilot, r, c, patch_dct, stack_dct).square()
+    def shrink(coefficients: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        signal = transform_groups(pilot, rows, cols).square()
         gain = signal / (signal + sigma**2)
-        weight = 1.0 / (sigma**2 * gain.square().sum(dim=(2, 3, 4))).clamp_min(1e-12)  # (C, groups)
-        estimate = gain * _stack_transform(y, r, c, patch_dct, stack_dct)
-        estimate = torch.einsum("nk,cgnij->cgkij", stack_dct, estimate)
-        estimate = patch_dct.T @ estimate @ patch_dct * weight[..., None, None, None]
-        where = (r * width + c).reshape(-1)
-        numerator.index_add_(1, where, estimate.reshape(channels, -1))
-        denominator.index_add_(1, where, weight[..., None, None, None].expand_as(estimate).reshape(channels, -1))
-    return (numerator / denominator).reshape(channels, height, width)
+        weight = 1.0 / (sigma**2 * gain.square().sum(dim=(2, 3, 4))).clamp_min(1e-12)
+        return gain * coefficients, weight
+
+    return shrink
 
 
-__all__ = ["wiener_refine"]
+__all__ = ["wiener_refine", "wiener_shrink"]
