@@ -3,6 +3,7 @@ matching, the 3-D transform of groups of patches and the weighted aggregation of
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -83,6 +84,7 @@ def filter_images(
     return out[..., 0] if squeeze else out
 
 
+@functools.lru_cache(maxsize=32)  # built once per size and device, not for every chunk of groups
 def _dct_matrix(n: int, device: torch.device) -> torch.Tensor:
     """The orthonormal DCT-II matrix C (n × n): the DCT of a patch X is C X Cᵀ."""
     import torch
@@ -105,6 +107,7 @@ def _haar_matrix(n: int, device: torch.device) -> torch.Tensor:
     return (h / h.norm(dim=1, keepdim=True)).to(device=device, dtype=torch.float32)
 
 
+@functools.lru_cache(maxsize=32)
 def _stack_matrix(n: int, device: torch.device) -> torch.Tensor:
     """The 1-D transform along a group of n patches: Haar where n is a power of two (BM3D's), else the DCT."""
     return _haar_matrix(n, device) if n & (n - 1) == 0 else _dct_matrix(n, device)
