@@ -474,6 +474,9 @@ def test_preset_methods_run_the_library_as_a_user_does_and_deepinv_runs_beside_t
     assert entries["dip@fast"]["settings"]["refinement"]["name"] == "wiener"
     assert entries["dip@best"]["settings"]["refinement"]["name"] == "wiener-bm3d"
     assert entries["dip@best"]["iterations"] == 3
+    for entry in (entries["dip@fast"], entries["dip@best"]):  # the fit's and the refiner's own time, apart
+        fit, refine = entry["settings"]["fit_seconds"], entry["settings"]["refinement"]["seconds"]
+        assert 0 < fit and 0 < refine and fit + refine <= entry["wall_seconds"]
     if "deepinv-dip" in entries:
         assert entries["deepinv-dip"]["iterations"] == 3 and math.isfinite(entries["deepinv-dip"]["psnr"])
     from benchmarks.suite.report import rebuild_reports

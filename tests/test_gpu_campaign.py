@@ -49,13 +49,18 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
 
     monkeypatch.setattr(runner, "run_suite", check_only)
     monkeypatch.setattr(two_stage_tv, "main", lambda argv: 0)
-    suite_stages = ["throughput", "denoise", "fast-width", "sr-inpaint", "l0-tv", "denoise-best"]
+    suite_stages = ["throughput", "denoise", "fast-width", "sr-inpaint", "l0-tv", "denoise-best", "best-width"]
     assert set(suite_stages) <= set(gpu_campaign.STAGES.names())
     gpu_campaign.run_campaign(tmp_path / "campaign", "cpu", "gpu", suite_stages)
     rows = [json.loads(line) for line in (tmp_path / "campaign" / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
     assert [row for row in rows if row.get("ok") is False] == []
     assert {r.profile for r in requests} == {"paper", "full"}
-    assert {r.channels for r in requests if r.profile == "full"} == {None, *gpu_campaign.FAST_WIDTHS}
+    assert {r.channels for r in requests if r.profile == "full"} == {
+        None,
+        *gpu_campaign.FAST_WIDTHS,
+        gpu_campaign.BEST_WIDTH,
+    }
+    assert [r.methods for r in requests if r.results_dir.name == "suites-best128"] == [["dip@best"]]
     assert {r.jobs for r in requests if r.results_dir.name.startswith("throughput")} == {1, 2, 4}
 
 

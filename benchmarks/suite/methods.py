@@ -186,8 +186,9 @@ def _compact_settings(record: Any) -> dict[str, Any]:
     if record.seeds:  # a seed ensemble: how far each fit ran, and how much they disagree
         keep["seeds"] = [{k: fit[k] for k in ("seed", "iterations_run", "output_source")} for fit in record.seeds]
         keep["seed_spread"] = record.seed_spread
-    if record.refinement:  # the step after the fit, and the σ it estimated
-        keep["refinement"] = {k: record.refinement[k] for k in ("name", "sigma")}
+    keep["fit_seconds"] = record.seconds  # the fit alone; the entry's wall_seconds covers reading to result
+    if record.refinement:  # the step after the fit, the σ it estimated and its own time
+        keep["refinement"] = {k: record.refinement[k] for k in ("name", "sigma", "seconds")}
     keep.update(record.extra)
     return keep
 
