@@ -60,7 +60,14 @@ def _classical(task: str, observation: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def run_image(
-    sample: Any, task: str, preset: str, every: int, metric: str, outer: int | None, init: str | None
+    sample: Any,
+    task: str,
+    preset: str,
+    every: int,
+    metric: str,
+    outer: int | None,
+    init: str | None,
+    lr: float | None = None,
 ) -> dict[str, Any]:
     import deepprior
     from deepprior.presets import get_preset
@@ -79,6 +86,7 @@ def run_image(
         preset=preset,
         regularizer=regularizer,
         iterations=steps,
+        **({"lr": lr} if lr is not None else {}),
         device="cpu",
         progress=False,
     )
@@ -118,6 +126,16 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _when(paper_date: str, fast_date: str) -> str:
+    """When the two runs were made, and whether their times compare (this machine's speed drifts between days)."""
+    if paper_date[:10] == fast_date[:10]:
+        return f"both runs on {paper_date[:10]}."
+    return (
+        f"the paper run on {paper_date[:10]}, the fast run on {fast_date[:10]}: on different days this machine's "
+        "speed has differed by up to 1.5×, so the time ratio below is approximate."
+    )
+
+
 def paired(paper: dict[str, Any], fast: dict[str, Any]) -> str:
     """The fast and paper presets on the images both measured: mean PSNR of every variant and the time ratio."""
     slow = {r["image"]: r for r in paper["images"]}
@@ -128,7 +146,8 @@ def paired(paper: dict[str, Any], fast: dict[str, Any]) -> str:
         "",
         f"> **{PROFILES['crops'].label}.** The {len(both)} images both runs measured "
         f"({', '.join(p['image'] for p, _ in both)}); {paper['crop']}×{paper['crop']} centre crops, "
-        f"{paper['threads']} threads each, one run after the other on an otherwise idle machine.",
+        f"{paper['threads']} threads each, on an otherwise idle machine; "
+        + _when(paper["provenance"]["date"], fast["provenance"]["date"]),
         "",
         "| returned image | paper (dB) | fast (dB) | fast − paper |",
         "|---|---|---|---|",
@@ -155,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=25, help="outer iterations between checkpoints")
     parser.add_argument("--outer", type=int, help="outer iterations (default: the preset's)")
     parser.add_argument("--init", choices=INITS, help="v₀ and w₀ (default: the preset's, v₀ = f)")
+    parser.add_argument("--lr", type=float, help="Adam's learning rate (default: the preset's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     common.add_data_dir_argument(parser)
@@ -165,11 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     items = select_items(suite.items(common.data_dir(args.data_dir)), args.limit)
     if args.outer is not None and args.outer < 1:
         parser.error("--outer must be at least 1")
-    suffix = ("" if args.outer is None else f"-outer{args.outer}") + ("" if args.init is None else f"-init-{args.init}")
+    if args.lr is not None and not args.lr > 0:
+        parser.error("--lr must be positive")
+    suffix = (
+        ("" if args.outer is None else f"-outer{args.outer}")
+        + ("" if args.init is None else f"-init-{args.init}")
+        + ("" if args.lr is None else f"-lr{args.lr:g}".replace(".", "p"))  # a dot would end the file's stem
+    )
     stem = args.out / f"l0_output_{args.suite}_{args.preset}{suffix}"
     result: dict[str, Any] = {
         "suite": args.suite,
         "preset": args.preset,
+        "lr": args.lr,
         "crop": profile.crop,
         "threads": args.threads,
         "command": common.command_line(),
@@ -179,15 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     task = TASKS[args.suite]
     for item in items:  # the files are rewritten after every image: a cut-off run keeps what it measured
         result["images"].append(
-            run_image(suite.load(item, profile), task, args.preset, args.every, suite.metric, args.outer, args.init)
+            run_image(
+                suite.load(item, profile), task, args.preset, args.every, suite.metric, args.outer, args.init, args.lr
+            )
         )
         print(item.name, f"{result['images'][-1]['seconds']:.0f} s", file=sys.stderr)
         common.write_result(stem, result, markdown(result))
+        files = {name: args.out / f"l0_output_{args.suite}_{name}.json" for name in ("paper", f"fast{suffix}")}
+        if all(path.exists() for path in files.values()):
+            paper, fast = (json.loads(path.read_text()) for path in files.values())
+            common.write_text(args.out / f"l0_output_{args.suite}_paired{suffix}.md", paired(paper, fast))
     print(markdown(result))
-    files = {name: args.out / f"l0_output_{args.suite}_{name}.json" for name in ("paper", f"fast{suffix}")}
-    if all(path.exists() for path in files.values()):
-        paper, fast = (json.loads(path.read_text()) for path in files.values())
-        common.write_text(args.out / f"l0_output_{args.suite}_paired{suffix}.md", paired(paper, fast))
     return 0
 
 
