@@ -32,8 +32,9 @@ Stages (``--stages`` picks some):
    fit refined by ``wiener-bm3d``) on the 9 images, in ``suites-refine/``.
 10. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
     wider pilot close the gap to CBM3D on the textured images?).
+11. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
 
-Stages 4–10 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 4–11 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
 """
 
@@ -692,6 +693,13 @@ def stage_best_width(campaign: Campaign) -> None:
     _suites(campaign, "best-width", [("denoise-color25", ["dip@best"])], BEST_WIDTH, results=f"suites-best{BEST_WIDTH}")
 
 
+@STAGES.register("l0-fast")
+def stage_l0_fast(campaign: Campaign) -> None:
+    # DIP-ℓ0's fast row at full size beside the paper settings' entries (l0-tv) in the same files: 16 NKS images
+    # spread over the 80 (about a quarter hour on an H100) and the 10 clip-art images
+    _suites(campaign, "l0-fast", [("smooth-nks", ["dip-l0@fast"]), ("deblock-clipart", ["dip-l0@fast"])], limit=16)
+
+
 def _done(out: Path) -> set[str]:
     path = out / CAMPAIGN_FILE
     rows = common.read_jsonl(path) if path.exists() else []
@@ -771,6 +779,7 @@ STAGE_DATA = {
     "best-width": ("dip/project_page/Denoising/Color/25/*",),
     "sr-inpaint": ("dip/project_page/SR/**/*", "dip/project_page/Reconstruction/Gray/50p/*"),
     "l0-tv": ("nks/validation/*", "nks/gt/*", "clipart/*", "dip/project_page/Denoising/Color/25/F16_*"),
+    "l0-fast": ("nks/validation/*", "nks/gt/*", "clipart/*"),
 }
 
 

@@ -49,7 +49,16 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
 
     monkeypatch.setattr(runner, "run_suite", check_only)
     monkeypatch.setattr(two_stage_tv, "main", lambda argv: 0)
-    suite_stages = ["throughput", "denoise", "fast-width", "sr-inpaint", "l0-tv", "denoise-best", "best-width"]
+    suite_stages = [
+        "throughput",
+        "denoise",
+        "fast-width",
+        "sr-inpaint",
+        "l0-tv",
+        "denoise-best",
+        "best-width",
+        "l0-fast",
+    ]
     assert set(suite_stages) <= set(gpu_campaign.STAGES.names())
     gpu_campaign.run_campaign(tmp_path / "campaign", "cpu", "gpu", suite_stages)
     rows = [json.loads(line) for line in (tmp_path / "campaign" / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
