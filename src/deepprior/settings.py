@@ -64,7 +64,9 @@ class FitSettings:
         Also train z.
     compile
         Wrap the generator in ``torch.compile``: True for its default mode, or the name of a mode (one of
-        :data:`COMPILE_MODES`; ``"reduce-overhead"`` replays the network's kernels as CUDA graphs).
+        :data:`COMPILE_MODES`; ``"reduce-overhead"`` replays the network's kernels as CUDA graphs). Off by
+        default: compiling and capturing cost more than a paper-length fit saves, even where each step is
+        faster (benchmarks/results/gpu/README.md, the fifth run).
     """
 
     iterations: int = 3000
