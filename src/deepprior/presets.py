@@ -265,11 +265,11 @@ for _paper in [p for p in PRESETS.values() if p.task == "denoise"]:
 for _row in [p for p in PRESETS.values() if p.method == "dip-l0"]:
     _add_profiles(_row, fast={"settings": replace(_row.settings, lr=2e-3)})
 
-# Every other DIP row: the network capped at FAST_WIDTH channels, and the paper row averaged over 3 seeds.
+# Every DIP row not tuned above: the network capped at FAST_WIDTH channels, the paper row averaged over 3 seeds.
 for _row in [
     p
     for p in PRESETS.values()
-    if p.kind == "dip" and p.profile == "paper" and p.task != "denoise" and p.method != "dip-l0"
+    if p.kind == "dip" and p.profile == "paper" and preset_key(p.task, p.method, "fast") not in PRESETS
 ]:
     _add_profiles(_row)
 

@@ -136,14 +136,15 @@ def match(
     )
     ref_i, ref_j = ref_i.reshape(-1), ref_j.reshape(-1)
     span = range(-radius, radius + 1)
-    offsets = torch.tensor([(di, dj) for di in span for dj in span], device=image.device)
+    pairs = [(di, dj) for di in span for dj in span]  # looped over on the host: no device read per chunk
+    offsets = torch.tensor(pairs, device=image.device)
     group = min(group, len(offsets))
     padded = F.pad(image[None, None], (radius,) * 4, value=float("nan"))[0, 0]  # NaN: a partner off the image
     best = torch.empty(ref_i.numel(), 0, device=image.device)
     chosen = torch.empty(ref_i.numel(), 0, dtype=torch.long, device=image.device)
     for start in range(0, len(offsets), offsets_per_chunk):
         distances = []
-        for di, dj in offsets[start : start + offsets_per_chunk].tolist():
+        for di, dj in pairs[start : start + offsets_per_chunk]:
             partner = padded[radius + di : radius + di + height, radius + dj : radius + dj + width]
             box = F.avg_pool2d((image - partner).square()[None, None], b, stride=1)[0, 0]
             distances.append(box[ref_i, ref_j])
