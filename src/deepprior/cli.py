@@ -121,7 +121,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lam", type=non_negative, help="regulariser weight λ (default: the method's)")
     group.add_argument("--tv-kind", choices=["anisotropic", "isotropic"], help="TV flavour")
     group.add_argument(
-        "--fp32", action="store_true", help="full float32 (default: bf16 autocast on CUDA and on CPUs with native bf16)"
+        "--fp32", action="store_true", help="full float32 (the default on CUDA; bf16 autocast on CPUs with native bf16)"
     )
     group.add_argument("--reference", type=Path, help="ground truth, for the PSNR in the progress bar and history")
     group.add_argument("--save-every", type=positive_int, metavar="N", help="write a snapshot every N steps")
