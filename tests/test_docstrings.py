@@ -25,7 +25,7 @@ def test_docstring_examples_run(name):
 
 
 def test_every_public_function_has_a_numpydoc_docstring_with_an_example():
-    for name in ("denoise", "deblock", "smooth", "super_resolve", "inpaint", "flash_noflash", "fit"):
+    for name in ("denoise", "deblock", "smooth", "super_resolve", "inpaint", "flash_noflash", "fit", "fit_batch"):
         doc = getattr(deepprior, name).__doc__
         for section in ("Parameters", "Returns", "Raises", "Examples"):
             assert f"{section}\n    ---" in doc, f"{name} lacks {section}"

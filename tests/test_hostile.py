@@ -63,6 +63,17 @@ def _case_resume_someone_elses_checkpoint(tmp_path: Path) -> tuple[list[str], Pa
     return ["denoise", str(source), "-o", str(tmp_path / "out.png"), "--resume", *FAST], None
 
 
+def _case_batched_seeds_with_a_regulariser(tmp_path: Path) -> tuple[list[str], Path | None]:
+    source = _noisy(tmp_path)
+    argv = ["denoise", str(source), "-o", str(tmp_path / "o.png"), "--method", "dip-tv", "--seeds", "2"]
+    return [*argv, "--batch-seeds", *FAST], None
+
+
+def _case_batched_seeds_resumed(tmp_path: Path) -> tuple[list[str], Path | None]:
+    source = _noisy(tmp_path)
+    return ["denoise", str(source), "-o", str(tmp_path / "o.png"), "--batch-seeds", "--resume", *FAST], None
+
+
 # name → (set-up giving argv and a file that must stay untouched, exit status, words of the one line)
 CASES = {
     "output is the input": (_case_output_is_input, 2, "is the input itself"),
@@ -70,6 +81,8 @@ CASES = {
     "animated GIF": (_case_animation, 2, "3 frames"),
     "fit option for a classical solver": (_case_solver_with_fit_options, 2, "do not apply to l0-smooth"),
     "a foreign checkpoint": (_case_resume_someone_elses_checkpoint, 2, "cannot resume"),
+    "batched seeds with a regulariser": (_case_batched_seeds_with_a_regulariser, 2, "this run has tv"),
+    "batched seeds resumed": (_case_batched_seeds_resumed, 2, "cannot be combined with --resume"),
 }
 
 

@@ -24,6 +24,7 @@ _EXPORTS = {
     "as_image": "image",
     "fit": "loop",
     "FitResult": "loop",
+    "fit_batch": "batch",
     "History": "callbacks",
     "FitSettings": "settings",
     "PRESETS": "presets",
@@ -56,6 +57,7 @@ __all__ = [
     "as_image",
     "fit",
     "FitResult",
+    "fit_batch",
     "History",
     "FitSettings",
     "PRESETS",
@@ -94,6 +96,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from .batch import fit_batch
     from .callbacks import History
     from .effects import enhance, sketch
     from .errors import DeepPriorError, DeviceError, InputError

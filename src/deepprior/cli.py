@@ -77,6 +77,14 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "except denoising, else 1)",
     )
     group.add_argument(
+        "--batch-seeds",
+        action="store_true",
+        default=None,
+        help="step the seeds' fits together, one batched pass of their networks per step, instead of one after "
+        "another (for a GPU that one small network leaves idle; not with a regulariser, --resume or --save-every: "
+        "a batched run keeps no checkpoint)",
+    )
+    group.add_argument(
         "--refine",
         choices=["none", *REFINERS.names()],
         help="after the fit, filter y once more with the fit as the pilot, for denoising only; wiener: BM3D's "
@@ -193,7 +201,12 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "regularizer",
         "lam",
         "seeds",
+        "batch_seeds",
     )
+    if args.batch_seeds:
+        for flag, given in (("--resume", args.resume), ("--save-every", getattr(args, "save_every", None))):
+            if given:
+                raise InputError(f"--batch-seeds cannot be combined with {flag}: it keeps no per-fit files")
     if args.average is not None:
         if args.average >= 1:
             raise InputError(f"--average must be below 1, got {args.average}")
@@ -406,7 +419,7 @@ def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> N
         kwargs["callbacks"] = [_snapshots(args.save_every, output, main.bit_depth)]
     checkpoint = _checkpoint_path(output)
     checkpoints = []
-    if _fits_a_network(args):
+    if _fits_a_network(args) and not getattr(args, "batch_seeds", None):  # a batched run saves no checkpoint
         from .restore import checkpoint_files
 
         kwargs.update(checkpoint=checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)

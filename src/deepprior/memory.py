@@ -59,8 +59,9 @@ def available_bytes(device: torch.device) -> int | None:
     return None
 
 
-def check_fit_memory(net: torch.nn.Module, input_shape: tuple[int, ...], device: torch.device) -> int:
-    """Refuse, before anything is allocated, a fit that cannot fit in the memory free on ``device``.
+def check_fit_memory(net: torch.nn.Module, input_shape: tuple[int, ...], device: torch.device, fits: int = 1) -> int:
+    """Refuse, before anything is allocated, a fit (or ``fits`` fits of ``net`` stepped at once) that cannot fit in
+    the memory free on ``device``.
 
     Returns
     -------
@@ -72,12 +73,13 @@ def check_fit_memory(net: torch.nn.Module, input_shape: tuple[int, ...], device:
     DeviceError
         With the estimate, what is free and what to do.
     """
-    need = fit_bytes(net, input_shape)
+    need = fits * fit_bytes(net, input_shape)
     free = available_bytes(device)
     if free is not None and need > free:
         h, w = input_shape[-2:]
+        what = "a fit" if fits == 1 else f"{fits} fits at once"
         raise DeviceError(
-            f"a fit at {w}×{h} (width×height) needs about {need / 2**30:.1f} GiB but {free / 2**30:.1f} GiB is free "
+            f"{what} at {w}×{h} (width×height) needs about {need / 2**30:.1f} GiB but {free / 2**30:.1f} GiB is free "
             f"on {device}: crop or tile the image, use a narrower network (fewer channels), or another device"
         )
     return need

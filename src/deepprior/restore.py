@@ -27,7 +27,7 @@ from .device import device_name, resolve_device
 from .errors import InputError
 from .image import Image, ImageLike, as_image
 from .inputs import make_input
-from .loop import as_numpy_image, as_tensor_image, fit, pad_to, padded_size
+from .loop import FitResult, as_numpy_image, as_tensor_image, fit, pad_to, padded_size
 from .memory import check_fit_memory
 from .nets import build_generator
 from .operators import Operator
@@ -64,7 +64,9 @@ class Overrides(TypedDict, total=False):
     default) and ``resume`` (go on from that file if it exists; it must come from the same image and settings).
 
     Ensembles: ``seeds`` (N independent fits from seeds s, s + 1, ..., s + N − 1, their outputs averaged; the
-    preset row's count by default).
+    preset row's count by default) and ``batch_seeds`` (step them together in one batched loop,
+    :func:`deepprior.batch.fit_batch`, instead of one after another; off by default; not with a regulariser,
+    ``checkpoint`` or ``callbacks``).
 
     After the fit: ``refine`` (a name of :data:`deepprior.registry.REFINERS`, run once on the fit's output as the
     pilot, or None for none; the preset row's by default).
@@ -105,6 +107,7 @@ class Overrides(TypedDict, total=False):
     checkpoint_every: float
     resume: bool
     seeds: int
+    batch_seeds: bool
     refine: str | None
 
 
@@ -290,22 +293,27 @@ def run_dip(
     problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
-    members = []
-    for index in range(seeds):
-        clock = None
-        if progress:
-            first = index == 0  # the estimate line, for the whole ensemble, comes once
-            clock = Progress(
-                f"{label} (seed {seed + index})" if seeds > 1 else label,
-                announce_after=None if first else math.inf,
-                fits=seeds,
-                alternative=partial(_fast_clause, preset, problem, overrides) if first else None,
-            )
-        member = overrides
-        if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
-            member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
-        members.append(_fit_one(preset, problem, seed + index, member, clock=clock, checkpoint_at_end=seeds > 1))
-    restoration = members[0] if len(members) == 1 else _seed_average(members, overrides.get("reference"))
+    _warn_if_underfitted(preset, _settings(preset, overrides, seed))
+    if overrides.get("batch_seeds") and seeds > 1:
+        members = _fit_seeds_at_once(preset, problem, seed, seeds, overrides, label if progress else None)
+    else:
+        members = []
+        for index in range(seeds):
+            clock = None
+            if progress:
+                first = index == 0  # the estimate line, for the whole ensemble, comes once
+                clock = Progress(
+                    f"{label} (seed {seed + index})" if seeds > 1 else label,
+                    announce_after=None if first else math.inf,
+                    fits=seeds,
+                    alternative=partial(_fast_clause, preset, problem, overrides) if first else None,
+                )
+            member = overrides
+            if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
+                member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
+            members.append(_fit_one(preset, problem, seed + index, member, clock=clock, checkpoint_at_end=seeds > 1))
+    at_once = seeds if overrides.get("batch_seeds") else 1
+    restoration = members[0] if len(members) == 1 else _seed_average(members, overrides.get("reference"), at_once)
     return _refine(restoration, refiner, problem)
 
 
@@ -374,18 +382,59 @@ def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -
         fast = fast.for_scale(problem.extra["scale"])
     measure = {"iterations": StepClock.MEASURED_STEPS + 1, "threads": overrides.get("threads")}
     clock = StepClock()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the under-fitting warning: four steps on purpose
-        _fit_one(fast, problem, 0, measure, clock=clock)
+    _fit_one(fast, problem, 0, measure, clock=clock)
     if clock.per_step is None:  # pragma: no cover - four steps always measure three
         return None
     bound = "at most " if fast.default_stop != "fixed" else ""  # its stopping rule usually ends it sooner
     return f"the fast preset: {bound}about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
 
 
-def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Restoration:
+def _fit_seeds_at_once(
+    preset: Preset, problem: _Problem, seed: int, seeds: int, overrides: dict[str, Any], label: str | None
+) -> list[Restoration]:
+    """The seeds' fits stepped together by :func:`deepprior.batch.fit_batch` (``batch_seeds``), with one progress
+    bar for all of them (``label``; None: none)."""
+    from .batch import Member, fit_batch
+
+    for name, why in (
+        ("checkpoint", "saves one fit at a time"),
+        ("callbacks", "would call each callback once per seed"),
+    ):
+        if overrides.get(name):
+            raise InputError(f"batch_seeds cannot be combined with {name}: it {why}")
+    prepared = [_prepare_fit(preset, problem, seed + index, overrides) for index in range(seeds)]
+    if prepared[0].regularizer is not None:
+        raise InputError(
+            f"batch_seeds fits networks without a regulariser, and this run has {prepared[0].regularizer_name}: "
+            "fit its seeds one at a time"
+        )
+    device = resolve_device(problem.device)
+    first = prepared[0]
+    check_fit_memory(first.net, (1, first.input_channels, *first.z.shape[-2:]), device, fits=seeds)
+    clock = None
+    if label is not None:
+        alternative = partial(_fast_clause, preset, problem, overrides)
+        clock = Progress(f"{label} ({seeds} seeds at once)", alternative=alternative)
+    members = [Member(p.net, p.z, p.y, problem.operator, p.settings, p.reference) for p in prepared]
+    results = fit_batch(members, output_size=problem.image_size, device=device, clock=clock)
+    return [_restoration(preset, problem, p, r, overrides) for p, r in zip(prepared, results)]
+
+
+def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
+    planned = preset.settings.iterations
+    if settings.iterations < UNDERFIT_FRACTION * planned:
+        warnings.warn(
+            f"iterations={settings.iterations} is far below the {preset.key} preset's {planned}: expect an "
+            "under-fitted result (blurred, or close to the input)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _seed_average(members: list[Restoration], reference: ImageLike | None, at_once: int = 1) -> Restoration:
     """One restoration from several seeds' fits: their mean, with each fit's facts and the spread in the record
-    (the history is the first seed's)."""
+    (the history is the first seed's); ``at_once``: how many were stepped together (their seconds then overlap,
+    and the record's are the longest fit's, not the sum)."""
     from .metrics import psnr
 
     stack = np.stack([m.output.pixels for m in members])
@@ -401,6 +450,7 @@ def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Re
                 "selected_step": r.selected_step,
                 "output_source": r.output_source,
                 "seconds": r.seconds,
+                "at_once": at_once,
                 "psnr": None if truth is None else psnr(pixels, truth),
             }
         )
@@ -411,12 +461,33 @@ def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Re
         stopped_at=None,
         selected_step=None,
         output_source=f"mean of {len(members)} seeds",
-        seconds=sum(r["seconds"] for r in runs),
+        seconds=(max if at_once > 1 else sum)(r["seconds"] for r in runs),
         seeds=runs,
         seed_spread=float(np.sqrt(stack.var(axis=0).mean())),
     )
     output = replace(first.output, pixels=stack.mean(axis=0).astype(np.float32))
     return Restoration(output=output, history=first.history, record=record, squeeze=first.squeeze)
+
+
+@dataclass
+class _PreparedFit:
+    """One fit of :func:`run_dip`, built and checked but not run: what :func:`deepprior.loop.fit` (or one member of
+    :func:`deepprior.batch.fit_batch`) takes, and what the record says about it."""
+
+    settings: FitSettings
+    net: torch.nn.Module
+    z: torch.Tensor
+    y: torch.Tensor
+    reference: torch.Tensor | None
+    regularizer: Regularizer | None
+    regularizer_name: str | None
+    callbacks: list[Any]
+    resume: dict[str, Any] | None
+    generator: str
+    generator_options: dict[str, Any]
+    input_kind: str
+    input_channels: int
+    padded: tuple[int, int]
 
 
 def _fit_one(
@@ -429,7 +500,34 @@ def _fit_one(
 ) -> Restoration:
     """One fit of :func:`run_dip` from one seed; ``clock`` (a progress bar or a step timer) joins the callbacks;
     ``checkpoint_at_end`` saves the finished fit too (a member of an ensemble)."""
-    source, observation, operator, guide = problem.source, problem.observation, problem.operator, problem.guide
+    prepared = _prepare_fit(preset, problem, seed, overrides, clock, checkpoint_at_end)
+    result = fit(
+        prepared.net,
+        prepared.z,
+        prepared.y,
+        problem.operator,
+        prepared.settings,
+        output_size=problem.image_size,
+        reference=prepared.reference,
+        regularizer=prepared.regularizer,
+        callbacks=prepared.callbacks,
+        device=resolve_device(problem.device),
+        resume=prepared.resume,
+    )
+    return _restoration(preset, problem, prepared, result, overrides)
+
+
+def _prepare_fit(
+    preset: Preset,
+    problem: _Problem,
+    seed: int,
+    overrides: dict[str, Any],
+    clock: Callback | None = None,
+    checkpoint_at_end: bool = False,
+) -> _PreparedFit:
+    """Build one fit's generator, input, observation, settings, regulariser, reference and callbacks, refusing
+    an image too small for the generator, a fit too large for the device and a mismatched observation."""
+    observation, operator, guide = problem.observation, problem.operator, problem.guide
     image_size = problem.image_size
     settings = _settings(preset, overrides, seed)
     torch_device = resolve_device(problem.device)
@@ -490,44 +588,46 @@ def _fit_one(
         lambda: _fingerprint(preset, settings, net, described, input_kind, y, z),
         at_end=checkpoint_at_end,
     )
-    planned = preset.settings.iterations
-    if settings.iterations < UNDERFIT_FRACTION * planned:
-        warnings.warn(
-            f"iterations={settings.iterations} is far below the {preset.key} preset's {planned}: expect an "
-            "under-fitted result (blurred, or close to the input)",
-            UserWarning,
-            stacklevel=3,
-        )
-    result = fit(
-        net,
-        z,
-        y,
-        operator,
-        settings,
-        output_size=image_size,
+    return _PreparedFit(
+        settings=settings,
+        net=net,
+        z=z,
+        y=y,
         reference=reference,
         regularizer=regularizer,
+        regularizer_name=regularizer_name,
         callbacks=callbacks,
-        device=torch_device,
         resume=resume,
+        generator=generator,
+        generator_options=generator_options,
+        input_kind=input_kind,
+        input_channels=input_channels,
+        padded=padded,
     )
+
+
+def _restoration(
+    preset: Preset, problem: _Problem, prepared: _PreparedFit, result: FitResult, overrides: dict[str, Any]
+) -> Restoration:
+    """A fit's result as a :class:`Restoration`: the image in the input's form and the record of the run."""
+    settings, regularizer, torch_device = prepared.settings, prepared.regularizer, resolve_device(problem.device)
     record = RunRecord(
         task=preset.task,
         method=preset.method,
         preset=preset.profile,
         settings=dataclasses.asdict(settings),
         generator={
-            "name": generator,
-            **generator_options,
+            "name": prepared.generator,
+            **prepared.generator_options,
             "width": overrides.get("width"),
-            "parameters": sum(p.numel() for p in net.parameters()),
+            "parameters": sum(p.numel() for p in prepared.net.parameters()),
         },
-        input={"kind": input_kind, "channels": input_channels, "shape": list(z.shape)},
-        operator={"name": type(operator).__name__},
+        input={"kind": prepared.input_kind, "channels": prepared.input_channels, "shape": list(prepared.z.shape)},
+        operator={"name": type(problem.operator).__name__},
         data_term=settings.data_term,
-        regularizer=None if regularizer is None else {"name": regularizer_name, **regularizer.describe()},
-        image_size=image_size,
-        padded_size=padded,
+        regularizer=None if regularizer is None else {"name": prepared.regularizer_name, **regularizer.describe()},
+        image_size=problem.image_size,
+        padded_size=prepared.padded,
         device=str(torch_device),
         device_name=device_name(torch_device),
         iterations_run=result.iterations_run,
@@ -542,9 +642,9 @@ def _fit_one(
     pixels = np.clip(as_numpy_image(result.image), 0, 1)
     output = Image(
         pixels=pixels,
-        alpha=source.alpha if problem.alpha is None else problem.alpha,
-        bit_depth=source.bit_depth,
-        value_range=source.value_range,
+        alpha=problem.source.alpha if problem.alpha is None else problem.alpha,
+        bit_depth=problem.source.bit_depth,
+        value_range=problem.source.value_range,
     )
     return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
 

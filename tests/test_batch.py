@@ -1,0 +1,166 @@
+"""Several fits stepped together (deepprior.batch): each member's result is its own fit's."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import deepprior
+from deepprior.batch import Member, _keep_rows, fit_batch
+from deepprior.callbacks import Checkpointing
+from deepprior.errors import InputError
+from deepprior.inputs import make_input
+from deepprior.loop import _make_optimizer, fit, padded_size
+from deepprior.memory import check_fit_memory, fit_bytes
+from deepprior.nets import build_generator
+from deepprior.operators import Identity
+from deepprior.registry import GENERATORS
+from deepprior.settings import FitSettings
+from helpers import add_noise, smooth_image
+
+SIZE = 64
+
+
+def _problem(name: str, seed: int, **settings):
+    """A generator, its input and settings for a SIZE² image, contiguous fp32 so that only summation order differs
+    between a batch and a fit alone. The learning rate is small because Adam's first steps move every weight by
+    ±lr: a weight whose gradient is rounding noise moves by ±lr either way, and the outputs drift apart by about
+    twenty times that."""
+    net = build_generator(name, 4, 3, seed=seed, **GENERATORS.get(name).width_options(8))
+    z = make_input("noise", 4, *net.input_shape(*padded_size(SIZE, SIZE, net.size_multiple, net.min_size)), seed=seed)
+    options = {"iterations": 3, "lr": 1e-5, "channels_last": False, "amp": False, "threads": 1, **settings}
+    return net, z, FitSettings(seed=seed, **options)
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
+def test_every_generator_fits_in_a_batch_as_it_fits_alone(name):
+    targets = [torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(s)) for s in range(2)]
+    members, alone, alone_nets = [], [], []
+    for seed, y in enumerate(targets):
+        net, z, settings = _problem(name, seed, reg_noise_std=0.05)
+        members.append(Member(net, z, y, Identity(), settings, reference=y))
+        net, z, settings = _problem(name, seed, reg_noise_std=0.05)
+        alone.append(fit(net, z, y, Identity(), settings, output_size=(SIZE, SIZE), reference=y))
+        alone_nets.append(net)
+    batched = fit_batch(members, output_size=(SIZE, SIZE))
+    for member, one, other, other_net in zip(members, batched, alone, alone_nets):
+        np.testing.assert_allclose(one.history.loss, other.history.loss, rtol=1e-4)
+        torch.testing.assert_close(one.image, other.image, atol=1e-3, rtol=0)
+        assert (one.iterations_run, one.source) == (other.iterations_run, other.source) == (3, "last")
+        # each member's network is trained in place, as fit trains it: the same BatchNorm statistics, and weights
+        # that moved from their start the way fit moved them (Adam's first steps are ±lr wherever the gradient is
+        # not ~0, so only the few weights whose gradient is rounding noise, biases before BatchNorm, may differ)
+        start = _problem(name, int(member.settings.seed))[0]
+        buffers = [k for k, _ in member.net.named_buffers()]
+        statistics = [{k: n.state_dict()[k].float() for k in buffers} for n in (member.net, other_net)]
+        torch.testing.assert_close(*statistics, atol=1e-3, rtol=1e-2)
+        flat = [torch.cat([p.detach().flatten() for p in n.parameters()]) for n in (member.net, other_net, start)]
+        assert (flat[0] - flat[1]).abs().mean() < 0.05 * (flat[0] - flat[2]).abs().mean()
+    assert not torch.allclose(batched[0].image, batched[1].image)  # two different fits
+
+
+def test_a_member_that_stops_leaves_the_batch_and_the_others_go_on():
+    y = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    members = []
+    for seed in range(3):
+        net, z, settings = _problem("skip", seed, iterations=6, average=0.9)
+        stop_at = {0: 1, 2: 3}.get(seed)
+        callbacks = [] if stop_at is None else [lambda state, s=stop_at: state.step == s]
+        members.append(Member(net, z, y, Identity(), settings, callbacks=callbacks))
+    first, middle, last = fit_batch(members, output_size=(SIZE, SIZE))
+    assert [r.iterations_run for r in (first, middle, last)] == [2, 6, 4]
+    assert [r.stopped_at for r in (first, middle, last)] == [1, None, 3]
+    assert len(middle.history.loss) == 6 and first.seconds <= last.seconds <= middle.seconds
+    net, z, settings = _problem("skip", 1, iterations=6, average=0.9)
+    alone = fit(net, z, y, Identity(), settings, output_size=(SIZE, SIZE))
+    np.testing.assert_allclose(middle.history.loss, alone.history.loss, rtol=1e-4)
+    torch.testing.assert_close(middle.image, alone.image, atol=1e-3, rtol=0)
+
+
+def test_leaving_the_stack_keeps_each_remaining_members_weights_statistics_and_adam_moments():
+    nets = [build_generator("skip", 4, 3, seed=s, width=8) for s in range(3)]
+    params, buffers = torch.func.stack_module_state(nets)
+    z = torch.rand(3, 1, 4, 8, 8)
+    optimizer = _make_optimizer(list(params.values()), 0.01, torch.device("cpu"))
+    for value in params.values():
+        value.grad = torch.randn_like(value)
+    optimizer.step()
+    kept, kept_buffers, kept_z, fresh = _keep_rows(params, buffers, z, optimizer, [0, 2], 0.01, torch.device("cpu"))
+    for name, value in params.items():
+        torch.testing.assert_close(kept[name], value.detach()[[0, 2]])
+        assert kept[name].requires_grad and kept[name].is_leaf
+        before, after = optimizer.state[value], fresh.state[kept[name]]
+        torch.testing.assert_close(after["exp_avg"], before["exp_avg"][[0, 2]])
+        torch.testing.assert_close(after["exp_avg_sq"], before["exp_avg_sq"][[0, 2]])
+        assert float(after["step"]) == float(before["step"]) == 1
+    for name, value in buffers.items():
+        torch.testing.assert_close(kept_buffers[name], value[[0, 2]])
+    torch.testing.assert_close(kept_z, z[[0, 2]])
+
+
+def test_a_batch_refuses_what_it_cannot_fit():
+    y = torch.rand(1, 3, SIZE, SIZE)
+
+    def member(seed=0, name="skip", **settings):
+        net, z, fit_settings = _problem(name, seed, **settings)
+        return Member(net, z, y, Identity(), fit_settings)
+
+    cases = {
+        "at least one member": [],
+        "share their settings": [member(0), member(1, lr=0.1)],
+        "one generator architecture": [member(0), member(1, name="unet")],
+        "backtracking": [member(0, backtrack=True), member(1, backtrack=True)],
+        "torch.compile": [member(0, compile=True)],
+    }
+    for message, members in cases.items():
+        with pytest.raises(InputError, match=message):
+            fit_batch(members)
+    other_input = member(1)
+    other_input.z = other_input.z[..., :-1]
+    with pytest.raises(InputError, match="inputs of one shape"):
+        fit_batch([member(0), other_input])
+    saving = member(0)
+    saving.callbacks = [Checkpointing("unused.pt", 1.0, "fingerprint")]
+    with pytest.raises(InputError, match="cannot save checkpoints"):
+        fit_batch([saving])
+
+
+def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time():
+    clean = smooth_image(32)
+    noisy = add_noise(clean, 0.1)
+    options = {"iterations": 4, "width": 8, "threads": 1, "lr": 1e-4, "backtrack": False, "seeds": 2}
+    apart = deepprior.denoise(noisy, reference=clean, **options)
+    together = deepprior.denoise(noisy, reference=clean, batch_seeds=True, **options)
+    np.testing.assert_allclose(together.image, apart.image, atol=1e-3)
+    record = together.record
+    assert [(m["seed"], m["at_once"]) for m in record.seeds] == [(0, 2), (1, 2)]
+    assert [m["at_once"] for m in apart.record.seeds] == [1, 1]
+    assert record.seconds == max(m["seconds"] for m in record.seeds)  # overlapping fits: the longest, not the sum
+    assert record.seed_spread == pytest.approx(apart.record.seed_spread, rel=0.05)
+    assert record.channels_last is False  # the stacked pass runs contiguous
+    for wrong, message in (
+        ({"regularizer": "tv"}, "without a regulariser, and this run has tv"),
+        ({"backtrack": True}, "backtracking"),
+        ({"callbacks": [lambda state: None]}, "cannot be combined with callbacks"),
+    ):
+        with pytest.raises(InputError, match=message):
+            deepprior.denoise(noisy, **{**options, "batch_seeds": True, **wrong})
+
+
+def test_the_memory_check_counts_every_fit_of_a_batch():
+    net = build_generator("skip", 4, 3, width=8)
+    shape = (1, 4, 64, 64)
+    assert check_fit_memory(net, shape, torch.device("cpu"), fits=3) == 3 * fit_bytes(net, shape)
+
+
+def test_the_command_line_steps_the_seeds_together(tmp_path):
+    from deepprior.cli import main
+    from deepprior.io import write_image
+
+    source = write_image(tmp_path / "noisy.png", add_noise(smooth_image(32), 0.1))
+    out = tmp_path / "clean.png"
+    argv = ["denoise", str(source), "-o", str(out), "--seeds", "2", "--batch-seeds", "--no-backtrack"]
+    assert main([*argv, "--preset", "fast", "--iterations", "4", "-q"]) == 0
+    record = deepprior.RunRecord.from_dict(json.loads(out.with_suffix(".json").read_text()))
+    assert [m["at_once"] for m in record.seeds] == [2, 2] and record.output_source == "mean of 2 seeds"
