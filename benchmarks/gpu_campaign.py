@@ -20,21 +20,23 @@ Stages (``--stages`` picks some):
    warm-up steps; deepinv's opaque loop by the difference of two runs (each row says which).
 3. ``graphs-fit``: whole paper-length fits of F16 (512²) in fp32, and with CUDA graphs in fp32 and in bf16 +
    channels_last: seconds from the call to the result, capture and compilation included, and the PSNRs.
-4. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
+4. ``batch-seeds``: a 4-seed ensemble on F16 (512²) fitted one seed at a time and with ``batch_seeds`` (the
+   stacked networks stepped together), at 32 and 128 channels: fits per hour, peak memory, PSNRs.
+5. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
    images per hour for each (``--jobs 0`` runs the later stages with the fastest).
-5. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
-6. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
+6. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
+7. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
    carry the crops' result over to full size?).
-7. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
-8. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
+8. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
+9. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
    image for three λ.
-9. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (the same
-   fit refined by ``wiener-bm3d``) on the 9 images, in ``suites-refine/``.
-10. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
+10. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (the same
+    fit refined by ``wiener-bm3d``) on the 9 images, in ``suites-refine/``.
+11. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
     wider pilot close the gap to CBM3D on the textured images?).
-11. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
+12. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
 
-Stages 4–11 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 5–12 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
 """
 
@@ -528,6 +530,24 @@ def stage_graphs_fit(campaign: Campaign) -> None:
         )
 
 
+BATCH_STEPS = 500  # per fit of the batch-seeds stage
+
+
+@STAGES.register("batch-seeds")
+def stage_batch_seeds(campaign: Campaign) -> None:
+    """A 4-seed ensemble on F16 at full size, one seed at a time and stepped together (``batch_seeds``), at the
+    fast row's width and the paper's (:func:`benchmarks.bench_batch_seeds.measure`): does stepping fits together
+    beat one at a time on a GPU, and by how much?"""
+    from benchmarks import bench_batch_seeds
+
+    profile = campaign.profile
+    noisy, clean = bench_batch_seeds.read_f16(campaign.data_dir, profile.crop)
+    widths = (profile.channels,) if profile.channels else bench_batch_seeds.WIDTHS
+    iterations = profile.iterations or BATCH_STEPS
+    for row in bench_batch_seeds.measure(noisy, clean, str(campaign.device), widths, iterations=iterations):
+        campaign.record("batch-seeds", image="F16", **row)
+
+
 # --------------------------------------------------------------------------------------------- 3-5. suites
 
 
@@ -772,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
 # since the working tree, the data and the wheels travel together within 64 MiB
 STAGE_DATA = {
     "graphs-fit": (f"{GRAPHS_FIT_IMAGE}_*",),
+    "batch-seeds": (f"{GRAPHS_FIT_IMAGE}_*",),
     "throughput": ("dip/project_page/Denoising/Color/25/*",),
     "denoise": ("dip/project_page/Denoising/Color/25/*",),
     "fast-width": ("dip/project_page/Denoising/Color/25/*",),
