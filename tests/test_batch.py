@@ -8,7 +8,7 @@ import torch
 
 import deepprior
 from deepprior.batch import Member, _keep_rows, fit_batch
-from deepprior.callbacks import Checkpointing
+from deepprior.callbacks import Callback, Checkpointing, load_checkpoint
 from deepprior.errors import InputError
 from deepprior.inputs import make_input
 from deepprior.loop import _make_optimizer, fit, padded_size
@@ -99,6 +99,48 @@ def test_leaving_the_stack_keeps_each_remaining_members_weights_statistics_and_a
     torch.testing.assert_close(kept_z, z[[0, 2]])
 
 
+class _Kill(Callback):
+    """Interrupts the batch after ``step`` (a batch callback: it sees the first member still fitting)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step(self, state) -> None:
+        if state.step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_a_batch_killed_after_a_checkpoint_resumes_to_the_same_bits(tmp_path):
+    y = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+
+    def members():
+        out = []
+        for seed in range(3):
+            options = {"iterations": 10, "lr": 0.01, "average": 0.9, "reg_noise_std": 0.05, "check_every": 2}
+            net, z, settings = _problem("skip", seed, **options)
+            callbacks = [lambda state: state.step == 3] if seed == 0 else []  # ends, and leaves the stack, first
+            out.append(Member(net, z, y, Identity(), settings, callbacks=callbacks))
+        return out
+
+    whole = fit_batch(members(), output_size=(SIZE, SIZE))
+    path = tmp_path / "batch.pt"
+    with pytest.raises(KeyboardInterrupt):  # after the save at step 5
+        fit_batch(members(), output_size=(SIZE, SIZE), callbacks=[Checkpointing(path, 0.0, "this batch"), _Kill(6)])
+    saved = load_checkpoint(path, torch.device("cpu"), "this batch")
+    assert saved["step"] == 5 and saved["batch"]["active"] == [1, 2]
+    resumed = fit_batch(members(), output_size=(SIZE, SIZE), resume=saved)
+    for one, other in zip(whole, resumed):
+        assert torch.equal(one.image, other.image) and one.history.loss == other.history.loss
+        assert (one.iterations_run, one.stopped_at, one.source) == (
+            other.iterations_run,
+            other.stopped_at,
+            other.source,
+        )
+    assert [r.stopped_at for r in resumed] == [3, None, None]
+    with pytest.raises(InputError, match="other members"):
+        fit_batch(members()[:2], output_size=(SIZE, SIZE), resume=saved)
+
+
 def test_a_batch_refuses_what_it_cannot_fit():
     y = torch.rand(1, 3, SIZE, SIZE)
 
@@ -126,7 +168,7 @@ def test_a_batch_refuses_what_it_cannot_fit():
         fit_batch([saving])
 
 
-def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time():
+def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time_and_resumes_from_one_checkpoint(tmp_path):
     clean = smooth_image(32)
     noisy = add_noise(clean, 0.1)
     options = {"iterations": 4, "width": 8, "threads": 1, "lr": 1e-4, "backtrack": False, "seeds": 2}
@@ -139,6 +181,11 @@ def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time():
     assert record.seconds == max(m["seconds"] for m in record.seeds)  # overlapping fits: the longest, not the sum
     assert record.seed_spread == pytest.approx(apart.record.seed_spread, rel=0.05)
     assert record.channels_last is False  # the stacked pass runs contiguous
+    saved = dict(options, batch_seeds=True, checkpoint=tmp_path / "run.pt", checkpoint_every=0, resume=True)
+    first = deepprior.denoise(noisy, **saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]  # one file for the batch, saved at each check
+    again = deepprior.denoise(noisy, **saved)  # resumed at its last step: nothing is refitted
+    np.testing.assert_array_equal(first.image, again.image)
     for wrong, message in (
         ({"regularizer": "tv"}, "without a regulariser, and this run has tv"),
         ({"backtrack": True}, "backtracking"),
@@ -164,3 +211,4 @@ def test_the_command_line_steps_the_seeds_together(tmp_path):
     assert main([*argv, "--preset", "fast", "--iterations", "4", "-q"]) == 0
     record = deepprior.RunRecord.from_dict(json.loads(out.with_suffix(".json").read_text()))
     assert [m["at_once"] for m in record.seeds] == [2, 2] and record.output_source == "mean of 2 seeds"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.json", "clean.png", "noisy.png"]  # no checkpoint

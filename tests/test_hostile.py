@@ -69,9 +69,9 @@ def _case_batched_seeds_with_a_regulariser(tmp_path: Path) -> tuple[list[str], P
     return [*argv, "--batch-seeds", *FAST], None
 
 
-def _case_batched_seeds_resumed(tmp_path: Path) -> tuple[list[str], Path | None]:
+def _case_batched_seeds_with_snapshots(tmp_path: Path) -> tuple[list[str], Path | None]:
     source = _noisy(tmp_path)
-    return ["denoise", str(source), "-o", str(tmp_path / "o.png"), "--batch-seeds", "--resume", *FAST], None
+    return ["denoise", str(source), "-o", str(tmp_path / "o.png"), "--batch-seeds", "--save-every", "2", *FAST], None
 
 
 # name → (set-up giving argv and a file that must stay untouched, exit status, words of the one line)
@@ -82,7 +82,7 @@ CASES = {
     "fit option for a classical solver": (_case_solver_with_fit_options, 2, "do not apply to l0-smooth"),
     "a foreign checkpoint": (_case_resume_someone_elses_checkpoint, 2, "cannot resume"),
     "batched seeds with a regulariser": (_case_batched_seeds_with_a_regulariser, 2, "this run has tv"),
-    "batched seeds resumed": (_case_batched_seeds_resumed, 2, "cannot be combined with --resume"),
+    "batched seeds with snapshots": (_case_batched_seeds_with_snapshots, 2, "cannot be combined with --save-every"),
 }
 
 

@@ -14,11 +14,12 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .callbacks import Callback, Checkpointing, FunctionCallback, Progress
+from .callbacks import Averaging, Callback, Checkpointing, FunctionCallback, Progress
 from .device import fast_defaults
 from .errors import InputError
 from .loop import (
@@ -58,12 +59,111 @@ class Member:
     callbacks: Sequence[Callback | Callable[[FitState], bool | None]] = ()
 
 
+@dataclass
+class _Stack:
+    """The members still fitting, stacked: their weights and BatchNorm statistics (a leading dimension, one row
+    per member), inputs and the one optimiser over them; ``active`` lists the members by row."""
+
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
+    z: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    active: list[int]
+
+    def keep(self, members: list[int], lr: float, device: torch.device) -> None:
+        """Drop the rows of every member not in ``members`` (weights, statistics, inputs and Adam's moments), so
+        that the members left go on exactly as before."""
+        rows = [self.active.index(k) for k in members]
+        self.params, self.buffers, self.z, self.optimizer = _keep_rows(
+            self.params, self.buffers, self.z, self.optimizer, rows, lr, device
+        )
+        self.active = list(members)
+
+
+class BatchState:
+    """What a callback of the whole batch sees (:func:`fit_batch`'s ``callbacks``): the state of the first member
+    still fitting (settings, step, history, device... for a progress bar) and :meth:`checkpoint`, the whole
+    batch (for :class:`deepprior.callbacks.Checkpointing`)."""
+
+    def __init__(self, states: list[FitState], stack: _Stack, stopped: list[bool], seconds: list[float]) -> None:
+        self.states, self.stack, self.stopped, self.seconds = states, stack, stopped, seconds
+        self.start = time.perf_counter()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.states[self.stack.active[0] if self.stack.active else 0], name)
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything the batch needs to go on from here: the stack, Adam, and each member's callbacks, jitter
+        stream, step and (once ended) its output and weights."""
+        stack = self.stack
+        members = []
+        for k, state in enumerate(self.states):
+            ended = k not in stack.active
+            members.append(
+                {
+                    "callbacks": [callback.state_dict() for callback in state.callbacks],
+                    "kinds": [type(callback).__name__ for callback in state.callbacks],
+                    "jitter": None if state.jitter is None else state.jitter.get_state(),
+                    "step": state.step,
+                    "stopped": self.stopped[k],
+                    "seconds": self.seconds[k],
+                    "output": state.output if ended else None,
+                    "net": {n: v.detach().clone() for n, v in state.net.state_dict().items()} if ended else None,
+                }
+            )
+        return {
+            "batch": {
+                "params": {name: value.detach().clone() for name, value in stack.params.items()},
+                "buffers": {name: value.clone() for name, value in stack.buffers.items()},
+                "optimizer": copy.deepcopy(stack.optimizer.state_dict()),
+                "active": list(stack.active),
+                "elapsed": time.perf_counter() - self.start,
+            },
+            "members": members,
+            "step": max(state.step for state in self.states),
+            "threads": torch.get_num_threads(),
+        }
+
+    def resume(self, checkpoint: dict[str, Any], lr: float, device: torch.device) -> int:
+        """Load a :meth:`checkpoint` of the same batch; returns the step to go on from."""
+        saved = checkpoint["batch"]
+        if len(checkpoint["members"]) != len(self.states) or any(
+            entry["kinds"] != [type(callback).__name__ for callback in state.callbacks]
+            for entry, state in zip(checkpoint["members"], self.states)
+        ):
+            raise InputError("cannot resume: the checkpoint's batch had other members or features (callbacks)")
+        params = {name: value.detach().clone().requires_grad_(True) for name, value in saved["params"].items()}
+        optimizer = _make_optimizer(list(params.values()), lr, device)
+        optimizer.load_state_dict(saved["optimizer"])
+        rows = saved["active"]
+        self.stack.params, self.stack.buffers, self.stack.optimizer = params, saved["buffers"], optimizer
+        self.stack.z = torch.stack([self.states[k].z for k in rows]) if rows else self.stack.z[:0]
+        self.stack.active = list(rows)
+        self.start = time.perf_counter() - saved["elapsed"]
+        for k, (entry, state) in enumerate(zip(checkpoint["members"], self.states)):
+            for callback, callback_state in zip(state.callbacks, entry["callbacks"]):
+                callback.load_state_dict(callback_state)
+            state.average = next((cb.average for cb in state.callbacks if isinstance(cb, Averaging)), None)
+            if state.jitter is not None:
+                state.jitter.set_state(entry["jitter"])
+            state.step, self.stopped[k], self.seconds[k] = entry["step"], entry["stopped"], entry["seconds"]
+            if entry["net"] is not None:
+                state.net.load_state_dict(entry["net"])
+                state.output = entry["output"]
+            for callback in state.callbacks:
+                callback.on_resume(state)
+        return checkpoint["step"] + 1
+
+
 def fit_batch(
     members: Sequence[Member],
     *,
     output_size: tuple[int, int] | None = None,
     device: torch.device | None = None,
-    clock: Callback | None = None,
+    callbacks: Sequence[Callback] = (),
+    resume: dict[str, Any] | None = None,
 ) -> list[FitResult]:
     """Fit several generators at once, each to its own observation; the results in the members' order.
 
@@ -81,9 +181,13 @@ def fit_batch(
         (H, W) to which every output is centre-cropped; None: no crop.
     device
         Where to run; default: where the first observation is.
-    clock
-        One callback for the batch as a whole (a :class:`deepprior.callbacks.Progress` bar), called with the state
-        of the first member still fitting.
+    callbacks
+        Callbacks of the whole batch, called after the members' own with a :class:`BatchState`: a
+        :class:`deepprior.callbacks.Progress` bar (it follows the first member still fitting) or a
+        :class:`deepprior.callbacks.Checkpointing` (it saves the whole batch).
+    resume
+        A checkpoint of the same batch (what such a :class:`deepprior.callbacks.Checkpointing` saved, read by
+        :func:`deepprior.callbacks.load_checkpoint`) to go on from.
 
     Returns
     -------
@@ -94,7 +198,8 @@ def fit_batch(
     ------
     InputError
         No members, members that differ in architecture, input shape or settings, a setting a batch cannot
-        offer (backtracking, compile, optimize_input), or a loss that becomes NaN.
+        offer (backtracking, compile, optimize_input), a member's own checkpointing, a checkpoint of another
+        batch, or a loss that becomes NaN.
     DeviceError
         The device ran out of memory.
 
@@ -130,43 +235,47 @@ def fit_batch(
         _raise_if_out_of_memory(exc, members[0].z)
         raise
     template = copy.deepcopy(states[0].net).to("meta")
-    optimizer = _make_optimizer(list(params.values()), settings.lr, device)
+    stack = _Stack(
+        params, buffers, z, _make_optimizer(list(params.values()), settings.lr, device), list(range(len(states)))
+    )
 
-    def batched_forward(weights: dict[str, torch.Tensor], state: dict[str, torch.Tensor], inp: torch.Tensor):
-        return functional_call(template, (weights, state), (inp,))
+    def batched_forward(weights: dict[str, torch.Tensor], statistics: dict[str, torch.Tensor], inp: torch.Tensor):
+        return functional_call(template, (weights, statistics), (inp,))
 
     forward = vmap(batched_forward)
-    active = list(range(len(states)))  # the members still fitting, in the order of the stack's rows
-    stopped = [False] * len(states)
-    seconds = [0.0] * len(states)
-    start = time.perf_counter()
+    batch = BatchState(states, stack, stopped=[False] * len(states), seconds=[0.0] * len(states))
+    first = 0
     try:
         for state in states:
             for callback in state.callbacks:
                 callback.on_start(state)
-        if clock is not None:
-            clock.on_start(states[0])
-        for step in range(settings.iterations):
-            inputs = z
+        for callback in callbacks:
+            callback.on_start(batch)
+        if resume is not None:
+            first = batch.resume(resume, settings.lr, device)
+            for callback in callbacks:
+                callback.on_resume(batch)
+        for step in range(first, settings.iterations if stack.active else first):
+            last = step == settings.iterations - 1
+            inputs = stack.z
             if settings.reg_noise_std > 0:
-                noise = [torch.randn(z.shape[1:], generator=states[k].jitter, device=device) for k in active]
-                inputs = z + settings.reg_noise_std * torch.stack(noise)
-            optimizer.zero_grad(set_to_none=True)
+                noise = [torch.randn(inputs.shape[1:], generator=states[k].jitter, device=device) for k in stack.active]
+                inputs = inputs + settings.reg_noise_std * torch.stack(noise)
+            stack.optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                outputs = forward(params, buffers, inputs)
+                outputs = forward(stack.params, stack.buffers, inputs)
             outputs = outputs.float()
             if output_size is not None:
                 outputs = crop_to(outputs, *output_size)
             terms = []
-            for row, k in enumerate(active):
+            for row, k in enumerate(stack.active):
                 prediction = states[k].operator(outputs[row])
                 terms.append((outputs[row], prediction, data_term(prediction, states[k].observation)))
             torch.stack([loss for _, _, loss in terms]).sum().backward()
-            optimizer.step()
-            last = step == settings.iterations - 1
+            stack.optimizer.step()
             check = (step + 1) % settings.check_every == 0 or last
             ended = []
-            for k, (output, prediction, loss) in zip(active, terms):
+            for k, (output, prediction, loss) in zip(stack.active, terms):
                 state = states[k]
                 state.step = step
                 state.output, state.prediction, state.loss = output.detach(), prediction.detach(), loss.detach()
@@ -175,31 +284,32 @@ def fit_batch(
                     stop = any([bool(callback.on_check(state)) for callback in state.callbacks]) or stop
                 if stop:
                     ended.append(k)
-            if clock is not None:
-                clock.on_step(states[active[0]])
-                if check:
-                    clock.on_check(states[active[0]])
             if ended or last:
-                now = time.perf_counter() - start
-                for k in active if last else ended:
-                    _unstack_into(states[k].net, params, buffers, active.index(k))
-                    stopped[k], seconds[k] = k in ended, now
-                going_on = [k for k in active if k not in ended]
-                if last or not going_on:
-                    break
-                rows = [active.index(k) for k in going_on]
-                params, buffers, z, optimizer = _keep_rows(params, buffers, z, optimizer, rows, settings.lr, device)
-                active = going_on
+                now = time.perf_counter() - batch.start
+                for k in stack.active if last else ended:
+                    _unstack_into(states[k].net, stack.params, stack.buffers, stack.active.index(k))
+                    batch.stopped[k], batch.seconds[k] = k in ended, now
+                going_on = [k for k in stack.active if k not in ended] if not last else []
+                if going_on:
+                    stack.keep(going_on, settings.lr, device)
+                else:
+                    stack.active = []
+            for callback in callbacks:
+                callback.on_step(batch)
+                if check:
+                    callback.on_check(batch)
+            if not stack.active:
+                break
         for state in states:
             for callback in state.callbacks:
                 callback.on_end(state)
-        if clock is not None:
-            clock.on_end(states[0])
+        for callback in callbacks:
+            callback.on_end(batch)
     except RuntimeError as exc:
         _raise_if_out_of_memory(exc, members[0].z)
         raise
     finally:
-        for callback in [clock, *(cb for state in states for cb in state.callbacks)]:
+        for callback in [*callbacks, *(cb for state in states for cb in state.callbacks)]:
             if isinstance(callback, Progress):
                 callback.close()
 
@@ -211,9 +321,9 @@ def fit_batch(
                 image=image.detach().float().cpu().contiguous(),
                 history=state.history,
                 iterations_run=state.step + 1,
-                stopped_at=state.step if stopped[k] else None,
+                stopped_at=state.step if batch.stopped[k] else None,
                 selected_step=selected,
-                seconds=seconds[k],
+                seconds=batch.seconds[k],
                 source=source,
                 channels_last=False,
                 amp=amp,
@@ -303,4 +413,4 @@ def _keep_rows(
     return kept, {name: b[index].clone() for name, b in buffers.items()}, z[index], fresh
 
 
-__all__ = ["Member", "UNSUPPORTED", "fit_batch"]
+__all__ = ["BatchState", "Member", "UNSUPPORTED", "fit_batch"]

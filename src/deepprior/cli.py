@@ -81,8 +81,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="step the seeds' fits together, one batched pass of their networks per step, instead of one after "
-        "another (for a GPU that one small network leaves idle; not with a regulariser, --resume or --save-every: "
-        "a batched run keeps no checkpoint)",
+        "another (for a GPU that one small network leaves idle; not with a regulariser or --save-every)",
     )
     group.add_argument(
         "--refine",
@@ -203,10 +202,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "seeds",
         "batch_seeds",
     )
-    if args.batch_seeds:
-        for flag, given in (("--resume", args.resume), ("--save-every", getattr(args, "save_every", None))):
-            if given:
-                raise InputError(f"--batch-seeds cannot be combined with {flag}: it keeps no per-fit files")
+    if args.batch_seeds and getattr(args, "save_every", None):
+        raise InputError("--batch-seeds cannot be combined with --save-every: snapshots are written one fit at a time")
     if args.average is not None:
         if args.average >= 1:
             raise InputError(f"--average must be below 1, got {args.average}")
@@ -419,11 +416,12 @@ def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> N
         kwargs["callbacks"] = [_snapshots(args.save_every, output, main.bit_depth)]
     checkpoint = _checkpoint_path(output)
     checkpoints = []
-    if _fits_a_network(args) and not getattr(args, "batch_seeds", None):  # a batched run saves no checkpoint
+    if _fits_a_network(args):
         from .restore import checkpoint_files
 
         kwargs.update(checkpoint=checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
-        checkpoints = checkpoint_files(checkpoint, args.seeds or _row(args).seeds, args.seed)
+        seeds, together = args.seeds or _row(args).seeds, bool(args.batch_seeds)
+        checkpoints = checkpoint_files(checkpoint, seeds, args.seed, together)
         _CHECKPOINTS.extend(checkpoints)
     quiet_bar = args.quiet or restorer.quiet_bar  # workers print summaries, not bars
     kwargs["progress"] = False if quiet_bar else f"{task} {main.path.name if main.path else ''}".strip()

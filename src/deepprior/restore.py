@@ -66,7 +66,7 @@ class Overrides(TypedDict, total=False):
     Ensembles: ``seeds`` (N independent fits from seeds s, s + 1, ..., s + N − 1, their outputs averaged; the
     preset row's count by default) and ``batch_seeds`` (step them together in one batched loop,
     :func:`deepprior.batch.fit_batch`, instead of one after another; off by default; not with a regulariser,
-    ``checkpoint`` or ``callbacks``).
+    ``callbacks``; a ``checkpoint`` then holds the whole batch).
 
     After the fit: ``refine`` (a name of :data:`deepprior.registry.REFINERS`, run once on the fit's output as the
     pilot, or None for none; the preset row's by default).
@@ -362,11 +362,11 @@ class _Problem:
     extra: dict[str, Any] | None
 
 
-def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0) -> list[Path]:
-    """The checkpoint files of a run given ``checkpoint=path``: the path itself for one fit, ``NAME.seedS.pt``
-    beside it for each fit of a seed ensemble."""
+def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0, together: bool = False) -> list[Path]:
+    """The checkpoint files of a run given ``checkpoint=path``: the path itself for one fit or for seeds stepped
+    together (``batch_seeds``), else ``NAME.seedS.pt`` beside it for each fit of a seed ensemble."""
     path = Path(path)
-    if seeds == 1:
+    if seeds == 1 or together:
         return [path]
     return [path.with_name(f"{path.stem}.seed{seed + i}{path.suffix}") for i in range(seeds)]
 
@@ -393,16 +393,13 @@ def _fit_seeds_at_once(
     preset: Preset, problem: _Problem, seed: int, seeds: int, overrides: dict[str, Any], label: str | None
 ) -> list[Restoration]:
     """The seeds' fits stepped together by :func:`deepprior.batch.fit_batch` (``batch_seeds``), with one progress
-    bar for all of them (``label``; None: none)."""
+    bar for all of them (``label``; None: none) and one checkpoint file for the batch."""
     from .batch import Member, fit_batch
 
-    for name, why in (
-        ("checkpoint", "saves one fit at a time"),
-        ("callbacks", "would call each callback once per seed"),
-    ):
-        if overrides.get(name):
-            raise InputError(f"batch_seeds cannot be combined with {name}: it {why}")
-    prepared = [_prepare_fit(preset, problem, seed + index, overrides) for index in range(seeds)]
+    if overrides.get("callbacks"):
+        raise InputError("batch_seeds cannot be combined with callbacks: it would call each callback once per seed")
+    own = {k: v for k, v in overrides.items() if k not in ("checkpoint", "resume", "checkpoint_every")}
+    prepared = [_prepare_fit(preset, problem, seed + index, own) for index in range(seeds)]
     if prepared[0].regularizer is not None:
         raise InputError(
             f"batch_seeds fits networks without a regulariser, and this run has {prepared[0].regularizer_name}: "
@@ -411,12 +408,18 @@ def _fit_seeds_at_once(
     device = resolve_device(problem.device)
     first = prepared[0]
     check_fit_memory(first.net, (1, first.input_channels, *first.z.shape[-2:]), device, fits=seeds)
-    clock = None
+    callbacks: list[Callback] = []
     if label is not None:
         alternative = partial(_fast_clause, preset, problem, overrides)
-        clock = Progress(f"{label} ({seeds} seeds at once)", alternative=alternative)
+        callbacks.append(Progress(f"{label} ({seeds} seeds at once)", alternative=alternative))
+
+    def fingerprint() -> str:  # of the whole batch: every member's
+        each = [_fingerprint(preset, p.settings, p.net, None, p.input_kind, p.y, p.z) for p in prepared]
+        return hashlib.sha256("".join(each).encode()).hexdigest()
+
+    resume = _checkpointing(overrides, callbacks, device, fingerprint)
     members = [Member(p.net, p.z, p.y, problem.operator, p.settings, p.reference) for p in prepared]
-    results = fit_batch(members, output_size=problem.image_size, device=device, clock=clock)
+    results = fit_batch(members, output_size=problem.image_size, device=device, callbacks=callbacks, resume=resume)
     return [_restoration(preset, problem, p, r, overrides) for p, r in zip(prepared, results)]
 
 
