@@ -38,9 +38,8 @@ from .registry import DATA_TERMS
 from .seeding import torch_generator
 from .settings import FitSettings
 
-#: Loop features a batched fit cannot offer: each rewinds or rebuilds one member's network alone.
+#: Loop features a batched fit cannot offer: each compiles or trains what the members do not share.
 UNSUPPORTED = {
-    "backtrack": "backtracking",
     "compile": "torch.compile",
     "optimize_input": "optimising the input",
 }
@@ -78,6 +77,54 @@ class _Stack:
             self.params, self.buffers, self.z, self.optimizer, rows, lr, device
         )
         self.active = list(members)
+
+
+@dataclass
+class _MemberState(FitState):
+    """A member's fit state, whose :meth:`snapshot` and :meth:`restore` (backtracking) read and write its rows of
+    the stack: its weights, BatchNorm statistics and Adam moments. Adam's step count is one for the whole stack,
+    so a restore does not rewind it (a fit alone rewinds it, which changes the bias correction of the next steps
+    slightly)."""
+
+    index: int = 0
+    stack: _Stack | None = None
+
+    def _row(self) -> int:
+        assert self.stack is not None
+        return self.stack.active.index(self.index)
+
+    def snapshot(self) -> dict[str, Any]:
+        stack, row = self.stack, self._row()
+        assert stack is not None
+        moments = {
+            name: {key: value[row].clone() for key, value in stack.optimizer.state[p].items() if value.dim()}
+            for name, p in stack.params.items()
+            if p in stack.optimizer.state
+        }
+        return {
+            "params": {name: p.detach()[row].clone() for name, p in stack.params.items()},
+            "buffers": {name: b[row].clone() for name, b in stack.buffers.items()},
+            "moments": moments,
+            "callbacks": [cb.state_dict() if cb.restorable else None for cb in self.callbacks],
+            "jitter": None if self.jitter is None else self.jitter.get_state(),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        stack, row = self.stack, self._row()
+        assert stack is not None
+        with torch.no_grad():
+            for name, p in stack.params.items():
+                p[row].copy_(snapshot["params"][name])
+                for key, value in snapshot["moments"].get(name, {}).items():
+                    stack.optimizer.state[p][key][row].copy_(value)
+            for name, b in stack.buffers.items():
+                b[row].copy_(snapshot["buffers"][name])
+        for callback, state in zip(self.callbacks, snapshot["callbacks"]):
+            if callback.restorable:
+                callback.load_state_dict(state)
+        if self.jitter is not None:
+            self.jitter.set_state(snapshot["jitter"])
+        self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
 
 
 class BatchState:
@@ -198,7 +245,7 @@ def fit_batch(
     ------
     InputError
         No members, members that differ in architecture, input shape or settings, a setting a batch cannot
-        offer (backtracking, compile, optimize_input), a member's own checkpointing, a checkpoint of another
+        offer (compile, optimize_input), a member's own checkpointing, a checkpoint of another
         batch, or a loss that becomes NaN.
     DeviceError
         The device ran out of memory.
@@ -228,16 +275,17 @@ def fit_batch(
     if isinstance(settings.threads, int):
         torch.set_num_threads(settings.threads)
     try:
-        states = [_member_state(member, device) for member in members]
+        states = [_member_state(member, index, device) for index, member in enumerate(members)]
         params, buffers = stack_module_state([state.net for state in states])
         z = torch.stack([state.z for state in states])
     except RuntimeError as exc:
         _raise_if_out_of_memory(exc, members[0].z)
         raise
     template = copy.deepcopy(states[0].net).to("meta")
-    stack = _Stack(
-        params, buffers, z, _make_optimizer(list(params.values()), settings.lr, device), list(range(len(states)))
-    )
+    optimizer = _make_optimizer(list(params.values()), settings.lr, device)
+    stack = _Stack(params, buffers, z, optimizer, active=list(range(len(states))))
+    for state in states:
+        state.stack = stack
 
     def batched_forward(weights: dict[str, torch.Tensor], statistics: dict[str, torch.Tensor], inp: torch.Tensor):
         return functional_call(template, (weights, statistics), (inp,))
@@ -357,13 +405,13 @@ def _shapes(net: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
     return [(name, tuple(value.shape)) for name, value in net.state_dict().items()]
 
 
-def _member_state(member: Member, device: torch.device) -> FitState:
-    """A member's own fit state on ``device``, its callbacks the settings' defaults then its own."""
+def _member_state(member: Member, index: int, device: torch.device) -> _MemberState:
+    """Member ``index``'s own fit state on ``device``, its callbacks the settings' defaults then its own."""
     settings = member.settings
     if any(isinstance(callback, Checkpointing) for callback in member.callbacks):
         raise InputError("a batched fit cannot save checkpoints (one member's alone): fit it on its own")
     net = member.net.to(device).train()  # BatchNorm in train mode, as in DIP
-    state = FitState(
+    state = _MemberState(
         settings=settings,
         device=device,
         net=net,
@@ -373,6 +421,7 @@ def _member_state(member: Member, device: torch.device) -> FitState:
         optimizer=None,  # type: ignore[arg-type]  # one optimiser steps the stack; no member callback needs it
         reference=None if member.reference is None else member.reference.to(device),
         jitter=torch_generator(settings.seed, "jitter", device) if settings.reg_noise_std > 0 else None,
+        index=index,
     )
     state.callbacks = default_callbacks(settings, False, device) + [
         cb if isinstance(cb, Callback) else FunctionCallback(cb) for cb in member.callbacks
