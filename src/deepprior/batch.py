@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .callbacks import Averaging, Callback, Checkpointing, FunctionCallback, Progress
+from .callbacks import Callback, Checkpointing, FunctionCallback, Progress
 from .device import fast_defaults
 from .errors import InputError
 from .loop import (
@@ -105,8 +105,7 @@ class _MemberState(FitState):
             "params": {name: p.detach()[row].clone() for name, p in stack.params.items()},
             "buffers": {name: b[row].clone() for name, b in stack.buffers.items()},
             "moments": moments,
-            "callbacks": [cb.state_dict() if cb.restorable else None for cb in self.callbacks],
-            "jitter": None if self.jitter is None else self.jitter.get_state(),
+            **self.features_snapshot(),
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -119,12 +118,7 @@ class _MemberState(FitState):
                     stack.optimizer.state[p][key][row].copy_(value)
             for name, b in stack.buffers.items():
                 b[row].copy_(snapshot["buffers"][name])
-        for callback, state in zip(self.callbacks, snapshot["callbacks"]):
-            if callback.restorable:
-                callback.load_state_dict(state)
-        if self.jitter is not None:
-            self.jitter.set_state(snapshot["jitter"])
-        self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
+        self.restore_features(snapshot)
 
 
 class BatchState:
@@ -192,7 +186,7 @@ class BatchState:
         for k, (entry, state) in enumerate(zip(checkpoint["members"], self.states)):
             for callback, callback_state in zip(state.callbacks, entry["callbacks"]):
                 callback.load_state_dict(callback_state)
-            state.average = next((cb.average for cb in state.callbacks if isinstance(cb, Averaging)), None)
+            state.follow_average()
             if state.jitter is not None:
                 state.jitter.set_state(entry["jitter"])
             state.step, self.stopped[k], self.seconds[k] = entry["step"], entry["stopped"], entry["seconds"]

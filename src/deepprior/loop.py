@@ -72,8 +72,7 @@ class FitState:
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "z": self.z.detach().clone(),
             "regularizer": None if self.regularizer is None else copy.deepcopy(self.regularizer.state_dict()),
-            "callbacks": [cb.state_dict() if cb.restorable else None for cb in self.callbacks],
-            "jitter": None if self.jitter is None else self.jitter.get_state(),
+            **self.features_snapshot(),
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -84,12 +83,26 @@ class FitState:
             self.z.copy_(snapshot["z"])
         if self.regularizer is not None:
             self.regularizer.load_state_dict(copy.deepcopy(snapshot["regularizer"]))
+        self.restore_features(snapshot)
+
+    def features_snapshot(self) -> dict[str, Any]:
+        """The part of a :meth:`snapshot` beside the weights: the restorable callbacks and the jitter stream."""
+        return {
+            "callbacks": [cb.state_dict() if cb.restorable else None for cb in self.callbacks],
+            "jitter": None if self.jitter is None else self.jitter.get_state(),
+        }
+
+    def restore_features(self, snapshot: dict[str, Any]) -> None:
+        """Return the restorable callbacks and the jitter stream to a :meth:`features_snapshot`."""
         for callback, state in zip(self.callbacks, snapshot["callbacks"]):
             if callback.restorable:
                 callback.load_state_dict(state)
         if self.jitter is not None:
             self.jitter.set_state(snapshot["jitter"])
-        # the averaging callback owns the tensor that ``average`` points at
+        self.follow_average()
+
+    def follow_average(self) -> None:
+        """Point ``average`` at the averaging callback's tensor again (it owns it; a restore replaces it)."""
         self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
 
     def checkpoint(self) -> dict[str, Any]:
@@ -110,7 +123,7 @@ class FitState:
         self.restore(checkpoint["snapshot"])
         for callback, state in zip(self.callbacks, checkpoint["callbacks_all"]):
             callback.load_state_dict(state)
-        self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
+        self.follow_average()
         self.step = checkpoint["step"]
         for callback in self.callbacks:
             callback.on_resume(self)

@@ -65,7 +65,7 @@ class Overrides(TypedDict, total=False):
 
     Ensembles: ``seeds`` (N independent fits from seeds s, s + 1, ..., s + N − 1, their outputs averaged; the
     preset row's count by default) and ``batch_seeds`` (step them together in one batched loop,
-    :func:`deepprior.batch.fit_batch`, instead of one after another; off by default; not with a regulariser,
+    :func:`deepprior.batch.fit_batch`, instead of one after another; off by default; not with a regulariser or
     ``callbacks``; a ``checkpoint`` then holds the whole batch).
 
     After the fit: ``refine`` (a name of :data:`deepprior.registry.REFINERS`, run once on the fit's output as the
@@ -424,6 +424,7 @@ def _fit_seeds_at_once(
 
 
 def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
+    """Warn once per run when the steps are far below the row's: the result will be under-fitted."""
     planned = preset.settings.iterations
     if settings.iterations < UNDERFIT_FRACTION * planned:
         warnings.warn(
