@@ -1,10 +1,10 @@
 """A seed ensemble fitted one seed at a time against the same seeds stepped together (``batch_seeds``).
 
 F16 at σ = 25 (the paper's noisy input), the denoise paper row without backtracking (a rewind would send the two
-ways down different paths: a batch does not rewind Adam's step count), a fixed number of steps, for each network width: seconds from the call to the result, fits per hour,
-peak GPU memory, and the PSNR of the mean and of each seed (the two ways must agree, up to rounding). The GPU
-campaign's ``batch-seeds`` stage runs it at full size on the GPU; on this machine's CPU, a labelled reduced
-profile (a 128² centre crop, 2 threads)::
+ways down different paths: a batch does not rewind Adam's step count), a fixed number of steps, for each network
+width: seconds from the call to the result, fits per hour, peak GPU memory, and the PSNR of the mean and of each
+seed (the two ways must agree, up to rounding). The GPU campaign's ``batch-seeds`` stage runs it at full size on
+the GPU; on this machine's CPU, a labelled reduced profile (a 128² centre crop, 2 threads)::
 
     python -m benchmarks.bench_batch_seeds --size 128 --iterations 100 --threads 2
 
