@@ -10,9 +10,9 @@ goes on::
 
 Stages (``--stages`` picks some):
 
-1. ``smoke``: every preset row for a few steps on the device; a fit with ES-WMV under
-   ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the out-of-memory
-   path (its one-line message); the memory estimate against the measured peak.
+1. ``smoke``: every preset row for a few steps on the device; a fit with ES-WMV, and three stepped together,
+   under ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the
+   out-of-memory path (its one-line message); the memory estimate against the measured peak.
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
    + channels_last; at 512² also ``torch.compile`` and CUDA graphs through ``mode="reduce-overhead"``), a
    notebook-style loop (host PSNRs every step) and deepinv's ``DeepImagePrior`` when installed; peak GPU memory;
@@ -203,7 +203,9 @@ def stage_smoke(campaign: Campaign) -> None:
 
 
 def _smoke_no_hidden_sync(campaign: Campaign) -> None:
-    """A fit with ES-WMV, averaging and backtracking raises on any host synchronisation between checks."""
+    """A fit with ES-WMV, averaging and backtracking, and three such fits stepped together (``fit_batch``), each
+    raise on any host synchronisation between checks."""
+    from deepprior.batch import Member, fit_batch
     from deepprior.callbacks import Callback
     from deepprior.inputs import make_input
     from deepprior.loop import fit
@@ -212,8 +214,10 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
     from deepprior.settings import FitSettings
 
     device = campaign.device
+    checks = ("no hidden sync", "no hidden sync, 3 fits stepped together")
     if device.type != "cuda":
-        campaign.record("smoke", check="no hidden sync", ok=None, note="needs CUDA")
+        for check in checks:
+            campaign.record("smoke", check=check, ok=None, note="needs CUDA")
         return
     settings = FitSettings(
         iterations=60,
@@ -242,23 +246,27 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
             torch.cuda.set_sync_debug_mode("default")
 
     size = campaign.profile.smoke_size
-    try:
-        fit(
-            build_generator("skip", 32, 3, width=32),
-            make_input("noise", 32, size, size),
-            torch.rand(1, 3, size, size),
-            Identity(),
-            settings,
-            device=device,
-            callbacks=[SyncGuard()],
-        )
-        campaign.record("smoke", check="no hidden sync", ok=True)
-    except Exception as exc:
-        campaign.record(
-            "smoke", check="no hidden sync", ok=False, error=f"{type(exc).__name__}: {exc}", where=_where(exc)
-        )
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+    y = torch.rand(1, 3, size, size)
+
+    def member(seed: int) -> Member:
+        net, z = build_generator("skip", 32, 3, width=32, seed=seed), make_input("noise", 32, size, size, seed=seed)
+        return Member(net, z, y, Identity(), dataclasses.replace(settings, seed=seed))
+
+    def alone() -> None:
+        one = member(0)
+        fit(one.net, one.z, y, Identity(), settings, device=device, callbacks=[SyncGuard()])
+
+    def together() -> None:  # the guard as a callback of the batch: called after every member's own
+        fit_batch([member(seed) for seed in range(3)], device=device, callbacks=[SyncGuard()])
+
+    for check, run in zip(checks, (alone, together)):
+        try:
+            run()
+            campaign.record("smoke", check=check, ok=True)
+        except Exception as exc:
+            campaign.record("smoke", check=check, ok=False, error=f"{type(exc).__name__}: {exc}", where=_where(exc))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
 
 
 def _where(exc: BaseException) -> list[str]:
