@@ -24,19 +24,21 @@ Stages (``--stages`` picks some):
    stacked networks stepped together), at 32 and 128 channels: fits per hour, peak memory, PSNRs.
 5. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
    images per hour for each (``--jobs 0`` runs the later stages with the fastest).
-6. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
-7. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
+6. ``throughput-l0``: the same for four DIP-ℓ0 fits of NKS images (500 steps), whose v-steps run on the CPU
+   (``--jobs 0`` runs the DIP-ℓ0 suites with the fastest).
+7. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
+8. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
    carry the crops' result over to full size?).
-8. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
-9. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
-   image for three λ.
-10. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (the same
+9. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
+10. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
+    image for three λ.
+11. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (the same
     fit refined by ``wiener-bm3d``) on the 9 images, in ``suites-refine/``.
-11. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
+12. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
     wider pilot close the gap to CBM3D on the textured images?).
-12. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
+13. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
 
-Stages 5–12 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 5–13 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
 """
 
@@ -116,16 +118,17 @@ class Campaign:
     jobs: int
     provenance: dict[str, Any]
 
-    def suite_jobs(self) -> int:
-        """Fits at once for the suites: ``--jobs``, or (``--jobs 0``) the most images per hour that the throughput
-        stage measured, else 1."""
+    def suite_jobs(self, measured_by: str = "throughput") -> int:
+        """Fits at once for the suites: ``--jobs``, or (``--jobs 0``) the most images per hour that the stage
+        ``measured_by`` measured (``throughput`` for GPU-bound fits, ``throughput-l0`` for DIP-ℓ0's, whose v-steps
+        run on the CPU), else 1."""
         if self.jobs:
             return self.jobs
         path = self.out / CAMPAIGN_FILE
         rates = {
             row["jobs"]: row["computed"] / row["seconds"]
             for row in (common.read_jsonl(path) if path.exists() else [])
-            if row.get("stage") == "throughput" and row.get("ok") and row.get("computed") and row.get("seconds")
+            if row.get("stage") == measured_by and row.get("ok") and row.get("computed") and row.get("seconds")
         }
         return max(rates, key=rates.__getitem__) if rates else 1
 
@@ -569,19 +572,20 @@ def _suites(
     iterations: int | None = None,
     jobs: int | None = None,
     fresh: bool = False,
+    measured_by: str = "throughput",
 ) -> None:
     """Run each ``(suite, methods)`` through the suite runner at the campaign's profile; ``channels``, ``limit``
     and ``iterations`` override the profile's (on the GPU, in the suite runner's ``full`` profile, since the
     paper profile takes no overrides), ``results`` names the folder (one per set of overrides: a results file holds
-    one profile setting), ``jobs`` the fits at once (default: the campaign's); ``fresh`` discards earlier results
-    instead of resuming them."""
+    one profile setting), ``jobs`` the fits at once (default: the campaign's, as ``measured_by`` found fastest);
+    ``fresh`` discards earlier results instead of resuming them."""
     from benchmarks.suite.runner import BenchRequest, run_suite
 
     profile = campaign.profile
     suite_profile = profile.suite_profile
     if (channels is not None or iterations is not None) and suite_profile == "paper":
         suite_profile = "full"
-    jobs = jobs or campaign.suite_jobs()
+    jobs = jobs or campaign.suite_jobs(measured_by)
     for suite, methods in suites:
         start = time.perf_counter()
         request = BenchRequest(
@@ -635,6 +639,26 @@ def stage_throughput(campaign: Campaign) -> None:
         )
 
 
+THROUGHPUT_L0_STEPS = 500  # per DIP-ℓ0 fit: 20 outer iterations, each 25 steps on the GPU and a v-step on the CPU
+
+
+@STAGES.register("throughput-l0")
+def stage_throughput_l0(campaign: Campaign) -> None:
+    # DIP-ℓ0 runs its Region Fusion v-step on the CPU between GPU steps: several fits at once may overlap one's
+    # v-step with another's steps, which GPU-bound denoising fits cannot (the throughput stage)
+    for jobs in THROUGHPUT_JOBS:
+        _suites(
+            campaign,
+            "throughput-l0",
+            [("smooth-nks", ["dip-l0"])],
+            limit=4,
+            results=f"throughput-l0-jobs{jobs}",
+            iterations=campaign.profile.iterations or THROUGHPUT_L0_STEPS,
+            jobs=jobs,
+            fresh=True,
+        )
+
+
 @STAGES.register("denoise")
 def stage_denoise(campaign: Campaign) -> None:
     _suites(campaign, "denoise", [("denoise-color25", ["dip", "dip@fast"])])
@@ -667,7 +691,8 @@ TV_LAMBDAS = (0.003, 0.01, 0.03)  # around the library's DIP-TV default for deno
 def stage_l0_tv(campaign: Campaign) -> None:
     from benchmarks import two_stage_tv
 
-    _suites(campaign, "l0-tv", [("smooth-nks", ["dip-l0"]), ("deblock-clipart", ["dip-l0"])])
+    l0 = [("smooth-nks", ["dip-l0"]), ("deblock-clipart", ["dip-l0"])]
+    _suites(campaign, "l0-tv", l0, measured_by="throughput-l0")
     profile = campaign.profile
     for lam in TV_LAMBDAS:  # does two-stage DIP-TV end above DIP's peak at full size (seed 002's claim)?
         folder = campaign.out / "two_stage_tv" / f"lam{lam:g}"
@@ -725,7 +750,8 @@ def stage_best_width(campaign: Campaign) -> None:
 def stage_l0_fast(campaign: Campaign) -> None:
     # DIP-ℓ0's fast row at full size beside the paper settings' entries (l0-tv) in the same files: 16 NKS images
     # spread over the 80 (about a quarter hour on an H100) and the 10 clip-art images
-    _suites(campaign, "l0-fast", [("smooth-nks", ["dip-l0@fast"]), ("deblock-clipart", ["dip-l0@fast"])], limit=16)
+    l0 = [("smooth-nks", ["dip-l0@fast"]), ("deblock-clipart", ["dip-l0@fast"])]
+    _suites(campaign, "l0-fast", l0, limit=16, measured_by="throughput-l0")
 
 
 def _done(out: Path) -> set[str]:
@@ -802,6 +828,7 @@ STAGE_DATA = {
     "graphs-fit": (f"{GRAPHS_FIT_IMAGE}_*",),
     "batch-seeds": (f"{GRAPHS_FIT_IMAGE}_*",),
     "throughput": ("dip/project_page/Denoising/Color/25/*",),
+    "throughput-l0": ("nks/validation/*", "nks/gt/*"),
     "denoise": ("dip/project_page/Denoising/Color/25/*",),
     "fast-width": ("dip/project_page/Denoising/Color/25/*",),
     "denoise-best": ("dip/project_page/Denoising/Color/25/*",),

@@ -60,6 +60,26 @@ def test_every_generator_fits_in_a_batch_as_it_fits_alone(name):
     assert not torch.allclose(batched[0].image, batched[1].image)  # two different fits
 
 
+def test_members_with_their_own_operators_fit_as_they_fit_alone():
+    """Images, not seeds: each member its own observation through its own forward model (two masks, a 2×
+    downsampler), as a batch of a folder's images would be."""
+    from deepprior.operators import LanczosDownsampler, Mask
+
+    rng = np.random.default_rng(0)
+    truth = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    operators = [Mask(rng.random((SIZE, SIZE)) > 0.5), Mask(rng.random((SIZE, SIZE)) > 0.3), LanczosDownsampler(2)]
+    members, alone = [], []
+    for seed, operator in enumerate(operators):
+        y = operator(truth).detach()
+        net, z, settings = _problem("skip", seed, iterations=4)
+        members.append(Member(net, z, y, operator, settings))
+        net, z, settings = _problem("skip", seed, iterations=4)
+        alone.append(fit(net, z, y, operator, settings, output_size=(SIZE, SIZE)))
+    for one, other in zip(fit_batch(members, output_size=(SIZE, SIZE)), alone):
+        np.testing.assert_allclose(one.history.loss, other.history.loss, rtol=1e-4)
+        torch.testing.assert_close(one.image, other.image, atol=1e-3, rtol=0)
+
+
 def test_a_member_that_stops_leaves_the_batch_and_the_others_go_on():
     y = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     members = []

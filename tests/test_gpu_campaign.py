@@ -51,6 +51,7 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
     monkeypatch.setattr(two_stage_tv, "main", lambda argv: 0)
     suite_stages = [
         "throughput",
+        "throughput-l0",
         "denoise",
         "fast-width",
         "sr-inpaint",
@@ -71,6 +72,8 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
     }
     assert [r.methods for r in requests if r.results_dir.name == "suites-best128"] == [["dip@best"]]
     assert {r.jobs for r in requests if r.results_dir.name.startswith("throughput")} == {1, 2, 4}
+    l0_throughput = [r for r in requests if r.results_dir.name.startswith("throughput-l0")]
+    assert {(r.suite, tuple(r.methods), r.limit) for r in l0_throughput} == {("smooth-nks", ("dip-l0",), 4)}
 
 
 def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_measured(tmp_path):
@@ -84,6 +87,12 @@ def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_meas
             {"stage": "throughput", "jobs": jobs, "computed": 4, "seconds": seconds, "ok": ok},
         )
     assert campaign.suite_jobs() == 2
+    assert campaign.suite_jobs("throughput-l0") == 1  # DIP-ℓ0's own measurement: none yet
+    common.append_jsonl(
+        tmp_path / gpu_campaign.CAMPAIGN_FILE,
+        {"stage": "throughput-l0", "jobs": 4, "computed": 4, "seconds": 30.0, "ok": True},
+    )
+    assert campaign.suite_jobs("throughput-l0") == 4 and campaign.suite_jobs() == 2
     assert dataclasses.replace(campaign, jobs=3).suite_jobs() == 3
 
 
