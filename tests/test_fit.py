@@ -259,6 +259,21 @@ def test_automatic_precision_is_recorded_and_can_be_forced_off():
     assert (forced.channels_last, forced.amp) == (False, False)
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [("fpu avx2 avx512f avx512_bf16", (True, True)), ("fpu avx2 avx512f", (True, False)), ("fpu avx2", (False, False))],
+)
+def test_the_automatic_cpu_formats_follow_the_cpus_features(monkeypatch, flags, expected):
+    """channels_last where the CPU has AVX-512 (measured faster there), contiguous on an AVX2-only CPU (measured
+    1.3–1.5× faster there); bf16 only with it in hardware; on CUDA neither."""
+    from deepprior import device
+
+    monkeypatch.setattr(device, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: "avx512_bf16" in flags)
+    assert device.fast_defaults(torch.device("cpu")) == expected
+    assert device.fast_defaults(torch.device("cuda")) == (False, False)
+
+
 def test_automatic_threads_follow_the_free_cores_and_fixed_threads_stay(monkeypatch):
     import deepprior.device
 

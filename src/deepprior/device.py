@@ -131,23 +131,37 @@ def cpu_model() -> str:
 
 
 @functools.cache
+def _cpu_flags() -> str:
+    """The CPU's feature flags (/proc/cpuinfo; empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast runs DIP's
     convolutions faster at no measured PSNR cost (benchmarks/results/speed_cpu.md); elsewhere it would
     be emulated and slower, so it stays off."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
-            flags = handle.read()
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return ("avx512_bf16" in flags or "amx_bf16" in flags) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def cpu_has_avx512() -> bool:
+    """True when the CPU has AVX-512, where channels_last stepped DIP's skip network faster than the contiguous
+    format (×1.23–1.30 in fp32 with 2 threads, benchmarks/results/speed_cpu.md); on a CPU with AVX2 only it
+    stepped 1.3–1.5× slower (benchmarks/results/speed_cpu_avx2.md)."""
+    return "avx512f" in _cpu_flags()
 
 
 def fast_defaults(device: torch.device) -> tuple[bool, bool]:
     """(channels_last, bf16 autocast) used when the user sets neither.
 
-    channels_last: the CPU (faster in fp32 there too, benchmarks/results/speed_cpu.md); bf16 autocast: CPUs with
-    native bf16. On CUDA neither: on an H100 plain fp32 (cuDNN's TF32 convolutions) stepped the skip network
-    faster at 512² and 1024² than channels_last with or without bf16 (benchmarks/results/gpu/README.md).
+    channels_last: CPUs with AVX-512 (:func:`cpu_has_avx512`); bf16 autocast: CPUs with native bf16. On CUDA
+    neither: on an H100 plain fp32 (cuDNN's TF32 convolutions) stepped the skip network faster at 512² and 1024²
+    than channels_last with or without bf16 (benchmarks/results/gpu/README.md).
     """
-    return device.type == "cpu", device.type == "cpu" and cpu_has_native_bf16()
+    cpu = device.type == "cpu"
+    return cpu and cpu_has_avx512(), cpu and cpu_has_native_bf16()

@@ -55,7 +55,8 @@ class FitSettings:
         (:func:`deepprior.seeding.seed_for`), so the same seed on the same CPU gives bit-identical results.
     channels_last, amp
         Memory format and bf16 autocast; None = automatic (:func:`deepprior.device.fast_defaults`: channels_last
-        on the CPU; bf16 on CPUs that compute bf16 in hardware; on CUDA neither, plain fp32 being fastest there).
+        on CPUs with AVX-512; bf16 on CPUs that compute bf16 in hardware; on CUDA neither, plain fp32 being
+        fastest there).
     threads
         CPU threads: None leaves torch's setting as it is; a number fixes it (results are bit-identical only for
         the same number); ``"auto"`` takes the cores that are free at the start and looks again at every check,
