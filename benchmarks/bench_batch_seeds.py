@@ -3,8 +3,9 @@
 F16 at σ = 25 (the paper's noisy input), the denoise paper row without backtracking (a rewind would send the two
 ways down different paths: a batch does not rewind Adam's step count), a fixed number of steps, for each network
 width: seconds from the call to the result, fits per hour, peak GPU memory, and the PSNR of the mean and of each
-seed (the two ways must agree, up to rounding); on a CPU also one at a time in the contiguous memory format of the
-stacked pass (the CPU default being channels_last), so that the format is not mistaken for the cost of stacking.
+seed (the two ways must agree, up to rounding); where the device's default is channels_last (a CPU with
+AVX-512), also one at a time in the contiguous format of the stacked pass, so that the format is not mistaken for
+the cost of stacking.
 The GPU campaign's ``batch-seeds`` stage runs it at full size on the GPU; on this machine's CPU, a labelled
 reduced profile (a 128² centre crop, 2 threads)::
 
@@ -28,8 +29,8 @@ from benchmarks import common
 IMAGE = "dip/project_page/Denoising/Color/25/F16"  # + _noisy.png / _GT.png: 512², the paper's input
 WIDTHS = (32, 128)  # the fast row's width, where one network leaves an H100 launch-bound, and the paper's
 SEEDS = 4
-#: mode → the overrides that make it: the package's default loop, the seeds stepped together, and (on a CPU, where
-#: the default is channels_last and the stacked pass cannot be) one at a time in the stacked pass's memory format
+#: mode → the overrides that make it: the package's default loop, the seeds stepped together, and (where the
+#: default is channels_last, which the stacked pass cannot be) one at a time in the stacked pass's memory format
 MODES: dict[str, dict[str, Any]] = {
     "one at a time": {},
     "together": {"batch_seeds": True},
@@ -60,16 +61,18 @@ def measure(
     import torch
 
     from deepprior import denoise
+    from deepprior.device import fast_defaults
     from deepprior.metrics import psnr
 
     options = {"device": device, "stop": "fixed", "backtrack": False, "reference": clean, "threads": threads}
     denoise(noisy, **options, iterations=20, width=widths[0])
-    cuda, cpu = (torch.device(device).type == kind for kind in ("cuda", "cpu"))
+    cuda = torch.device(device).type == "cuda"
+    channels_last_by_default = fast_defaults(torch.device(device))[0]
     rows = []
     for width in widths:
         for mode, overrides in MODES.items():
-            if "channels_last" in overrides and not cpu:
-                continue  # the default on a GPU already
+            if "channels_last" in overrides and not channels_last_by_default:
+                continue  # "one at a time" is contiguous already
             if cuda:
                 torch.cuda.reset_peak_memory_stats()
             try:
