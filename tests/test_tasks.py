@@ -54,6 +54,8 @@ def test_flash_noflash_uses_the_flash_image_as_input():
     assert result.record.input["kind"] == "image" and result.record.input["channels"] == 3
     with pytest.raises(InputError, match="flash image is"):
         deepprior.flash_noflash(flash, noflash[:30], iterations=1, progress=False)
+    with pytest.raises(InputError, match="flash image is uniform"):
+        deepprior.flash_noflash(np.ones_like(flash), noflash, iterations=1, progress=False)
 
 
 def test_defaults_come_from_the_preset_row_and_early_stopping_is_on_without_iterations():

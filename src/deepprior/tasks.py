@@ -433,7 +433,7 @@ def flash_noflash(
     Raises
     ------
     InputError, DeviceError
-        As in :func:`denoise`; also images of different sizes.
+        As in :func:`denoise`; also images of different sizes, and a uniform flash image (no detail to carry).
 
     References
     ----------
@@ -442,7 +442,9 @@ def flash_noflash(
     Examples
     --------
     >>> import numpy as np, deepprior
-    >>> deepprior.flash_noflash(np.ones((32, 32, 3)), np.zeros((32, 32, 3)), iterations=2, width=8).image.shape
+    >>> rng = np.random.default_rng(0)
+    >>> flash, noflash = rng.random((32, 32, 3)), 0.5 * rng.random((32, 32, 3))
+    >>> deepprior.flash_noflash(flash, noflash, iterations=2, width=8).image.shape
     (32, 32, 3)
     """
     from .operators import Identity
@@ -455,6 +457,8 @@ def flash_noflash(
             f"the flash image is {guide.width}×{guide.height}×{guide.channels} but the no-flash image "
             f"is {source.width}×{source.height}×{source.channels}"
         )
+    if np.ptp(guide.pixels) == 0:  # z without any variation: BatchNorm's first statistics are all zero
+        raise InputError("the flash image is uniform: it has no detail for the result to take")
     return run_dip(
         get_preset("flash-noflash", profile=preset),
         source,
