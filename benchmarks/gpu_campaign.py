@@ -626,17 +626,7 @@ THROUGHPUT_STEPS = 1000  # per fit: long enough that a worker's start (a process
 
 @STAGES.register("throughput")
 def stage_throughput(campaign: Campaign) -> None:
-    for jobs in THROUGHPUT_JOBS:  # the same 4 full-size fits, one at a time, then 2 and 4 at once
-        _suites(
-            campaign,
-            "throughput",
-            [("denoise-color25", ["dip"])],
-            limit=4,
-            results=f"throughput-jobs{jobs}",
-            iterations=campaign.profile.iterations or THROUGHPUT_STEPS,
-            jobs=jobs,
-            fresh=True,  # a resumed measurement would time part of the work
-        )
+    _throughput(campaign, "throughput", "denoise-color25", "dip", THROUGHPUT_STEPS)
 
 
 THROUGHPUT_L0_STEPS = 500  # per DIP-ℓ0 fit: 20 outer iterations, each 25 steps on the GPU and a v-step on the CPU
@@ -646,16 +636,22 @@ THROUGHPUT_L0_STEPS = 500  # per DIP-ℓ0 fit: 20 outer iterations, each 25 step
 def stage_throughput_l0(campaign: Campaign) -> None:
     # DIP-ℓ0 runs its Region Fusion v-step on the CPU between GPU steps: several fits at once may overlap one's
     # v-step with another's steps, which GPU-bound denoising fits cannot (the throughput stage)
+    _throughput(campaign, "throughput-l0", "smooth-nks", "dip-l0", THROUGHPUT_L0_STEPS)
+
+
+def _throughput(campaign: Campaign, stage: str, suite: str, method: str, steps: int) -> None:
+    """The same 4 full-size fits of ``suite``'s ``method``, one at a time, then 2 and 4 at once, into
+    ``STAGE-jobsN`` folders (``--jobs 0`` then takes the fastest)."""
     for jobs in THROUGHPUT_JOBS:
         _suites(
             campaign,
-            "throughput-l0",
-            [("smooth-nks", ["dip-l0"])],
+            stage,
+            [(suite, [method])],
             limit=4,
-            results=f"throughput-l0-jobs{jobs}",
-            iterations=campaign.profile.iterations or THROUGHPUT_L0_STEPS,
+            results=f"{stage}-jobs{jobs}",
+            iterations=campaign.profile.iterations or steps,
             jobs=jobs,
-            fresh=True,
+            fresh=True,  # a resumed measurement would time part of the work
         )
 
 

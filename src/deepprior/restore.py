@@ -311,7 +311,8 @@ def run_dip(
             member = overrides
             if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
                 member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
-            members.append(_fit_one(preset, problem, seed + index, member, clock=clock, checkpoint_at_end=seeds > 1))
+            prepared = _prepare_fit(preset, problem, seed + index, member, clock, checkpoint_at_end=seeds > 1)
+            members.append(_fit_one(preset, problem, prepared, member))
     at_once = seeds if overrides.get("batch_seeds") else 1
     restoration = members[0] if len(members) == 1 else _seed_average(members, overrides.get("reference"), at_once)
     return _refine(restoration, refiner, problem)
@@ -382,7 +383,7 @@ def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -
         fast = fast.for_scale(problem.extra["scale"])
     measure = {"iterations": StepClock.MEASURED_STEPS + 1, "threads": overrides.get("threads")}
     clock = StepClock()
-    _fit_one(fast, problem, 0, measure, clock=clock)
+    _fit_one(fast, problem, _prepare_fit(fast, problem, 0, measure, clock), measure)
     if clock.per_step is None:  # pragma: no cover - four steps always measure three
         return None
     bound = "at most " if fast.default_stop != "fixed" else ""  # its stopping rule usually ends it sooner
@@ -494,17 +495,8 @@ class _PreparedFit:
     padded: tuple[int, int]
 
 
-def _fit_one(
-    preset: Preset,
-    problem: _Problem,
-    seed: int,
-    overrides: dict[str, Any],
-    clock: Callback | None = None,
-    checkpoint_at_end: bool = False,
-) -> Restoration:
-    """One fit of :func:`run_dip` from one seed; ``clock`` (a progress bar or a step timer) joins the callbacks;
-    ``checkpoint_at_end`` saves the finished fit too (a member of an ensemble)."""
-    prepared = _prepare_fit(preset, problem, seed, overrides, clock, checkpoint_at_end)
+def _fit_one(preset: Preset, problem: _Problem, prepared: _PreparedFit, overrides: dict[str, Any]) -> Restoration:
+    """Run one :func:`_prepare_fit` fit alone (:func:`deepprior.loop.fit`) and make its restoration."""
     result = fit(
         prepared.net,
         prepared.z,
@@ -529,8 +521,10 @@ def _prepare_fit(
     clock: Callback | None = None,
     checkpoint_at_end: bool = False,
 ) -> _PreparedFit:
-    """Build one fit's generator, input, observation, settings, regulariser, reference and callbacks, refusing
-    an image too small for the generator, a fit too large for the device and a mismatched observation."""
+    """Build one fit of :func:`run_dip` from one seed — its generator, input, observation, settings, regulariser,
+    reference and callbacks — refusing an image too small for the generator, a fit too large for the device and a
+    mismatched observation. ``clock`` (a progress bar or a step timer) joins the callbacks; ``checkpoint_at_end``
+    saves the finished fit too (a member of an ensemble)."""
     observation, operator, guide = problem.observation, problem.operator, problem.guide
     image_size = problem.image_size
     settings = _settings(preset, overrides, seed)
