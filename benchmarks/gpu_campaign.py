@@ -10,8 +10,9 @@ goes on::
 
 Stages (``--stages`` picks some):
 
-1. ``smoke``: every preset row for a few steps on the device; a fit with ES-WMV, and three stepped together,
-   under ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the
+1. ``smoke``: every preset row for a few steps on the device; a folder's images stepped together
+   (``run_together``); a fit with ES-WMV, and three stepped together, under
+   ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the
    out-of-memory path (its one-line message); the memory estimate against the measured peak.
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
    + channels_last; at 512² also ``torch.compile`` and CUDA graphs through ``mode="reduce-overhead"``), a
@@ -201,8 +202,33 @@ def stage_smoke(campaign: Campaign) -> None:
             campaign.record("smoke", check=f"preset {key}", ok=True, seconds=time.perf_counter() - start)
         except Exception as exc:  # a failure is a finding: record it and go on
             campaign.record("smoke", check=f"preset {key}", ok=False, error=f"{type(exc).__name__}: {exc}")
+    _smoke_images_together(campaign)
     _smoke_no_hidden_sync(campaign)
     _smoke_out_of_memory(campaign)
+
+
+def _smoke_images_together(campaign: Campaign) -> None:
+    """Images stepped together as a folder run steps them (``run_together``): three denoisings and two inpaintings
+    with masks of their own, in batches of two, on the device; each record must say how many shared its batch."""
+    import deepprior
+    from deepprior.restore import run_together
+
+    size, steps = campaign.profile.smoke_size, campaign.profile.smoke_steps
+    rng = np.random.default_rng(1)
+    tiny = {"iterations": steps, "device": str(campaign.device)}
+    images = [rng.random((size, size, 3)).astype(np.float32) for _ in range(3)]
+    plans = [deepprior.denoise.plan(image, **tiny) for image in images]
+    masks = [rng.random((size, size)) > 0.5 for _ in range(2)]
+    plans += [deepprior.inpaint.plan(image, known, kind="pixels", **tiny) for image, known in zip(images, masks)]
+    start = time.perf_counter()
+    try:
+        at_once = [r.record.at_once for r in run_together(plans, at_once=2)]
+        ok = at_once == [2, 2, 1, 2, 2]
+        campaign.record(
+            "smoke", check="images stepped together", ok=ok, at_once=at_once, seconds=time.perf_counter() - start
+        )
+    except Exception as exc:
+        campaign.record("smoke", check="images stepped together", ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
 def _smoke_no_hidden_sync(campaign: Campaign) -> None:

@@ -235,9 +235,9 @@ def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time_and_resumes_from_on
     again = deepprior.denoise(noisy, **saved)  # resumed at its last step: nothing is refitted
     np.testing.assert_array_equal(first.image, again.image)
     for wrong, message in (
-        ({"regularizer": "tv"}, "without a regulariser, and this run has tv"),
+        ({"regularizer": "tv"}, "have no regulariser, and this run has tv"),
         ({"compile": True}, "torch.compile"),
-        ({"callbacks": [lambda state: None]}, "cannot be combined with callbacks"),
+        ({"callbacks": [lambda state: None]}, "cannot take callbacks"),
     ):
         with pytest.raises(InputError, match=message):
             deepprior.denoise(noisy, **{**options, "batch_seeds": True, **wrong})
@@ -260,3 +260,87 @@ def test_the_command_line_steps_the_seeds_together(tmp_path):
     record = deepprior.RunRecord.from_dict(json.loads(out.with_suffix(".json").read_text()))
     assert [m["at_once"] for m in record.seeds] == [2, 2] and record.output_source == "mean of 2 seeds"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.json", "clean.png", "noisy.png"]  # no checkpoint
+
+
+def _plans(**options):
+    """Plans of three tasks' images, stepped together by run_together: two 32² denoisings and two 32² inpaintings
+    with their own masks (each pair one batch), and a 40×32 denoising (a size of its own)."""
+    rng = np.random.default_rng(0)
+    options = {"iterations": 4, "width": 8, "threads": 1, "lr": 1e-4, "channels_last": False, **options}
+    noisy = [add_noise(smooth_image(32), 0.1, seed=k) for k in range(2)]
+    masks = [rng.random((32, 32)) > 0.3 for _ in range(2)]
+    taller = add_noise(smooth_image(40)[:, :32], 0.1)
+    return [
+        deepprior.denoise.plan(noisy[0], **options),
+        deepprior.inpaint.plan(noisy[0], masks[0], kind="pixels", **options),
+        deepprior.denoise.plan(taller, **options),
+        deepprior.inpaint.plan(noisy[1], masks[1], kind="pixels", **options),
+        deepprior.denoise.plan(noisy[1], **options),
+    ], masks
+
+
+def test_images_of_one_size_are_stepped_together_and_each_is_its_fit_alone():
+    from deepprior.restore import _batches, run_together
+
+    plans, masks = _plans()
+    assert _batches(plans, at_once=4) == [[0, 4], [1, 3], [2]]
+    assert sorted(_batches(plans, at_once=1)) == [[0], [1], [2], [3], [4]]
+    together = run_together(plans, at_once=4)
+    alone = [plan.run() for plan in plans]
+    assert [r.record.at_once for r in together] == [2, 2, 1, 2, 2]
+    assert [r.record.task for r in together] == ["denoise", "inpaint", "denoise", "inpaint", "denoise"]
+    for mine, own in zip(together, alone):
+        np.testing.assert_allclose(mine.image, own.image, atol=2e-3)
+        assert mine.record.iterations_run == own.record.iterations_run == 4
+    for index, mask in ((1, masks[0]), (3, masks[1])):  # each inpainting kept its own known pixels
+        given = plans[index].problem.source.pixels
+        np.testing.assert_array_equal(together[index].image[mask], given[mask])
+    assert together[2].image.shape == (40, 32, 3)
+
+
+def test_running_together_refuses_what_cannot_be_stepped_together():
+    from deepprior.restore import run_together
+
+    noisy = add_noise(smooth_image(32), 0.1)
+    options = {"iterations": 2, "width": 8, "threads": 1}
+    cases = {
+        "whole number >= 1": ([deepprior.denoise.plan(noisy, **options)], 0),
+        "classical solver": ([deepprior.smooth.plan(noisy, "region-fusion")], 2),
+        "have no regulariser": ([deepprior.denoise.plan(noisy, regularizer="tv", **options)] * 2, 2),
+    }
+    for message, (plans, at_once) in cases.items():
+        with pytest.raises(InputError, match=message):
+            run_together(plans, at_once=at_once)
+
+
+def test_a_batch_of_images_resumes_from_its_first_plans_checkpoint(tmp_path):
+    from deepprior.restore import run_together
+
+    saved = {"checkpoint": tmp_path / "first.pt", "checkpoint_every": 0, "resume": True}
+    plans = [p for p in _plans(**saved)[0] if p.problem.image_size == (32, 32) and p.preset.task == "denoise"]
+    first = run_together(plans, at_once=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.pt"]  # the batch's one file
+    again = run_together(plans, at_once=2)  # resumed at its last step: nothing is refitted
+    for one, other in zip(first, again):
+        np.testing.assert_array_equal(one.image, other.image)
+
+
+def test_the_command_line_steps_a_folders_images_together(tmp_path, capsys):
+    from deepprior.cli import main
+    from deepprior.io import write_image
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    for k in range(3):
+        write_image(folder / f"n{k}.png", add_noise(smooth_image(32), 0.1, seed=k))
+    write_image(folder / "tall.png", add_noise(smooth_image(40)[:, :32], 0.1))
+    (folder / "broken.png").write_bytes(b"not an image")
+    argv = ["denoise", str(folder), "-o", str(out), "--iterations", "3", "--channels", "8", "--threads", "1", "-q"]
+    assert main([*argv, "--batch-images", "2"]) == 1  # the broken image fails alone
+    at_once = {p.stem: json.loads(p.read_text())["at_once"] for p in out.glob("*.json")}
+    assert at_once == {"n0": 2, "n1": 2, "n2": 1, "tall": 1}
+    assert sorted(p.name for p in out.iterdir() if p.suffix != ".json") == ["n0.png", "n1.png", "n2.png", "tall.png"]
+    capsys.readouterr()
+    for refused, message in ((["--method", "dip-tv"], "has the tv regulariser"), (["--save-every", "2"], "save-every")):
+        assert main([*argv, "--batch-images", "2", "--overwrite", *refused]) == 2
+        assert message in capsys.readouterr().err

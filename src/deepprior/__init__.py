@@ -32,6 +32,7 @@ _EXPORTS = {
     "RunRecord": "record",
     "Restoration": "restore",
     "Overrides": "restore",
+    "run_together": "restore",
     "deblock": "tasks",
     "denoise": "tasks",
     "flash_noflash": "tasks",
@@ -65,6 +66,7 @@ __all__ = [
     "RunRecord",
     "Restoration",
     "Overrides",
+    "run_together",
     "deblock",
     "denoise",
     "flash_noflash",
@@ -105,6 +107,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .presets import PRESETS, Preset
     from .record import RunRecord
     from .registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, STOPPERS, Registry
-    from .restore import Overrides, Restoration
+    from .restore import Overrides, Restoration, run_together
     from .settings import FitSettings
     from .tasks import deblock, denoise, flash_noflash, inpaint, smooth, super_resolve

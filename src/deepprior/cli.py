@@ -49,6 +49,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sketch": ("smooth", "a pencil sketch drawn from the edges of the smoothed image"),
 }
 
+# the sub-commands whose folder runs can step several images together (--batch-images): a task function with a plan
+BATCHED_COMMANDS = ("denoise", "deblock", "super-resolve", "inpaint", "smooth")
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with our user-error status and one line."""
@@ -147,8 +150,17 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, batch: bool = False) -> None:
     group = parser.add_argument_group("outputs and resources")
+    if batch:
+        group.add_argument(
+            "--batch-images",
+            type=positive_int,
+            metavar="N",
+            help="in a folder, step up to N images of one size together, one batched pass of their networks per "
+            "step (for a GPU that one small network leaves idle; not with a regulariser, --save-every or --ray; "
+            "default 1: one at a time)",
+        )
     group.add_argument("--overwrite", action="store_true", help="replace existing outputs (the input itself too)")
     group.add_argument(
         "--skip-existing",
@@ -202,8 +214,21 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "seeds",
         "batch_seeds",
     )
-    if args.batch_seeds and getattr(args, "save_every", None):
-        raise InputError("--batch-seeds cannot be combined with --save-every: snapshots are written one fit at a time")
+    batched = (("--batch-seeds", args.batch_seeds), ("--batch-images", _at_once(args) > 1))
+    together = [flag for flag, on in batched if on]
+    if together and getattr(args, "save_every", None):
+        raise InputError(f"{together[0]} cannot be combined with --save-every: snapshots are written one fit at a time")
+    if _at_once(args) > 1:
+        row = _row(args)
+        regularizer = args.regularizer or row.regularizer
+        if row.kind == "classical" or regularizer:
+            what = "is a classical solver" if row.kind == "classical" else f"has the {regularizer} regulariser"
+            raise InputError(
+                f"--batch-images steps networks without a regulariser, and {row.method} {what}: restore its images "
+                "one at a time (without --batch-images)"
+            )
+        if getattr(args, "ray", None):
+            raise InputError("--batch-images and --ray: choose one (Ray restores one image per task)")
     if args.average is not None:
         if args.average >= 1:
             raise InputError(f"--average must be below 1, got {args.average}")
@@ -228,6 +253,11 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError("--lam and --tv-kind need --regularizer (or a --method with a regulariser)")
     options["threads"] = args.threads or "auto"
     return options
+
+
+def _at_once(args: argparse.Namespace) -> int:
+    """The most images stepped together (--batch-images; 1 for a command without it)."""
+    return getattr(args, "batch_images", None) or 1
 
 
 def _output_suffix(source: Path) -> str:
@@ -394,16 +424,23 @@ class Restorer:
         return {"image": source, **self.extra_inputs}
 
 
-def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> None:
-    """Read the inputs of one job, restore, write the image and its record, print the summary."""
+@dataclasses.dataclass
+class _Call:
+    """One image's task call, read and set up: the images read (in the task's argument order), the keyword
+    arguments, and the checkpoint files its fit may leave."""
+
+    images: dict[str, Path]
+    output: Path
+    read: list[Image]
+    kwargs: dict[str, Any]
+    checkpoints: list[Path]
+
+
+def _prepare_call(restorer: Restorer, images: dict[str, Path], output: Path) -> _Call:
+    """Read the inputs of one job and build the task's arguments (mask, reference, snapshots, checkpoint, bar)."""
     from .io import read_image, read_mask
-    from .io.stacks import is_stack
 
-    args, run, options, reference = restorer.args, restorer.run, restorer.options, restorer.reference
-
-    if "image" in images and is_stack(images["image"]):
-        _restore_stack(args, run, images, output, options)
-        return
+    args, options, reference = restorer.args, restorer.options, restorer.reference
     task = COMMANDS[args.command][0]
     read = {name: read_image(path) for name, path in images.items() if name != "mask"}
     kwargs = dict(options)
@@ -414,30 +451,93 @@ def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> N
     main = read.get("image") or read["noflash"]
     if getattr(args, "save_every", None):
         kwargs["callbacks"] = [_snapshots(args.save_every, output, main.bit_depth)]
-    checkpoint = _checkpoint_path(output)
     checkpoints = []
     if _fits_a_network(args):
         from .restore import checkpoint_files
 
+        checkpoint = _checkpoint_path(output)
         kwargs.update(checkpoint=checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
-        seeds, together = args.seeds or _row(args).seeds, bool(args.batch_seeds)
+        seeds, together = args.seeds or _row(args).seeds, bool(args.batch_seeds) or _at_once(args) > 1
         checkpoints = checkpoint_files(checkpoint, seeds, args.seed, together)
         _CHECKPOINTS.extend(checkpoints)
     quiet_bar = args.quiet or restorer.quiet_bar  # workers print summaries, not bars
     kwargs["progress"] = False if quiet_bar else f"{task} {main.path.name if main.path else ''}".strip()
-    start = time.perf_counter()
-    restoration = run(*read.values(), **kwargs)
-    wall = time.perf_counter() - start
-    _write_result(restoration, output, args, {k: str(v) for k, v in images.items()}, wall)
+    return _Call(images, output, list(read.values()), kwargs, checkpoints)
+
+
+def _finish_call(restorer: Restorer, call: _Call, restoration: Restoration, wall: float) -> None:
+    """Write one job's image and record (and report), drop its checkpoints, print the summary."""
+    args, output = restorer.args, call.output
+    _write_result(restoration, output, args, {k: str(v) for k, v in call.images.items()}, wall)
     if getattr(args, "report", False) and not args.no_json:
         from .report import write_report
 
         write_report(output.with_suffix(".json"))
-    for path in checkpoints:  # the result is safe: the checkpoints have done their job
+    for path in call.checkpoints:  # the result is safe: the checkpoints have done their job
         path.unlink(missing_ok=True)
-        _CHECKPOINTS.remove(path)
+        if path in _CHECKPOINTS:
+            _CHECKPOINTS.remove(path)
     if not args.quiet:
-        print(_summary(restoration, output, wall, reference))
+        print(_summary(restoration, output, wall, restorer.reference))
+
+
+def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> None:
+    """Read the inputs of one job, restore, write the image and its record, print the summary."""
+    from .io.stacks import is_stack
+
+    if "image" in images and is_stack(images["image"]):
+        _restore_stack(restorer.args, restorer.run, images, output, restorer.options)
+        return
+    call = _prepare_call(restorer, images, output)
+    start = time.perf_counter()
+    restoration = restorer.run(*call.read, **call.kwargs)
+    _finish_call(restorer, call, restoration, time.perf_counter() - start)
+
+
+def _restore_batched(restorer: Restorer, jobs: list[tuple[Path, Path]], at_once: int) -> list[str]:
+    """Restore the jobs with up to ``at_once`` images of one size stepped together
+    (:func:`deepprior.restore.run_together`); a stack, one at a time. Returns the failures (one line each)."""
+    from .io.stacks import is_stack
+    from .restore import run_together
+
+    failures: list[str] = []
+
+    def failed(call: _Call, error: DeepPriorError) -> None:
+        failures.append(f"{call.images['image'].name}: {error}")
+        print(f"deepprior: skipped {call.images['image'].name}: {error}", file=sys.stderr)
+
+    def run(batch: list[tuple[_Call, Any]]) -> None:
+        start = time.perf_counter()
+        try:
+            restorations = run_together([plan for _, plan in batch], at_once=at_once)
+        except DeepPriorError as exc:
+            for call, _ in batch:
+                failed(call, exc)
+            return
+        wall = time.perf_counter() - start
+        for (call, _), restoration in zip(batch, restorations):
+            _finish_call(restorer, call, restoration, wall)
+
+    waiting: dict[Any, list[tuple[_Call, Any]]] = {}
+    for source, output in jobs:
+        images = restorer.inputs(source)
+        call = _Call(images, output, [], {}, [])
+        try:
+            if is_stack(source):
+                _restore_one(restorer, images, output)
+                continue
+            call = _prepare_call(restorer, images, output)
+            plan = restorer.run.plan(*call.read, **call.kwargs)  # type: ignore[attr-defined]
+        except DeepPriorError as exc:
+            failed(call, exc)
+            continue
+        batch = waiting.setdefault(plan.batch_key, [])
+        batch.append((call, plan))
+        if sum(plan.seeds for _, plan in batch) >= at_once:
+            run(waiting.pop(plan.batch_key))
+    for batch in waiting.values():
+        run(batch)
+    return failures
 
 
 def _restore_stack(
@@ -499,6 +599,7 @@ def _run_jobs(
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
     restorer = Restorer(args, run, options, extra_inputs, reference)
     workers = _workers(args, len(jobs))
+    at_once = _at_once(args)
     failures: list[str] = []
     if getattr(args, "ray", None) and jobs:
         from .distributed import run_on_ray
@@ -506,6 +607,10 @@ def _run_jobs(
         if not args.quiet:
             print(f"deepprior: {len(jobs)} image(s) on the Ray cluster at {args.ray}", file=sys.stderr)
         failures = run_on_ray(args.ray, args.gpus_per_fit, _worker_job, restorer, jobs)
+    elif at_once > 1 and len(jobs) > 1:
+        if not args.quiet:
+            print(f"deepprior: {len(jobs)} images, up to {at_once} of one size at once", file=sys.stderr)
+        failures = _restore_batched(restorer, jobs, at_once)
     elif workers > 1:
         if not args.quiet:
             print(
@@ -722,7 +827,7 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
             help="detail gain: 1 returns the input, > 1 enhances, < 1 flattens (default 2)",
         )
     _add_fit_options(sub)
-    _add_output_options(sub)
+    _add_output_options(sub, batch=name in BATCHED_COMMANDS)
     sub.set_defaults(handler=_cmd_flash if name == "flash-noflash" else _cmd_task)
 
 

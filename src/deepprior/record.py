@@ -16,9 +16,10 @@ from typing import Any
 from . import __version__
 
 SCHEMA = "deepprior.run"
-SCHEMA_VERSION = 3
-#: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles, version 2 no refinement).
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+#: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles, version 2 no refinement,
+#: version 3 no ``at_once``).
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 def versions() -> dict[str, str]:
@@ -63,6 +64,10 @@ class RunRecord:
         Time spent fitting.
     channels_last, amp
         Memory format and bf16 autocast as actually used.
+    at_once
+        How many fits were stepped together in the batch this one ran in, itself included
+        (:func:`deepprior.restore.run_together`, ``batch_seeds``); 1: alone. Fits stepped together share their
+        time: ``seconds`` is then the batch's.
     extra
         Task-specific facts (``scale``, ``known_fraction``, ...).
     seeds, seed_spread
@@ -97,6 +102,7 @@ class RunRecord:
     seconds: float = 0.0
     channels_last: bool = False
     amp: bool = False
+    at_once: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
     seeds: list[dict[str, Any]] = field(default_factory=list)
     seed_spread: float | None = None

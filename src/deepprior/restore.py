@@ -1,7 +1,8 @@
 """From a preset row and the user's overrides to a fitted result: the reconstructor behind every task.
 
-Data flows one way: image → preset → :func:`deepprior.loop.fit` (or a classical solver) → :class:`Restoration`
-(image + history + :class:`deepprior.record.RunRecord`).
+Data flows one way: image → preset → :class:`Plan` (checked, not run) → :func:`deepprior.loop.fit` (or a
+classical solver; :func:`run_together` steps several plans' fits at once) → :class:`Restoration` (image + history +
+:class:`deepprior.record.RunRecord`).
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ def _checkpointing(
     return resume
 
 
-def run_dip(
+def plan_dip(
     preset: Preset,
     source: Image,
     observation: np.ndarray,
@@ -277,45 +278,185 @@ def run_dip(
     alpha: np.ndarray | None = None,
     squeeze: bool = False,
     extra: dict[str, Any] | None = None,
-) -> Restoration:
-    """Build the row's generator, input, operator, settings and regulariser with the overrides, and fit (once per
-    seed of the ensemble, the outputs averaged).
+    finish: Callable[[Restoration], Restoration] | None = None,
+) -> Plan:
+    """Check the overrides against the row and plan its fit (once per seed of the ensemble, the outputs averaged);
+    :meth:`Plan.run` builds the generator, input and regulariser and fits.
 
     ``observation`` is y as a float (h, w, C) array, ``image_size`` the (H, W) of the image to restore, ``guide``
-    the image used as z when the row's input is ``"image"``.
+    the image used as z when the row's input is ``"image"``, ``finish`` what the task does last to the result.
     """
     _check_names(overrides, _DIP_NAMES, f"{preset.task} {preset.method}")
     seeds = overrides.get("seeds") or preset.seeds
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
-    seeds = int(seeds)
     refiner = _refiner(overrides.get("refine", preset.refine), operator)
-    problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
-    progress = overrides.get("progress") or False
-    label = progress if isinstance(progress, str) else "fit"
     _warn_if_underfitted(preset, _settings(preset, overrides, seed))
-    if overrides.get("batch_seeds") and seeds > 1:
-        members = _fit_seeds_at_once(preset, problem, seed, seeds, overrides, label if progress else None)
-    else:
-        members = []
-        for index in range(seeds):
-            clock = None
-            if progress:
-                first = index == 0  # the estimate line, for the whole ensemble, comes once
-                clock = Progress(
-                    f"{label} (seed {seed + index})" if seeds > 1 else label,
-                    announce_after=None if first else math.inf,
-                    fits=seeds,
-                    alternative=partial(_fast_clause, preset, problem, overrides) if first else None,
-                )
-            member = overrides
-            if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: a resumed run skips it
-                member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
-            prepared = _prepare_fit(preset, problem, seed + index, member, clock, checkpoint_at_end=seeds > 1)
-            members.append(_fit_one(preset, problem, prepared, member))
-    at_once = seeds if overrides.get("batch_seeds") else 1
-    restoration = members[0] if len(members) == 1 else _seed_average(members, overrides.get("reference"), at_once)
-    return _refine(restoration, refiner, problem)
+    problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
+    return Plan(preset, problem, int(seed), int(seeds), dict(overrides), refiner, finish)
+
+
+def plan_classical(preset: Preset, source: Image, overrides: dict[str, Any], squeeze: bool = False) -> Plan:
+    """Check the overrides against the row's classical solver (``lam`` and the solver's own options) and plan
+    its run."""
+    _check_names(overrides, set(preset.solver_options) | {"reference", "progress"}, preset.method)
+    problem = _Problem(source, source.pixels, Identity(), source.shape, "cpu", None, None, squeeze, None)
+    return Plan(preset, problem, 0, 1, dict(overrides), None, None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One restoration that a task function has set up and checked but not run.
+
+    Each task function (:mod:`deepprior.tasks`) plans its restoration and runs it; the task's ``.plan`` (e.g.
+    ``deepprior.denoise.plan``, same arguments) returns the plan instead, for :func:`run_together` to step
+    several images' fits at once.
+
+    Attributes
+    ----------
+    preset
+        The row of the preset table.
+    seed, seeds
+        The first seed and the fits of the ensemble (seeds ``seed``, ``seed + 1``, ...).
+    overrides
+        The user's overrides of the row (:class:`Overrides`).
+    refiner
+        The refiner to run after the fit (:data:`deepprior.registry.REFINERS`), or None.
+    finish
+        What the task does last to the restoration (inpainting keeps the known pixels), or None.
+    """
+
+    preset: Preset
+    problem: _Problem
+    seed: int
+    seeds: int
+    overrides: dict[str, Any]
+    refiner: str | None
+    finish: Callable[[Restoration], Restoration] | None
+
+    @property
+    def batch_key(self) -> tuple[Any, ...] | None:
+        """What plans must share to be stepped together: the row, the sizes of the image, the observation and
+        the guide, the device and the overrides that shape the fit; None for a plan that fits no network."""
+        if self.preset.kind == "classical":
+            return None
+        problem = self.problem
+        shaping = tuple(
+            sorted((k, repr(v)) for k, v in self.overrides.items() if k not in _PER_IMAGE and v is not None)
+        )
+        guide = None if problem.guide is None else problem.guide.shape
+        return (self.preset.key, problem.image_size, problem.observation.shape, guide, problem.device, shaping)
+
+    def run(self) -> Restoration:
+        """Fit (or solve), refine and finish: the task's :class:`Restoration`."""
+        if self.preset.kind == "classical":
+            return _run_classical(self)
+        overrides, seeds, seed = self.overrides, self.seeds, self.seed
+        progress = overrides.get("progress") or False
+        label = progress if isinstance(progress, str) else "fit"
+        if overrides.get("batch_seeds") and seeds > 1:
+            members = _fit_together([self])[0]
+        else:
+            members = []
+            for index in range(seeds):
+                clock = None
+                if progress:
+                    first = index == 0  # the estimate line, for the whole ensemble, comes once
+                    clock = Progress(
+                        f"{label} (seed {seed + index})" if seeds > 1 else label,
+                        announce_after=None if first else math.inf,
+                        fits=seeds,
+                        alternative=partial(_fast_clause, self.preset, self.problem, overrides) if first else None,
+                    )
+                member = overrides
+                if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: resumes skip it
+                    member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
+                prepared = _prepare_fit(self.preset, self.problem, seed + index, member, clock, seeds > 1)
+                members.append(_fit_one(self.preset, self.problem, prepared, member))
+        return self._complete(members)
+
+    def _complete(self, members: list[Restoration]) -> Restoration:
+        """The seeds' restorations averaged, refined and finished."""
+        restoration = members[0] if len(members) == 1 else _seed_average(members, self.overrides.get("reference"))
+        restoration = _refine(restoration, self.refiner, self.problem)
+        return restoration if self.finish is None else self.finish(restoration)
+
+
+#: Overrides that may differ between plans stepped together: they do not shape the fit.
+_PER_IMAGE = {"reference", "progress", "checkpoint", "resume", "checkpoint_every", "callbacks", "batch_seeds"}
+
+
+def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration]:
+    r"""Run several plans, stepping up to ``at_once`` fits together (:func:`deepprior.batch.fit_batch`); the
+    restorations in the plans' order.
+
+    Plans with the same :attr:`Plan.batch_key` (same row, sizes, device and fit options: a folder's images of
+    one size, restored by one command) are stepped together, in batches of at most ``at_once`` fits (a plan's
+    seeds count one each and stay in one batch); each fit is the one it would be alone, up to the order of
+    floating-point sums. Each batch has one progress bar (the first plan's ``progress`` label) and, when its
+    first plan asks for one, one checkpoint (that plan's ``checkpoint`` file: ``resume`` goes on from it when the
+    same plans are run together again). The record's ``at_once`` says how many fits shared the batch; its
+    ``seconds`` are the batch's.
+
+    Parameters
+    ----------
+    plans
+        The plans (each task's ``.plan``: ``deepprior.denoise.plan(image, ...)``).
+    at_once
+        The most fits stepped together; 1 runs the plans one after another.
+
+    Returns
+    -------
+    list of Restoration
+        One per plan.
+
+    Raises
+    ------
+    InputError
+        ``at_once`` below 1; a plan with a regulariser, a classical solver, callbacks or ``optimize_input`` /
+        ``compile`` (with ``at_once`` above 1); plans whose fits differ in settings.
+    DeviceError
+        The device ran out of memory, or would for this many fits at once.
+
+    Examples
+    --------
+    >>> import numpy as np, deepprior
+    >>> rng = np.random.default_rng(0)
+    >>> plans = [deepprior.denoise.plan(rng.random((32, 32, 3)), iterations=2, width=8) for _ in range(3)]
+    >>> [r.record.at_once for r in run_together(plans, at_once=3)]
+    [3, 3, 3]
+    """
+    if isinstance(at_once, bool) or not isinstance(at_once, (int, np.integer)) or at_once < 1:
+        raise InputError(f"at_once must be a whole number >= 1, got {at_once!r}")
+    if at_once == 1:
+        return [plan.run() for plan in plans]
+    for plan in plans:
+        if plan.batch_key is None:
+            raise InputError(f"{plan.preset.method} is a classical solver: it fits no network to step together")
+    results: dict[int, Restoration] = {}
+    for group in _batches(plans, at_once):
+        if len(group) == 1 and plans[group[0]].seeds == 1:  # nothing to step it with
+            results[group[0]] = plans[group[0]].run()
+            continue
+        restorations = _fit_together([plans[i] for i in group])
+        for index, members in zip(group, restorations):
+            results[index] = plans[index]._complete(members)
+    return [results[i] for i in range(len(plans))]
+
+
+def _batches(plans: Sequence[Plan], at_once: int) -> list[list[int]]:
+    """The plans' indices in batches: plans of one :attr:`Plan.batch_key`, in order, at most ``at_once`` fits each
+    (a plan with more seeds than that is a batch of its own)."""
+    open_batches: dict[Any, list[int]] = {}
+    batches: list[list[int]] = []
+    for index, plan in enumerate(plans):
+        key = plan.batch_key
+        batch = open_batches.get(key, [])
+        if batch and sum(plans[i].seeds for i in batch) + plan.seeds > at_once:
+            batches.append(batch)
+            batch = []
+        open_batches[key] = batch + [index]
+    return batches + list(open_batches.values())
 
 
 def _refiner(name: str | None, operator: Operator) -> str | None:
@@ -390,38 +531,59 @@ def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -
     return f"the fast preset: {bound}about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
 
 
-def _fit_seeds_at_once(
-    preset: Preset, problem: _Problem, seed: int, seeds: int, overrides: dict[str, Any], label: str | None
-) -> list[Restoration]:
-    """The seeds' fits stepped together by :func:`deepprior.batch.fit_batch` (``batch_seeds``), with one progress
-    bar for all of them (``label``; None: none) and one checkpoint file for the batch."""
+def _fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
+    """Every fit of the plans (each seed of each) stepped together by :func:`deepprior.batch.fit_batch`, with one
+    progress bar (the first plan's label) and one checkpoint file (the first plan's); each plan's restorations,
+    one per seed."""
     from .batch import Member, fit_batch
 
-    if overrides.get("callbacks"):
-        raise InputError("batch_seeds cannot be combined with callbacks: it would call each callback once per seed")
-    own = {k: v for k, v in overrides.items() if k not in ("checkpoint", "resume", "checkpoint_every")}
-    prepared = [_prepare_fit(preset, problem, seed + index, own) for index in range(seeds)]
+    first_plan = plans[0]
+    if any(plan.overrides.get("callbacks") for plan in plans):
+        raise InputError("fits stepped together cannot take callbacks: each would be called once per fit")
+    fits = [(plan, plan.seed + index) for plan in plans for index in range(plan.seeds)]
+    shared = {"checkpoint", "resume", "checkpoint_every"}
+    prepared = [_prepare_fit(plan.preset, plan.problem, seed, _without(plan.overrides, shared)) for plan, seed in fits]
     if prepared[0].regularizer is not None:
         raise InputError(
-            f"batch_seeds fits networks without a regulariser, and this run has {prepared[0].regularizer_name}: "
-            "fit its seeds one at a time"
+            f"fits stepped together have no regulariser, and this run has {prepared[0].regularizer_name}: "
+            "fit one at a time"
         )
-    device = resolve_device(problem.device)
+    device = resolve_device(first_plan.problem.device)
     first = prepared[0]
-    check_fit_memory(first.net, (1, first.input_channels, *first.z.shape[-2:]), device, fits=seeds)
+    check_fit_memory(first.net, (1, first.input_channels, *first.z.shape[-2:]), device, fits=len(fits))
     callbacks: list[Callback] = []
-    if label is not None:
-        alternative = partial(_fast_clause, preset, problem, overrides)
-        callbacks.append(Progress(f"{label} ({seeds} seeds at once)", alternative=alternative))
+    progress = first_plan.overrides.get("progress")
+    if progress:
+        label = progress if isinstance(progress, str) else "fit"
+        if len(plans) == 1:
+            alternative = partial(_fast_clause, first_plan.preset, first_plan.problem, first_plan.overrides)
+            callbacks.append(Progress(f"{label} ({len(fits)} seeds at once)", alternative=alternative))
+        else:
+            callbacks.append(Progress(f"{label} and {len(plans) - 1} more ({len(fits)} fits at once)"))
 
     def fingerprint() -> str:  # of the whole batch: every member's
-        each = [_fingerprint(preset, p.settings, p.net, None, p.input_kind, p.y, p.z) for p in prepared]
+        each = [
+            _fingerprint(plan.preset, f.settings, f.net, None, f.input_kind, f.y, f.z)
+            for (plan, _), f in zip(fits, prepared)
+        ]
         return hashlib.sha256("".join(each).encode()).hexdigest()
 
-    resume = _checkpointing(overrides, callbacks, device, fingerprint)
-    members = [Member(p.net, p.z, p.y, problem.operator, p.settings, p.reference) for p in prepared]
-    results = fit_batch(members, output_size=problem.image_size, device=device, callbacks=callbacks, resume=resume)
-    return [_restoration(preset, problem, p, r, overrides) for p, r in zip(prepared, results)]
+    resume = _checkpointing(first_plan.overrides, callbacks, device, fingerprint)
+    sizes = {plan.problem.image_size for plan in plans}
+    if len(sizes) > 1:
+        raise InputError("fits stepped together must restore images of one size")
+    operators = [plan.problem.operator for plan, _ in fits]
+    members = [Member(f.net, f.z, f.y, a, f.settings, f.reference) for a, f in zip(operators, prepared)]
+    results = fit_batch(members, output_size=sizes.pop(), device=device, callbacks=callbacks, resume=resume)
+    restorations = iter(
+        _restoration(plan.preset, plan.problem, f, r, plan.overrides, at_once=len(fits))
+        for (plan, _), f, r in zip(fits, prepared, results)
+    )
+    return [[next(restorations) for _ in range(plan.seeds)] for plan in plans]
+
+
+def _without(overrides: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in overrides.items() if k not in names}
 
 
 def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
@@ -436,10 +598,10 @@ def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
         )
 
 
-def _seed_average(members: list[Restoration], reference: ImageLike | None, at_once: int = 1) -> Restoration:
+def _seed_average(members: list[Restoration], reference: ImageLike | None) -> Restoration:
     """One restoration from several seeds' fits: their mean, with each fit's facts and the spread in the record
-    (the history is the first seed's); ``at_once``: how many were stepped together (their seconds then overlap,
-    and the record's are the longest fit's, not the sum)."""
+    (the history is the first seed's). Fits stepped together (the record's ``at_once``) overlap in time: the
+    record's seconds are then the longest fit's, not the sum."""
     from .metrics import psnr
 
     stack = np.stack([m.output.pixels for m in members])
@@ -455,7 +617,7 @@ def _seed_average(members: list[Restoration], reference: ImageLike | None, at_on
                 "selected_step": r.selected_step,
                 "output_source": r.output_source,
                 "seconds": r.seconds,
-                "at_once": at_once,
+                "at_once": r.at_once,
                 "psnr": None if truth is None else psnr(pixels, truth),
             }
         )
@@ -466,7 +628,7 @@ def _seed_average(members: list[Restoration], reference: ImageLike | None, at_on
         stopped_at=None,
         selected_step=None,
         output_source=f"mean of {len(members)} seeds",
-        seconds=(max if at_once > 1 else sum)(r["seconds"] for r in runs),
+        seconds=(max if first.record.at_once > 1 else sum)(r["seconds"] for r in runs),
         seeds=runs,
         seed_spread=float(np.sqrt(stack.var(axis=0).mean())),
     )
@@ -605,9 +767,15 @@ def _prepare_fit(
 
 
 def _restoration(
-    preset: Preset, problem: _Problem, prepared: _PreparedFit, result: FitResult, overrides: dict[str, Any]
+    preset: Preset,
+    problem: _Problem,
+    prepared: _PreparedFit,
+    result: FitResult,
+    overrides: dict[str, Any],
+    at_once: int = 1,
 ) -> Restoration:
-    """A fit's result as a :class:`Restoration`: the image in the input's form and the record of the run."""
+    """A fit's result as a :class:`Restoration`: the image in the input's form and the record of the run
+    (``at_once``: the fits stepped together with it, itself included)."""
     settings, regularizer, torch_device = prepared.settings, prepared.regularizer, resolve_device(problem.device)
     record = RunRecord(
         task=preset.task,
@@ -635,6 +803,7 @@ def _restoration(
         seconds=result.seconds,
         channels_last=result.channels_last,
         amp=result.amp,
+        at_once=at_once,
         extra=dict(problem.extra or {}),
     )
     pixels = np.clip(as_numpy_image(result.image), 0, 1)
@@ -647,11 +816,10 @@ def _restoration(
     return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
 
 
-def run_classical(preset: Preset, source: Image, overrides: dict[str, Any], squeeze: bool = False) -> Restoration:
-    """Run the row's classical solver with its options (``lam`` and the solver's own) overridden."""
+def _run_classical(plan: Plan) -> Restoration:
+    """Run a classical row's solver with its options (``lam`` and the solver's own) overridden."""
+    preset, source, overrides = plan.preset, plan.problem.source, plan.overrides
     solve = SOLVERS.get(preset.solver)
-    allowed = set(preset.solver_options) | {"reference", "progress"}
-    _check_names(overrides, allowed, preset.method)
     options = dict(preset.solver_options)
     options.update({k: v for k, v in overrides.items() if k in preset.solver_options and v is not None})
     start = time.perf_counter()
@@ -666,7 +834,8 @@ def run_classical(preset: Preset, source: Image, overrides: dict[str, Any], sque
         output_source=preset.method,
         seconds=seconds,
     )
-    return Restoration(output=source.with_pixels(pixels), history=History(), record=record, squeeze=squeeze)
+    output = source.with_pixels(pixels)
+    return Restoration(output=output, history=History(), record=record, squeeze=plan.problem.squeeze)
 
 
-__all__ = ["Overrides", "Restoration", "checkpoint_files", "run_classical", "run_dip"]
+__all__ = ["Overrides", "Plan", "Restoration", "checkpoint_files", "plan_classical", "plan_dip", "run_together"]

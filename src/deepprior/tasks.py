@@ -1,5 +1,10 @@
 """The public restoration functions: one per task, each a thin front of its rows in the preset table.
 
+Each is written as the plan of its restoration (:class:`deepprior.restore.Plan`: the row, the image, its
+observation and operator, checked); :func:`_task` makes the function that plans and runs it, and keeps the planner
+as the function's ``.plan`` (``deepprior.denoise.plan(image, ...)``, the same arguments) for
+:func:`deepprior.restore.run_together`, which steps several images' fits at once.
+
 Every function takes the image as an array ((H, W) or (H, W, C); floats in [0, 1] or integers scaled by their
 dtype's maximum; 2 or 4 channels carry alpha, which is passed through untouched) or a
 :class:`deepprior.image.Image`, and returns a :class:`deepprior.restore.Restoration`. Defaults come from
@@ -8,8 +13,11 @@ dtype's maximum; 2 or 4 channels carry alpha, which is passed through untouched)
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol
 
 import numpy as np
 
@@ -23,7 +31,32 @@ INVERTED_MASK_KNOWN = 0.3
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .restore import Overrides, Restoration
+    from .restore import Overrides, Plan, Restoration
+
+P = ParamSpec("P")
+
+
+class Task(Protocol[P]):
+    """A task function: calling it restores (a :class:`deepprior.restore.Restoration`); its ``.plan``, with the
+    same arguments, returns the checked :class:`deepprior.restore.Plan` instead, not yet run."""
+
+    plan: Callable[P, Plan]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Restoration: ...
+
+
+def _task(plan: Callable[P, Plan]) -> Task[P]:
+    """Make the task function from its planner, whose name, docstring and arguments it takes."""
+
+    @functools.wraps(plan)
+    def task(*args: P.args, **kwargs: P.kwargs) -> Restoration:
+        return plan(*args, **kwargs).run()
+
+    task.__signature__ = inspect.signature(plan).replace(return_annotation="Restoration")  # type: ignore[attr-defined]
+    task.__annotations__ = {**plan.__annotations__, "return": "Restoration"}
+    task.plan = plan  # type: ignore[attr-defined]
+    plan.__doc__ = f"Plan :func:`{plan.__name__}` without running it: the same arguments, checked; a Plan."
+    return task  # type: ignore[return-value]
 
 
 def _blind(
@@ -34,11 +67,11 @@ def _blind(
     seed: int,
     device: str,
     overrides: dict[str, Any],
-) -> Restoration:
+) -> Plan:
     """A task whose forward model is the identity (denoise, deblock, smooth); pixels the image marks missing
     (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are left out of the fit and filled in."""
     from .operators import Identity, Mask
-    from .restore import run_classical, run_dip
+    from .restore import plan_classical, plan_dip
 
     preset = get_preset(task, method, profile)
     source = as_image(image)
@@ -46,13 +79,13 @@ def _blind(
     if preset.kind == "classical":
         if source.missing is not None:
             raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
-        return run_classical(preset, source, overrides, squeeze=squeeze)
+        return plan_classical(preset, source, overrides, squeeze=squeeze)
     operator, observation, extra = Identity(), source.pixels, {}
     if source.missing is not None:
         known = ~source.missing
         operator, observation = Mask(known), source.pixels * known[..., None]
         extra = {"missing_fraction": float(source.missing.mean())}
-    return run_dip(
+    return plan_dip(
         preset,
         source,
         observation,
@@ -66,6 +99,7 @@ def _blind(
     )
 
 
+@_task
 def denoise(
     image: ImageLike,
     *,
@@ -74,7 +108,7 @@ def denoise(
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
-) -> Restoration:
+) -> Plan:
     r"""Blind denoising with Deep Image Prior.
 
     Fits :math:`\min_\theta \frac{1}{N}\|g_\theta(z + \sigma_{reg}\varepsilon) - y\|^2` from a random start and
@@ -130,6 +164,7 @@ def denoise(
     return _blind("denoise", image, method, preset, seed, device, dict(overrides))
 
 
+@_task
 def deblock(
     image: ImageLike,
     *,
@@ -138,7 +173,7 @@ def deblock(
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
-) -> Restoration:
+) -> Plan:
     r"""Blind JPEG artifact removal (A = I).
 
     Parameters
@@ -176,6 +211,7 @@ def deblock(
     return _blind("deblock", image, method, preset, seed, device, dict(overrides))
 
 
+@_task
 def smooth(
     image: ImageLike,
     method: str | None = None,
@@ -185,7 +221,7 @@ def smooth(
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
-) -> Restoration:
+) -> Plan:
     r"""Edge-preserving smoothing: flatten textures and small details, keep strong edges.
 
     The ℓ0 methods minimise :math:`\|S - I\|^2 + \lambda \|\nabla S\|_0`; DIP-ℓ0 puts a network behind S and
@@ -234,6 +270,7 @@ def smooth(
     return _blind("smooth", image, method, preset, seed, device, dict(overrides))
 
 
+@_task
 def super_resolve(
     image: ImageLike,
     scale: int = 4,
@@ -243,7 +280,7 @@ def super_resolve(
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
-) -> Restoration:
+) -> Plan:
     r"""Super-resolution by an integer ``scale``: fits :math:`D(g_\theta(z))` to the low-resolution image, where D
     is DIP's Lanczos-2 downsampler, and returns the (scale·H, scale·W) image.
 
@@ -280,7 +317,7 @@ def super_resolve(
     (32, 32, 3)
     """
     from .operators import LanczosDownsampler
-    from .restore import run_dip
+    from .restore import plan_dip
 
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer, float)) or scale != int(scale) or scale < 2:
         raise InputError(f"the scale must be an integer >= 2, got {scale!r}")
@@ -293,7 +330,7 @@ def super_resolve(
         from skimage.transform import resize
 
         alpha = resize(source.alpha, size, order=3, anti_aliasing=False).astype(np.float32).clip(0, 1)
-    return run_dip(
+    return plan_dip(
         get_preset("super-resolve", method, preset).for_scale(scale),
         source,
         source.pixels,
@@ -308,6 +345,7 @@ def super_resolve(
     )
 
 
+@_task
 def inpaint(
     image: ImageLike,
     mask: Any = None,
@@ -318,7 +356,7 @@ def inpaint(
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
-) -> Restoration:
+) -> Plan:
     r"""Inpainting: fits the known pixels only, :math:`\min_\theta \frac{1}{N}\|m \odot (g_\theta(z) - y)\|^2`,
     and fills in the missing ones.
 
@@ -363,7 +401,7 @@ def inpaint(
     (32, 32)
     """
     from .operators import Mask
-    from .restore import run_dip
+    from .restore import plan_dip
 
     row = get_preset("inpaint", kind, preset)
     source = as_image(image)
@@ -389,7 +427,7 @@ def inpaint(
             stacklevel=2,
         )
     observed = source.pixels * known[..., None]
-    restoration = run_dip(
+    return plan_dip(
         row,
         source,
         observed,
@@ -400,12 +438,17 @@ def inpaint(
         overrides=dict(overrides),
         squeeze=np.ndim(image) == 2,
         extra={"known_fraction": float(known.mean()), "raw_output": bool(raw_output)},
+        finish=None if raw_output else functools.partial(_keep_known, known, source.pixels),
     )
-    if not raw_output:
-        restoration.output.pixels = np.where(known[..., None], source.pixels, restoration.output.pixels)
+
+
+def _keep_known(known: np.ndarray, pixels: np.ndarray, restoration: Restoration) -> Restoration:
+    """Inpainting's result: the known pixels as given, the network's values only where pixels are missing."""
+    restoration.output.pixels = np.where(known[..., None], pixels, restoration.output.pixels)
     return restoration
 
 
+@_task
 def flash_noflash(
     flash: ImageLike,
     noflash: ImageLike,
@@ -414,7 +457,7 @@ def flash_noflash(
     seed: int = 0,
     device: str = "auto",
     **overrides: Unpack[Overrides],
-) -> Restoration:
+) -> Plan:
     r"""Flash/no-flash fusion: the flash image is the network input z, the no-flash image the target, so the
     result has the no-flash lighting with the flash image's detail.
 
@@ -448,7 +491,7 @@ def flash_noflash(
     (32, 32, 3)
     """
     from .operators import Identity
-    from .restore import run_dip
+    from .restore import plan_dip
 
     guide = as_image(flash, "flash image")
     source = as_image(noflash, "no-flash image")
@@ -459,7 +502,7 @@ def flash_noflash(
         )
     if np.ptp(guide.pixels) == 0:  # z without any variation: BatchNorm's first statistics are all zero
         raise InputError("the flash image is uniform: it has no detail for the result to take")
-    return run_dip(
+    return plan_dip(
         get_preset("flash-noflash", profile=preset),
         source,
         source.pixels,
@@ -473,7 +516,7 @@ def flash_noflash(
     )
 
 
-__all__ = ["deblock", "denoise", "flash_noflash", "inpaint", "smooth", "super_resolve"]
+__all__ = ["Task", "deblock", "denoise", "flash_noflash", "inpaint", "smooth", "super_resolve"]
 
 
 def __getattr__(name: str) -> Any:
