@@ -49,6 +49,7 @@ import argparse
 import dataclasses
 import inspect
 import json
+import math
 import sys
 import time
 import traceback
@@ -132,6 +133,23 @@ class Campaign:
             if row.get("stage") == measured_by and row.get("ok") and row.get("computed") and row.get("seconds")
         }
         return max(rates, key=rates.__getitem__) if rates else 1
+
+    def suite_at_once(self) -> int:
+        """DIP fits of one size stepped together in the suites (the runner's ``at_once``): the ``batch-seeds``
+        stage's seeds (4) where stepping them together did more fits per hour than one at a time at every width it
+        measured, else 1."""
+        path = self.out / CAMPAIGN_FILE
+        rates: dict[tuple[int, str], float] = {}
+        for row in common.read_jsonl(path) if path.exists() else []:
+            if row.get("stage") == "batch-seeds" and row.get("ok"):
+                rates[(row["width"], row["mode"])] = row["fits_per_hour"]
+        widths = {width for width, _ in rates}
+        wins = [rates.get((width, "together"), 0.0) > rates.get((width, "one at a time"), math.inf) for width in widths]
+        if not (wins and all(wins)):
+            return 1
+        from benchmarks import bench_batch_seeds
+
+        return bench_batch_seeds.SEEDS
 
     def record(self, stage: str, **row: Any) -> None:
         """Append one measurement (flushed to disk at once)."""
@@ -599,19 +617,23 @@ def _suites(
     jobs: int | None = None,
     fresh: bool = False,
     measured_by: str = "throughput",
+    at_once: int | None = None,
 ) -> None:
     """Run each ``(suite, methods)`` through the suite runner at the campaign's profile; ``channels``, ``limit``
     and ``iterations`` override the profile's (on the GPU, in the suite runner's ``full`` profile, since the
     paper profile takes no overrides), ``results`` names the folder (one per set of overrides: a results file holds
     one profile setting), ``jobs`` the fits at once (default: the campaign's, as ``measured_by`` found fastest);
-    ``fresh`` discards earlier results instead of resuming them."""
+    ``fresh`` discards earlier results instead of resuming them, ``at_once`` the DIP fits of one size stepped
+    together (default: as ``batch-seeds`` found fastest, :meth:`Campaign.suite_at_once`; then one process)."""
     from benchmarks.suite.runner import BenchRequest, run_suite
 
     profile = campaign.profile
     suite_profile = profile.suite_profile
     if (channels is not None or iterations is not None) and suite_profile == "paper":
         suite_profile = "full"
-    jobs = jobs or campaign.suite_jobs(measured_by)
+    if at_once is None:  # DIP-ℓ0's regulariser fits one at a time: its suites use worker processes instead
+        at_once = 1 if measured_by == "throughput-l0" or campaign.jobs > 1 else campaign.suite_at_once()
+    jobs = jobs or (1 if at_once > 1 else campaign.suite_jobs(measured_by))
     for suite, methods in suites:
         start = time.perf_counter()
         request = BenchRequest(
@@ -621,6 +643,7 @@ def _suites(
             limit=profile.limit if limit is None else min(limit, profile.limit or limit),
             device=str(campaign.device),
             jobs=jobs,
+            at_once=at_once,
             data_dir=campaign.data_dir,
             results_dir=campaign.out / results,
             progress=False,
@@ -640,6 +663,7 @@ def _suites(
                 results=str(summary.results_path),
                 seconds=time.perf_counter() - start,
                 jobs=jobs,
+                at_once=at_once,
             )
         except Exception as exc:
             campaign.record(stage, suite=suite, ok=False, error=f"{type(exc).__name__}: {exc}")
@@ -678,6 +702,7 @@ def _throughput(campaign: Campaign, stage: str, suite: str, method: str, steps: 
             iterations=campaign.profile.iterations or steps,
             jobs=jobs,
             fresh=True,  # a resumed measurement would time part of the work
+            at_once=1,  # worker processes, each fitting one image at a time
         )
 
 

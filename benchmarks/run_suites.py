@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="entries run at once in N worker processes (for an accelerator that one fit does not fill; default 1)",
     )
     parser.add_argument(
+        "--at-once",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="step up to N DIP fits of one method and image size together in this process (deepprior's "
+        "run_together; rows with a regulariser and classical methods run one at a time; default 1)",
+    )
+    parser.add_argument(
         "--ray",
         nargs="?",
         const="auto",
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             device=args.device,
             jobs=args.jobs,
+            at_once=args.at_once,
             ray=args.ray,
             gpus_per_fit=args.gpus_per_fit,
             threads=args.threads,

@@ -306,7 +306,7 @@ def test_running_together_refuses_what_cannot_be_stepped_together():
     cases = {
         "whole number >= 1": ([deepprior.denoise.plan(noisy, **options)], 0),
         "classical solver": ([deepprior.smooth.plan(noisy, "region-fusion")], 2),
-        "have no regulariser": ([deepprior.denoise.plan(noisy, regularizer="tv", **options)] * 2, 2),
+        "has a regulariser": ([deepprior.denoise.plan(noisy, regularizer="tv", **options)] * 2, 2),
     }
     for message, (plans, at_once) in cases.items():
         with pytest.raises(InputError, match=message):

@@ -512,3 +512,21 @@ def test_the_crops_scripts_parse_their_arguments_and_fit_every_member(shared_dat
     outputs = fit_members(_echo_member, samples, 2, jobs=1)
     np.testing.assert_array_equal(outputs["F16"][1], samples["F16"].inputs["observation"])
     assert sorted(outputs["F16"]) == [0, 1]
+
+
+def test_entries_of_one_method_and_size_are_stepped_together_and_score_as_one_at_a_time(tmp_path, shared_data):
+    methods = ["dip", "dip-tv", "tv-chambolle"]
+    together = run_suite(request(tmp_path / "together", shared_data, methods=methods, limit=3, at_once=2))
+    alone = run_suite(request(tmp_path / "alone", shared_data, methods=methods, limit=3))
+    assert together.failures == [] and together.computed == alone.computed == 9
+    entries = {
+        name: {(e["image"], e["method"]): e for e in load_results(summary.results_path)["entries"]}
+        for name, summary in (("together", together), ("alone", alone))
+    }
+    stepped = {key: e["settings"].get("at_once") for key, e in entries["together"].items() if key[1] == "dip"}
+    assert sorted(stepped.values(), key=str) == [2, 2, None]  # two images in one batch, the third alone
+    assert all("at_once" not in e["settings"] for key, e in entries["together"].items() if key[1] != "dip")
+    for key, entry in entries["together"].items():  # a regulariser's and a classical method's entries ran alone
+        assert entry["psnr"] == pytest.approx(entries["alone"][key]["psnr"], abs=0.05)
+    with pytest.raises(InputError, match="not with --jobs"):
+        run_suite(request(tmp_path, shared_data, at_once=2, jobs=2))

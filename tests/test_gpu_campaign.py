@@ -94,6 +94,18 @@ def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_meas
     )
     assert campaign.suite_jobs("throughput-l0") == 4 and campaign.suite_jobs() == 2
     assert dataclasses.replace(campaign, jobs=3).suite_jobs() == 3
+    assert campaign.suite_at_once() == 1  # batch-seeds has measured nothing: one fit at a time
+    for width, mode, rate in [(32, "one at a time", 100.0), (32, "together", 300.0), (128, "one at a time", 90.0)]:
+        common.append_jsonl(
+            tmp_path / gpu_campaign.CAMPAIGN_FILE,
+            {"stage": "batch-seeds", "width": width, "mode": mode, "fits_per_hour": rate, "ok": True},
+        )
+    assert campaign.suite_at_once() == 1  # 128 channels stepped together: not measured (it failed, say)
+    common.append_jsonl(
+        tmp_path / gpu_campaign.CAMPAIGN_FILE,
+        {"stage": "batch-seeds", "width": 128, "mode": "together", "fits_per_hour": 120.0, "ok": True},
+    )
+    assert campaign.suite_at_once() == 4  # together won at both widths: the suites step 4 fits at once
 
 
 def test_the_step_timer_times_only_the_steps_after_the_warm_up():

@@ -187,13 +187,16 @@ def _compact_settings(record: Any) -> dict[str, Any]:
         keep["seeds"] = [{k: fit[k] for k in ("seed", "iterations_run", "output_source")} for fit in record.seeds]
         keep["seed_spread"] = record.seed_spread
     keep["fit_seconds"] = record.seconds  # the fit alone; the entry's wall_seconds covers reading to result
+    if record.at_once > 1:  # stepped together with others (the runner's at_once): the seconds are the batch's
+        keep["at_once"] = record.at_once
     if record.refinement:  # the step after the fit, the σ it estimated and its own time
         keep["refinement"] = {k: record.refinement[k] for k in ("name", "sigma", "seconds")}
     keep.update(record.extra)
     return keep
 
 
-def _from_restoration(restoration: Any) -> MethodOutput:
+def from_restoration(restoration: Any) -> MethodOutput:
+    """A deepprior :class:`~deepprior.restore.Restoration` as a method's output."""
     record = restoration.record
     image = np.asarray(restoration.image, dtype=np.float32)
     if image.ndim == 2:
@@ -201,37 +204,42 @@ def _from_restoration(restoration: Any) -> MethodOutput:
     return MethodOutput(image, record.iterations_run, _compact_settings(record), record.device, record.device_name)
 
 
-def _dip(method: str, profile: str | None = None) -> Callable[[Sample, str, RunOptions], MethodOutput]:
+@dataclass(frozen=True)
+class _Dip:
     """A DIP benchmark method. Without ``profile``: the papers' fixed step counts. With one: the library exactly
-    as a user calls it with ``preset=profile`` (its ground-truth-free stop where the row has one)."""
+    as a user calls it with ``preset=profile`` (its ground-truth-free stop where the row has one). Calling it runs
+    an entry; :meth:`plan` sets the entry up without running it, for the runner to step several together."""
 
-    def run(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    method: str
+    profile: str | None = None
+
+    def plan(self, sample: Sample, task: str, options: RunOptions) -> Any:
+        """The entry's :class:`deepprior.restore.Plan` (the public task's ``.plan``)."""
         from deepprior import tasks
 
         kwargs = _fit_options(options)
-        if profile is not None:
-            kwargs["preset"] = profile
+        if self.profile is not None:
+            kwargs["preset"] = self.profile
             if options.iterations is None:
                 del kwargs["stop"]
-        public, row, regularizer = _row(method, task)
+        public, row, regularizer = _row(self.method, task)
         # the quick profile cuts the steps on purpose: the library's under-fitting warning is noise here
         warnings.filterwarnings("ignore", message=r"iterations=\d+ is far below", category=UserWarning)
         if regularizer is not None:
             kwargs["regularizer"] = regularizer
         observation = sample.observation
         if public in ("denoise", "deblock", "smooth"):
-            restoration = getattr(tasks, public)(observation, method=row, **kwargs)
-        elif public == "super-resolve":
-            restoration = tasks.super_resolve(observation, scale=int(sample.meta["scale"]), **kwargs)
-        elif public == "inpaint":  # scored as the paper scores it: the network's whole output
-            restoration = tasks.inpaint(observation, sample.inputs["mask"], kind=row, raw_output=True, **kwargs)
-        elif public == "flash-noflash":
-            restoration = tasks.flash_noflash(sample.inputs["flash"], observation, **kwargs)
-        else:
-            raise InputError(f"DIP does not handle the task {task!r}")
-        return _from_restoration(restoration)
+            return getattr(tasks, public).plan(observation, method=row, **kwargs)
+        if public == "super-resolve":
+            return tasks.super_resolve.plan(observation, scale=int(sample.meta["scale"]), **kwargs)
+        if public == "inpaint":  # scored as the paper scores it: the network's whole output
+            return tasks.inpaint.plan(observation, sample.inputs["mask"], kind=row, raw_output=True, **kwargs)
+        if public == "flash-noflash":
+            return tasks.flash_noflash.plan(sample.inputs["flash"], observation, **kwargs)
+        raise InputError(f"DIP does not handle the task {task!r}")
 
-    return run
+    def __call__(self, sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+        return from_restoration(self.plan(sample, task, options).run())
 
 
 def _deepinv_dip(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
@@ -385,7 +393,7 @@ register(
         "DIP",
         "dip",
         DIP_TASKS,
-        _dip("dip"),
+        _Dip("dip"),
         description="Deep Image Prior with the task preset (the paper's network and settings)",
     )
 )
@@ -395,7 +403,7 @@ register(
         "DIP-TV",
         "dip",
         DIP_TASKS,
-        _dip("dip-tv"),
+        _Dip("dip-tv"),
         description="DIP + λ·TV for the whole fit (λ: the task's dip-tv preset row)",
     )
 )
@@ -405,7 +413,7 @@ register(
         "two-stage DIP-TV",
         "dip",
         DIP_TASKS,
-        _dip("two-stage-tv"),
+        _Dip("two-stage-tv"),
         description="DIP + λ·TV for the first third of the steps, then plain DIP",
     )
 )
@@ -415,7 +423,7 @@ register(
         "DIP-ℓ0",
         "dip",
         frozenset({"smooth", "deblock", "denoise"}),
-        _dip("dip-l0"),
+        _Dip("dip-l0"),
         requires="l0",
         description="DIP-ℓ0 by ADMM + Region Fusion (λ = 0.025; β = 2.25 smoothing, 2.0 JPEG)",
     )
@@ -427,7 +435,7 @@ for _name in PROFILES:
             f"DIP ({_name} preset)",
             "dip",
             DIP_TASKS,
-            _dip("dip", _name),
+            _Dip("dip", _name),
             description=f"the task's DIP row, preset={_name!r}, as a user runs it (its own stop)",
         )
     )
@@ -437,7 +445,7 @@ for _name in PROFILES:
             f"DIP-ℓ0 ({_name} preset)",
             "dip",
             frozenset({"smooth", "deblock", "denoise"}),
-            _dip("dip-l0", _name),
+            _Dip("dip-l0", _name),
             requires="l0",
             description=f"DIP-ℓ0, preset={_name!r}, as a user runs it",
         )

@@ -43,6 +43,7 @@ class BenchRequest:
     limit: int | None = None  # None: the profile's default (quick: the suite's quick_limit); 0: all images
     device: str = "auto"
     jobs: int = 1
+    at_once: int = 1  # DIP fits of one method and image size stepped together in one process (run_together)
     threads: int | None = None  # torch CPU threads (None: torch's default; per worker with jobs > 1)
     data_dir: str | os.PathLike[str] | None = None
     results_dir: str | os.PathLike[str] = DEFAULT_RESULTS
@@ -91,7 +92,13 @@ def compute_entry(
     run_options = RunOptions(seed=seed, **options)
     start = time.perf_counter()
     output: MethodOutput = method.run(sample, suite.task, run_options)
-    wall = time.perf_counter() - start
+    return measure(suite, method_name, sample, output, time.perf_counter() - start)
+
+
+def measure(
+    suite: Suite, method_name: str, sample: Sample, output: MethodOutput, wall: float
+) -> tuple[dict[str, Any], Any]:
+    """A method's output scored as the entry stores it (and the output image, quantised as saved)."""
     image = quantize(output.image)  # scored as saved: 8 bits, like the papers' published images
     if image.shape != sample.output_shape:
         raise InputError(f"{method_name} returned {image.shape}, expected {sample.output_shape}")
@@ -206,8 +213,10 @@ def check_request(request: BenchRequest) -> tuple[Suite, Profile, list[str], lis
     profile = PROFILES[request.profile].with_overrides(
         crop=request.crop, iterations=request.iterations, channels=request.channels
     )
-    if request.seeds < 1 or request.jobs < 1:
-        raise InputError("--seeds and --jobs must be at least 1")
+    if request.seeds < 1 or request.jobs < 1 or request.at_once < 1:
+        raise InputError("--seeds, --jobs and --at-once must be at least 1")
+    if request.at_once > 1 and (request.jobs > 1 or request.ray):
+        raise InputError("--at-once steps fits together in this process: not with --jobs or --ray")
     if request.limit is not None and request.limit < 0:
         raise InputError(f"--limit must be >= 0, got {request.limit}")
     methods, notes = resolve_methods(suite, request.methods)
@@ -302,6 +311,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             "seeds": request.seeds,
             "limit": limit,
             "jobs": request.jobs,
+            "at_once": request.at_once,
             "threads": request.threads,
             "device": device_label,
             "data_dir": str(root),
@@ -375,7 +385,9 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     remaining = sum(weights[(i.name, m, s)] for i, m, s in todo)
     bar = _Bar(suite.name, total, total - remaining, len(plan), summary.skipped, request.progress)
     try:
-        if (request.jobs == 1 and not request.ray) or len(todo) <= 1:
+        if request.at_once > 1:
+            _run_together(request.at_once, todo, suite, options, sample_of, record, fail, bar, weights)
+        elif (request.jobs == 1 and not request.ray) or len(todo) <= 1:
             for item, method, seed in todo:
                 bar.describe(item.name, method, seed)
                 try:
@@ -413,6 +425,78 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         summary.contact_sheet = report.write_contact_sheet(path, data)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _run_together(
+    at_once: int,
+    todo: list[tuple[Item, str, int]],
+    suite: Suite,
+    options: dict[str, Any],
+    sample_of: Any,
+    record: Any,
+    fail: Any,
+    bar: Any,
+    weights: dict[tuple[str, str, int], float],
+) -> None:
+    """Run the entries with up to ``at_once`` fits of one method, image size and settings stepped together
+    (:func:`deepprior.restore.run_together`); the entries that cannot be (classical methods, regularisers,
+    deepinv) run one at a time. Each entry's ``wall_seconds`` is its batch's."""
+    from benchmarks.suite.methods import from_restoration
+    from deepprior.restore import run_together
+
+    Waiting = tuple[Item, str, int, Sample, Any]
+
+    def done(entry: Waiting, output: MethodOutput | None, wall: float, error: BaseException | None = None) -> None:
+        item, method, seed, sample, _ = entry
+        bar.describe(item.name, method, seed)
+        try:
+            if error is not None:
+                raise error
+            assert output is not None
+            measured, image = measure(suite, method, sample, output, wall)
+        except Exception as exc:  # one failed entry must not lose the others
+            if os.environ.get("DEEPPRIOR_DEBUG"):
+                raise
+            fail(item, method, seed, exc)
+        else:
+            record(item, method, seed, sample, measured, image)
+        bar.advance(weights[(item.name, method, seed)])
+
+    def flush(batch: list[Waiting]) -> None:
+        start = time.perf_counter()
+        try:
+            restorations = run_together([entry[4] for entry in batch], at_once=at_once)
+        except Exception as exc:
+            for entry in batch:
+                done(entry, None, 0.0, exc)
+            return
+        wall = time.perf_counter() - start
+        for entry, restoration in zip(batch, restorations):
+            done(entry, from_restoration(restoration), wall)
+
+    waiting: dict[Any, list[Waiting]] = {}
+    for item, method, seed in todo:
+        runner = METHODS.get(method).run
+        start = time.perf_counter()
+        sample = None
+        try:
+            sample = sample_of(item)
+            run_options = RunOptions(seed=seed, **options)
+            plan = runner.plan(sample, suite.task, run_options) if hasattr(runner, "plan") else None
+            if plan is None or plan.batch_key is None:  # it cannot be stepped with others: alone
+                output = runner(sample, suite.task, run_options) if plan is None else from_restoration(plan.run())
+                done((item, method, seed, sample, None), output, time.perf_counter() - start)
+                continue
+        except Exception as exc:
+            done((item, method, seed, sample, None), None, 0.0, exc)
+            continue
+        key = (method, plan.batch_key)
+        batch = waiting.setdefault(key, [])
+        batch.append((item, method, seed, sample, plan))
+        if sum(entry[4].seeds for entry in batch) >= at_once:
+            flush(waiting.pop(key))
+    for batch in waiting.values():
+        flush(batch)
 
 
 def _run_pool(

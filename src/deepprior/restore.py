@@ -337,8 +337,9 @@ class Plan:
     @property
     def batch_key(self) -> tuple[Any, ...] | None:
         """What plans must share to be stepped together: the row, the sizes of the image, the observation and
-        the guide, the device and the overrides that shape the fit; None for a plan that fits no network."""
-        if self.preset.kind == "classical":
+        the guide, the device and the overrides that shape the fit; None for a plan that cannot be (a classical
+        solver, or a regulariser: :func:`deepprior.batch.fit_batch` fits networks alone)."""
+        if self.preset.kind == "classical" or self.overrides.get("regularizer") or self.preset.regularizer:
             return None
         problem = self.problem
         shaping = tuple(
@@ -413,8 +414,8 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
     Raises
     ------
     InputError
-        ``at_once`` below 1; a plan with a regulariser, a classical solver, callbacks or ``optimize_input`` /
-        ``compile`` (with ``at_once`` above 1); plans whose fits differ in settings.
+        ``at_once`` below 1; with ``at_once`` above 1, a plan with a regulariser, a classical solver,
+        callbacks or ``optimize_input`` / ``compile``.
     DeviceError
         The device ran out of memory, or would for this many fits at once.
 
@@ -432,7 +433,8 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
         return [plan.run() for plan in plans]
     for plan in plans:
         if plan.batch_key is None:
-            raise InputError(f"{plan.preset.method} is a classical solver: it fits no network to step together")
+            what = "is a classical solver" if plan.preset.kind == "classical" else "has a regulariser"
+            raise InputError(f"{plan.preset.method} {what}: it cannot be stepped together with other fits")
     results: dict[int, Restoration] = {}
     for group in _batches(plans, at_once):
         if len(group) == 1 and plans[group[0]].seeds == 1:  # nothing to step it with
