@@ -243,10 +243,16 @@ def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time_and_resumes_from_on
             deepprior.denoise(noisy, **{**options, "batch_seeds": True, **wrong})
 
 
-def test_the_memory_check_counts_every_fit_of_a_batch():
+def test_the_memory_check_counts_every_fit_of_a_batch(monkeypatch):
+    from deepprior import memory
+    from deepprior.errors import DeviceError
+
     net = build_generator("skip", 4, 3, width=8)
     shape = (1, 4, 64, 64)
     assert check_fit_memory(net, shape, torch.device("cpu"), fits=3) == 3 * fit_bytes(net, shape)
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2 * fit_bytes(net, shape))
+    with pytest.raises(DeviceError, match="3 fits at once .* step fewer fits at once"):
+        check_fit_memory(net, shape, torch.device("cpu"), fits=3)
 
 
 def test_the_command_line_steps_the_seeds_together(tmp_path):
@@ -336,10 +342,12 @@ def test_the_command_line_steps_a_folders_images_together(tmp_path, capsys):
     write_image(folder / "tall.png", add_noise(smooth_image(40)[:, :32], 0.1))
     (folder / "broken.png").write_bytes(b"not an image")
     argv = ["denoise", str(folder), "-o", str(out), "--iterations", "3", "--channels", "8", "--threads", "1", "-q"]
-    assert main([*argv, "--batch-images", "2"]) == 1  # the broken image fails alone
+    assert main([*argv, "--batch-images", "2", "--report"]) == 1  # the broken image fails alone
     at_once = {p.stem: json.loads(p.read_text())["at_once"] for p in out.glob("*.json")}
     assert at_once == {"n0": 2, "n1": 2, "n2": 1, "tall": 1}
-    assert sorted(p.name for p in out.iterdir() if p.suffix != ".json") == ["n0.png", "n1.png", "n2.png", "tall.png"]
+    images = sorted(p.name for p in out.iterdir() if p.suffix == ".png")
+    assert images == ["n0.png", "n1.png", "n2.png", "tall.png"] and not list(out.glob("*.pt"))
+    assert "at_once" in (out / "n0.html").read_text() and "at_once" not in (out / "tall.html").read_text()
     capsys.readouterr()
     for refused, message in ((["--method", "dip-tv"], "has the tv regulariser"), (["--save-every", "2"], "save-every")):
         assert main([*argv, "--batch-images", "2", "--overwrite", *refused]) == 2

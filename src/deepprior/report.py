@@ -87,6 +87,7 @@ def _settings_table(record: dict[str, Any]) -> str:
         "output_source",
         "seconds",
         "wall_seconds",
+        "at_once",
         "settings",
         "generator",
         "regularizer",
@@ -97,7 +98,7 @@ def _settings_table(record: dict[str, Any]) -> str:
     )
     rows = []
     for key in keys:
-        if record.get(key) not in (None, {}, []):
+        if record.get(key) not in (None, {}, []) and not (key == "at_once" and record[key] == 1):  # 1: alone
             value = record[key]
             text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
             rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(text)}</td></tr>")
