@@ -25,8 +25,9 @@ Stages (``--stages`` picks some):
    stacked networks stepped together), at 32 and 128 channels: fits per hour, peak memory, PSNRs.
 5. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
    images per hour for each (``--jobs 0`` runs the later stages with the fastest).
-6. ``throughput-l0``: the same for four DIP-ℓ0 fits of NKS images (500 steps), whose v-steps run on the CPU
-   (``--jobs 0`` runs the DIP-ℓ0 suites with the fastest).
+6. ``throughput-l0``: the same for four DIP-ℓ0 fits of NKS images (500 steps), whose v-steps run on the CPU,
+   and the four stepped together in one process (their v-steps in threads at once); ``--jobs 0`` runs the DIP-ℓ0
+   suites the fastest way.
 7. ``denoise``: the 9 colour images at full size, the paper and fast rows with their ground-truth-free stops.
 8. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
    carry the crops' result over to full size?).
@@ -40,7 +41,8 @@ Stages (``--stages`` picks some):
 13. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
 
 Stages 5–13 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
-entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU.
+entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU (``--jobs 0``: the
+fastest way the throughput stages measured, which may be fits of one size stepped together in one process).
 """
 
 from __future__ import annotations
@@ -120,24 +122,27 @@ class Campaign:
     jobs: int
     provenance: dict[str, Any]
 
-    def suite_jobs(self, measured_by: str = "throughput") -> int:
-        """Fits at once for the suites: ``--jobs``, or (``--jobs 0``) the most images per hour that the stage
-        ``measured_by`` measured (``throughput`` for GPU-bound fits, ``throughput-l0`` for DIP-ℓ0's, whose v-steps
-        run on the CPU), else 1."""
+    def suite_mode(self, measured_by: str = "throughput") -> tuple[int, int]:
+        """(worker processes, fits stepped together in each) for the suites: ``--jobs`` one fit at a time each,
+        or (``--jobs 0``) the most images per hour that the stage ``measured_by`` measured (``throughput`` for
+        GPU-bound fits, ``throughput-l0`` for DIP-ℓ0's, whose v-steps run on the CPU), else one process, one fit
+        at a time. GPU-bound fits step together when ``batch-seeds`` found that faster (:meth:`suite_at_once`)."""
         if self.jobs:
-            return self.jobs
+            return self.jobs, 1
+        if measured_by == "throughput" and self.suite_at_once() > 1:
+            return 1, self.suite_at_once()
         path = self.out / CAMPAIGN_FILE
         rates = {
-            row["jobs"]: row["computed"] / row["seconds"]
+            (row["jobs"], row.get("at_once") or 1): row["computed"] / row["seconds"]
             for row in (common.read_jsonl(path) if path.exists() else [])
             if row.get("stage") == measured_by and row.get("ok") and row.get("computed") and row.get("seconds")
         }
-        return max(rates, key=rates.__getitem__) if rates else 1
+        return max(rates, key=rates.__getitem__) if rates else (1, 1)
 
     def suite_at_once(self) -> int:
-        """DIP fits of one size stepped together in the suites (the runner's ``at_once``): the ``batch-seeds``
-        stage's seeds (4) where stepping them together did more fits per hour than one at a time at every width it
-        measured, else 1."""
+        """GPU-bound DIP fits of one size stepped together in the suites (the runner's ``at_once``): the
+        ``batch-seeds`` stage's seeds (4) where stepping them together did more fits per hour than one at a time at
+        every width it measured, else 1."""
         path = self.out / CAMPAIGN_FILE
         rates: dict[tuple[int, str], float] = {}
         for row in common.read_jsonl(path) if path.exists() else []:
@@ -623,17 +628,17 @@ def _suites(
     and ``iterations`` override the profile's (on the GPU, in the suite runner's ``full`` profile, since the
     paper profile takes no overrides), ``results`` names the folder (one per set of overrides: a results file holds
     one profile setting), ``jobs`` the fits at once (default: the campaign's, as ``measured_by`` found fastest);
-    ``fresh`` discards earlier results instead of resuming them, ``at_once`` the DIP fits of one size stepped
-    together (default: as ``batch-seeds`` found fastest, :meth:`Campaign.suite_at_once`; then one process)."""
+    ``fresh`` discards earlier results instead of resuming them; ``jobs`` and ``at_once`` the worker processes
+    and the fits of one size stepped together in each (default: as ``measured_by`` found fastest,
+    :meth:`Campaign.suite_mode`)."""
     from benchmarks.suite.runner import BenchRequest, run_suite
 
     profile = campaign.profile
     suite_profile = profile.suite_profile
     if (channels is not None or iterations is not None) and suite_profile == "paper":
         suite_profile = "full"
-    if at_once is None:  # DIP-ℓ0's regulariser fits one at a time: its suites use worker processes instead
-        at_once = 1 if measured_by == "throughput-l0" or campaign.jobs > 1 else campaign.suite_at_once()
-    jobs = jobs or (1 if at_once > 1 else campaign.suite_jobs(measured_by))
+    if jobs is None or at_once is None:
+        jobs, at_once = campaign.suite_mode(measured_by)
     for suite, methods in suites:
         start = time.perf_counter()
         request = BenchRequest(
@@ -685,24 +690,31 @@ THROUGHPUT_L0_STEPS = 500  # per DIP-ℓ0 fit: 20 outer iterations, each 25 step
 @STAGES.register("throughput-l0")
 def stage_throughput_l0(campaign: Campaign) -> None:
     # DIP-ℓ0 runs its Region Fusion v-step on the CPU between GPU steps: several fits at once may overlap one's
-    # v-step with another's steps, which GPU-bound denoising fits cannot (the throughput stage)
-    _throughput(campaign, "throughput-l0", "smooth-nks", "dip-l0", THROUGHPUT_L0_STEPS)
+    # v-step with another's steps (worker processes), or run their v-steps at once in threads while their GPU
+    # steps are one batched pass (stepped together), which GPU-bound denoising fits cannot gain from
+    _throughput(campaign, "throughput-l0", "smooth-nks", "dip-l0", THROUGHPUT_L0_STEPS, together=THROUGHPUT_TOGETHER)
 
 
-def _throughput(campaign: Campaign, stage: str, suite: str, method: str, steps: int) -> None:
-    """The same 4 full-size fits of ``suite``'s ``method``, one at a time, then 2 and 4 at once, into
-    ``STAGE-jobsN`` folders (``--jobs 0`` then takes the fastest)."""
-    for jobs in THROUGHPUT_JOBS:
+#: Fits of one size that the throughput-l0 stage also steps together in one process (run_together).
+THROUGHPUT_TOGETHER = 4
+
+
+def _throughput(campaign: Campaign, stage: str, suite: str, method: str, steps: int, together: int = 0) -> None:
+    """The same 4 full-size fits of ``suite``'s ``method``, one at a time, then 2 and 4 at once in worker
+    processes, into ``STAGE-jobsN`` folders, and (``together``) that many stepped together in one process, into
+    ``STAGE-togetherN`` (``--jobs 0`` then takes the fastest)."""
+    modes = [(jobs, 1) for jobs in THROUGHPUT_JOBS] + ([(1, together)] if together > 1 else [])
+    for jobs, at_once in modes:
         _suites(
             campaign,
             stage,
             [(suite, [method])],
             limit=4,
-            results=f"{stage}-jobs{jobs}",
+            results=f"{stage}-jobs{jobs}" if at_once == 1 else f"{stage}-together{at_once}",
             iterations=campaign.profile.iterations or steps,
             jobs=jobs,
             fresh=True,  # a resumed measurement would time part of the work
-            at_once=1,  # worker processes, each fitting one image at a time
+            at_once=at_once,
         )
 
 

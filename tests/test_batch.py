@@ -15,7 +15,7 @@ from deepprior.loop import _make_optimizer, fit, padded_size
 from deepprior.memory import check_fit_memory, fit_bytes
 from deepprior.nets import build_generator
 from deepprior.operators import Identity
-from deepprior.registry import GENERATORS
+from deepprior.registry import GENERATORS, REGULARIZERS
 from deepprior.settings import FitSettings
 from helpers import add_noise, smooth_image
 
@@ -130,7 +130,10 @@ class _Kill(Callback):
             raise KeyboardInterrupt
 
 
-def test_a_batch_killed_after_a_checkpoint_resumes_to_the_same_bits(tmp_path):
+@pytest.mark.parametrize("regularized", [False, True], ids=["plain", "admm"])
+def test_a_batch_killed_after_a_checkpoint_resumes_to_the_same_bits(tmp_path, regularized):
+    from deepprior.regularizers.admm import L0ADMM
+
     y = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
 
     def members():
@@ -139,7 +142,9 @@ def test_a_batch_killed_after_a_checkpoint_resumes_to_the_same_bits(tmp_path):
             options = {"iterations": 10, "lr": 0.01, "average": 0.9, "reg_noise_std": 0.05, "check_every": 2}
             net, z, settings = _problem("skip", seed, **options)
             callbacks = [lambda state: state.step == 3] if seed == 0 else []  # ends, and leaves the stack, first
-            out.append(Member(net, z, y, Identity(), settings, callbacks=callbacks))
+            # DIP-ℓ0's splitting, its v-steps (every 2 steps) on both sides of the kill
+            regularizer = L0ADMM(y, lam=0.025, beta=2.25, inner_steps=2) if regularized else None
+            out.append(Member(net, z, y, Identity(), settings, callbacks=callbacks, regularizer=regularizer))
         return out
 
     whole = fit_batch(members(), output_size=(SIZE, SIZE))
@@ -210,6 +215,12 @@ def test_a_batch_refuses_what_it_cannot_fit():
     other_input.z = other_input.z[..., :-1]
     with pytest.raises(InputError, match="inputs of one shape"):
         fit_batch([member(0), other_input])
+    from deepprior.regularizers.tv import TotalVariation
+
+    regularized = member(1)
+    regularized.regularizer = TotalVariation(lam=0.01)
+    with pytest.raises(InputError, match="a regulariser of one kind, or none"):
+        fit_batch([member(0), regularized])
     saving = member(0)
     saving.callbacks = [Checkpointing("unused.pt", 1.0, "fingerprint")]
     with pytest.raises(InputError, match="cannot save checkpoints"):
@@ -235,7 +246,6 @@ def test_batch_seeds_gives_the_ensemble_of_one_fit_at_a_time_and_resumes_from_on
     again = deepprior.denoise(noisy, **saved)  # resumed at its last step: nothing is refitted
     np.testing.assert_array_equal(first.image, again.image)
     for wrong, message in (
-        ({"regularizer": "tv"}, "have no regulariser, and this run has tv"),
         ({"compile": True}, "torch.compile"),
         ({"callbacks": [lambda state: None]}, "cannot take callbacks"),
     ):
@@ -304,6 +314,21 @@ def test_images_of_one_size_are_stepped_together_and_each_is_its_fit_alone():
     assert together[2].image.shape == (40, 32, 3)
 
 
+@pytest.mark.parametrize("name", REGULARIZERS.names())
+def test_every_regulariser_steps_together_as_it_fits_alone(name):
+    """Each member keeps its own regulariser (DIP-ℓ0's v-steps run in threads at once); small steps, so that only
+    the order of sums differs and the ℓ0 step sees (nearly) the same images."""
+    noisy = [add_noise(smooth_image(32), 0.1, seed=k) for k in range(2)]
+    # 26 steps: DIP-ℓ0's splitting takes its first v-step after 25
+    options = {"iterations": 26, "width": 8, "threads": 1, "channels_last": False, "lr": 1e-4, "regularizer": name}
+    alone = [deepprior.denoise(image, **options) for image in noisy]
+    together = deepprior.run_together([deepprior.denoise.plan(image, **options) for image in noisy], at_once=2)
+    for mine, own in zip(together, alone):
+        assert mine.record.at_once == 2 and mine.record.regularizer["name"] == name
+        assert mine.record.output_source == own.record.output_source
+        np.testing.assert_allclose(mine.image, own.image, atol=1e-3)
+
+
 def test_running_together_refuses_what_cannot_be_stepped_together():
     from deepprior.restore import run_together
 
@@ -312,7 +337,6 @@ def test_running_together_refuses_what_cannot_be_stepped_together():
     cases = {
         "whole number >= 1": ([deepprior.denoise.plan(noisy, **options)], 0),
         "classical solver": ([deepprior.smooth.plan(noisy, "region-fusion")], 2),
-        "has a regulariser": ([deepprior.denoise.plan(noisy, regularizer="tv", **options)] * 2, 2),
     }
     for message, (plans, at_once) in cases.items():
         with pytest.raises(InputError, match=message):
@@ -349,6 +373,7 @@ def test_the_command_line_steps_a_folders_images_together(tmp_path, capsys):
     assert images == ["n0.png", "n1.png", "n2.png", "tall.png"] and not list(out.glob("*.pt"))
     assert "at_once" in (out / "n0.html").read_text() and "at_once" not in (out / "tall.html").read_text()
     capsys.readouterr()
-    for refused, message in ((["--method", "dip-tv"], "has the tv regulariser"), (["--save-every", "2"], "save-every")):
-        assert main([*argv, "--batch-images", "2", "--overwrite", *refused]) == 2
+    for refused, message in ((["--method", "region-fusion"], "fits none"), (["--save-every", "2"], "save-every")):
+        command = ["smooth", *argv[1:]] if refused[0] == "--method" else argv
+        assert main([*command, "--batch-images", "2", "--overwrite", *refused]) == 2
         assert message in capsys.readouterr().err

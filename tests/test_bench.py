@@ -523,10 +523,11 @@ def test_entries_of_one_method_and_size_are_stepped_together_and_score_as_one_at
         name: {(e["image"], e["method"]): e for e in load_results(summary.results_path)["entries"]}
         for name, summary in (("together", together), ("alone", alone))
     }
-    stepped = {key: e["settings"].get("at_once") for key, e in entries["together"].items() if key[1] == "dip"}
-    assert sorted(stepped.values(), key=str) == [2, 2, None]  # two images in one batch, the third alone
-    assert all("at_once" not in e["settings"] for key, e in entries["together"].items() if key[1] != "dip")
-    for key, entry in entries["together"].items():  # a regulariser's and a classical method's entries ran alone
+    for method in ("dip", "dip-tv"):  # a regulariser's fits step together too, each with its own
+        stepped = [e["settings"].get("at_once") for key, e in entries["together"].items() if key[1] == method]
+        assert sorted(stepped, key=str) == [2, 2, None]  # two images in one batch, the third alone
+    assert all("at_once" not in e["settings"] for key, e in entries["together"].items() if key[1] == "tv-chambolle")
+    for key, entry in entries["together"].items():
         assert entry["psnr"] == pytest.approx(entries["alone"][key]["psnr"], abs=0.05)
     with pytest.raises(InputError, match="not with --jobs"):
         run_suite(request(tmp_path, shared_data, at_once=2, jobs=2))

@@ -80,20 +80,21 @@ def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_meas
     from benchmarks import common
 
     campaign = gpu_campaign.Campaign(tmp_path, None, gpu_campaign.PROFILES["toy"], None, 0, {})
-    assert campaign.suite_jobs() == 1  # nothing measured yet: one at a time
+    assert campaign.suite_mode() == (1, 1)  # nothing measured yet: one at a time
     for jobs, seconds, ok in [(1, 100.0, True), (2, 60.0, True), (4, 70.0, True), (8, 10.0, False)]:
         common.append_jsonl(
             tmp_path / gpu_campaign.CAMPAIGN_FILE,
             {"stage": "throughput", "jobs": jobs, "computed": 4, "seconds": seconds, "ok": ok},
         )
-    assert campaign.suite_jobs() == 2
-    assert campaign.suite_jobs("throughput-l0") == 1  # DIP-ℓ0's own measurement: none yet
-    common.append_jsonl(
-        tmp_path / gpu_campaign.CAMPAIGN_FILE,
-        {"stage": "throughput-l0", "jobs": 4, "computed": 4, "seconds": 30.0, "ok": True},
-    )
-    assert campaign.suite_jobs("throughput-l0") == 4 and campaign.suite_jobs() == 2
-    assert dataclasses.replace(campaign, jobs=3).suite_jobs() == 3
+    assert campaign.suite_mode() == (2, 1)
+    assert campaign.suite_mode("throughput-l0") == (1, 1)  # DIP-ℓ0's own measurement: none yet
+    for jobs, at_once, seconds in [(4, 1, 30.0), (1, 4, 20.0)]:
+        common.append_jsonl(
+            tmp_path / gpu_campaign.CAMPAIGN_FILE,
+            {"stage": "throughput-l0", "jobs": jobs, "at_once": at_once, "computed": 4, "seconds": seconds, "ok": True},
+        )
+    assert campaign.suite_mode("throughput-l0") == (1, 4) and campaign.suite_mode() == (2, 1)
+    assert dataclasses.replace(campaign, jobs=3).suite_mode() == (3, 1)
     assert campaign.suite_at_once() == 1  # batch-seeds has measured nothing: one fit at a time
     for width, mode, rate in [(32, "one at a time", 100.0), (32, "together", 300.0), (128, "one at a time", 90.0)]:
         common.append_jsonl(
@@ -106,6 +107,7 @@ def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_meas
         {"stage": "batch-seeds", "width": 128, "mode": "together", "fits_per_hour": 120.0, "ok": True},
     )
     assert campaign.suite_at_once() == 4  # together won at both widths: the suites step 4 fits at once
+    assert campaign.suite_mode() == (1, 4) and campaign.suite_mode("throughput-l0") == (1, 4)
 
 
 def test_the_step_timer_times_only_the_steps_after_the_warm_up():

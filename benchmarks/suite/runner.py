@@ -439,8 +439,8 @@ def _run_together(
     weights: dict[tuple[str, str, int], float],
 ) -> None:
     """Run the entries with up to ``at_once`` fits of one method, image size and settings stepped together
-    (:func:`deepprior.restore.run_together`); the entries that cannot be (classical methods, regularisers,
-    deepinv) run one at a time. Each entry's ``wall_seconds`` is its batch's."""
+    (:func:`deepprior.restore.run_together`); the entries that cannot be (classical methods, deepinv) run one at
+    a time. Each entry's ``wall_seconds`` is its batch's."""
     from benchmarks.suite.methods import from_restoration
     from deepprior.restore import run_together
 

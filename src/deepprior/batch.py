@@ -3,17 +3,22 @@
 A small generator leaves most of a GPU idle: its step is bound by kernel launches, not arithmetic, so N fits
 stepped together (:func:`torch.func.vmap` over stacked weights turns each convolution into one grouped
 convolution) may cost little more than one. Each member keeps its own weights, Adam moments, input, jitter stream,
-observation, operator, reference and callbacks, and BatchNorm its own statistics, so a member's result is the one
-:func:`deepprior.loop.fit` gives it alone, up to the order of floating-point sums. A member whose stopping rule
-ends its fit leaves the stack; the others go on.
+observation, operator, regulariser, reference and callbacks, and BatchNorm its own statistics, so a member's
+result is the one :func:`deepprior.loop.fit` gives it alone, up to the order of floating-point sums. A member whose
+stopping rule ends its fit leaves the stack; the others go on. The members' regulariser hooks after a step (DIP-ℓ0's
+ADMM v-steps, Region Fusion on the CPU) run in threads at once, one per member, while nothing else waits on them.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -35,6 +40,7 @@ from .loop import (
 from .nets.base import Generator
 from .operators import Operator
 from .registry import DATA_TERMS
+from .regularizers.base import Regularizer
 from .seeding import torch_generator
 from .settings import FitSettings
 
@@ -47,7 +53,7 @@ UNSUPPORTED = {
 
 @dataclass
 class Member:
-    """One fit of a batch: what :func:`deepprior.loop.fit` takes for it (no regulariser)."""
+    """One fit of a batch: what :func:`deepprior.loop.fit` takes for it."""
 
     net: Generator
     z: torch.Tensor
@@ -56,6 +62,7 @@ class Member:
     settings: FitSettings
     reference: torch.Tensor | None = None
     callbacks: Sequence[Callback | Callable[[FitState], bool | None]] = ()
+    regularizer: Regularizer | None = None
 
 
 @dataclass
@@ -105,6 +112,7 @@ class _MemberState(FitState):
             "params": {name: p.detach()[row].clone() for name, p in stack.params.items()},
             "buffers": {name: b[row].clone() for name, b in stack.buffers.items()},
             "moments": moments,
+            "regularizer": None if self.regularizer is None else copy.deepcopy(self.regularizer.state_dict()),
             **self.features_snapshot(),
         }
 
@@ -118,6 +126,8 @@ class _MemberState(FitState):
                     stack.optimizer.state[p][key][row].copy_(value)
             for name, b in stack.buffers.items():
                 b[row].copy_(snapshot["buffers"][name])
+        if self.regularizer is not None:
+            self.regularizer.load_state_dict(copy.deepcopy(snapshot["regularizer"]))
         self.restore_features(snapshot)
 
 
@@ -147,6 +157,7 @@ class BatchState:
                     "callbacks": [callback.state_dict() for callback in state.callbacks],
                     "kinds": [type(callback).__name__ for callback in state.callbacks],
                     "jitter": None if state.jitter is None else state.jitter.get_state(),
+                    "regularizer": None if state.regularizer is None else copy.deepcopy(state.regularizer.state_dict()),
                     "step": state.step,
                     "stopped": self.stopped[k],
                     "seconds": self.seconds[k],
@@ -189,6 +200,8 @@ class BatchState:
             state.follow_average()
             if state.jitter is not None:
                 state.jitter.set_state(entry["jitter"])
+            if state.regularizer is not None:
+                state.regularizer.load_state_dict(entry["regularizer"])
             state.step, self.stopped[k], self.seconds[k] = entry["step"], entry["stopped"], entry["seconds"]
             if entry["net"] is not None:
                 state.net.load_state_dict(entry["net"])
@@ -209,15 +222,17 @@ def fit_batch(
     """Fit several generators at once, each to its own observation; the results in the members' order.
 
     Each step: z_k,t = z_k + σ_reg·ε_k (ε_k from member k's jitter stream), x = crop(vmap(g)(θ, z_t)) for all
-    members in one batched pass, one Adam step on Σ_k E(A_k·x_k, y_k) — the members share no parameter, so each
-    receives exactly the gradient of its own term — then every member's callbacks run on its own state.
+    members in one batched pass, one Adam step on Σ_k E(A_k·x_k, y_k) + R_k(x_k) — the members share no
+    parameter, so each receives exactly the gradient of its own terms — then the members' regulariser hooks
+    (:meth:`deepprior.regularizers.Regularizer.after_step`, in threads at once) and every member's callbacks on
+    its own state.
 
     Parameters
     ----------
     members
         The fits: generators of one architecture (same class and parameter shapes), inputs of one shape, and the
-        same :class:`deepprior.settings.FitSettings` except for ``seed``; each member's observation, operator,
-        reference and callbacks are its own.
+        same :class:`deepprior.settings.FitSettings` except for ``seed``, and regularisers of one kind or none;
+        each member's observation, operator, regulariser, reference and callbacks are its own.
     output_size
         (H, W) to which every output is centre-cropped; None: no crop.
     device
@@ -238,7 +253,8 @@ def fit_batch(
     Raises
     ------
     InputError
-        No members, members that differ in architecture, input shape or settings, a setting a batch cannot
+        No members, members that differ in architecture, input shape, settings or kind of regulariser, a setting
+        a batch cannot
         offer (compile, optimize_input), a member's own checkpointing, a checkpoint of another
         batch, or a loss that becomes NaN.
     DeviceError
@@ -285,7 +301,17 @@ def fit_batch(
         return functional_call(template, (weights, statistics), (inp,))
 
     forward = vmap(batched_forward)
+
+    def outputs_of(inputs: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            outputs = forward(stack.params, stack.buffers, inputs)
+        outputs = outputs.float()
+        return crop_to(outputs, *output_size) if output_size is not None else outputs
+
     batch = BatchState(states, stack, stopped=[False] * len(states), seconds=[0.0] * len(states))
+    regularized = states[0].regularizer is not None
+    # the members' hooks after a step (ADMM's v-steps: numba, which releases the GIL) run at once, one per thread
+    hooks = ThreadPoolExecutor(min(len(states), os.cpu_count() or 1)) if regularized and len(states) > 1 else None
     first = 0
     try:
         for state in states:
@@ -304,17 +330,17 @@ def fit_batch(
                 noise = [torch.randn(inputs.shape[1:], generator=states[k].jitter, device=device) for k in stack.active]
                 inputs = inputs + settings.reg_noise_std * torch.stack(noise)
             stack.optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                outputs = forward(stack.params, stack.buffers, inputs)
-            outputs = outputs.float()
-            if output_size is not None:
-                outputs = crop_to(outputs, *output_size)
+            outputs = outputs_of(inputs)
             terms = []
             for row, k in enumerate(stack.active):
                 prediction = states[k].operator(outputs[row])
-                terms.append((outputs[row], prediction, data_term(prediction, states[k].observation)))
+                loss = data_term(prediction, states[k].observation)
+                penalty = None if states[k].regularizer is None else states[k].regularizer.penalty(outputs[row], step)
+                terms.append((outputs[row], prediction, loss if penalty is None else loss + penalty))
             torch.stack([loss for _, _, loss in terms]).sum().backward()
             stack.optimizer.step()
+            if regularized:
+                _after_step(step, [states[k].regularizer for k in stack.active], lambda: outputs_of(stack.z), hooks)
             check = (step + 1) % settings.check_every == 0 or last
             ended = []
             for k, (output, prediction, loss) in zip(stack.active, terms):
@@ -354,6 +380,8 @@ def fit_batch(
         for callback in [*callbacks, *(cb for state in states for cb in state.callbacks)]:
             if isinstance(callback, Progress):
                 callback.close()
+        if hooks is not None:
+            hooks.shutdown()
 
     results = []
     for k, state in enumerate(states):
@@ -374,6 +402,35 @@ def fit_batch(
     return results
 
 
+def _after_step(
+    step: int,
+    regularizers: list[Regularizer],
+    clean_outputs: Callable[[], torch.Tensor],
+    pool: ThreadPoolExecutor | None,
+) -> None:
+    """Each active member's :meth:`Regularizer.after_step` (``regularizers`` in row order), in ``pool``'s threads
+    when given; the outputs without jitter or gradients, which a hook may ask for, are computed once for all."""
+    lock, computed = threading.Lock(), []
+
+    def clean(row: int) -> Callable[[], torch.Tensor]:
+        def output() -> torch.Tensor:
+            with lock:
+                if not computed:
+                    with torch.no_grad():
+                        computed.append(clean_outputs())
+            return computed[0][row]
+
+        return output
+
+    calls = [partial(regularizer.after_step, step, clean(row)) for row, regularizer in enumerate(regularizers)]
+    if pool is None:
+        for call in calls:
+            call()
+    else:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()
+
+
 def _common_settings(members: Sequence[Member]) -> FitSettings:
     """The settings all members share (seeds aside), after refusing what a batch cannot fit."""
     if not members:
@@ -388,10 +445,12 @@ def _common_settings(members: Sequence[Member]) -> FitSettings:
             raise InputError("the members of a batched fit must share one generator architecture")
         if member.z.shape != first.z.shape:
             raise InputError("the members of a batched fit must have inputs of one shape")
+        if type(member.regularizer) is not type(first.regularizer):
+            raise InputError("the members of a batched fit must all have a regulariser of one kind, or none")
     asked = [label for name, label in UNSUPPORTED.items() if getattr(shared, name)]
     if asked:
         raise InputError(f"a batched fit cannot offer {', '.join(asked)}: fit these members one at a time")
-    _check_policy(shared, None)
+    _check_policy(shared, first.regularizer)
     return first.settings
 
 
@@ -412,6 +471,7 @@ def _member_state(member: Member, index: int, device: torch.device) -> _MemberSt
         z=member.z.to(device),
         observation=member.observation.to(device),
         operator=member.operator.to(device),
+        regularizer=None if member.regularizer is None else member.regularizer.to(device),
         optimizer=None,  # type: ignore[arg-type]  # one optimiser steps the stack; no member callback needs it
         reference=None if member.reference is None else member.reference.to(device),
         jitter=torch_generator(settings.seed, "jitter", device) if settings.reg_noise_std > 0 else None,

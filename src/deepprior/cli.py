@@ -84,7 +84,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="step the seeds' fits together, one batched pass of their networks per step, instead of one after "
-        "another (for a GPU that one small network leaves idle; not with a regulariser or --save-every)",
+        "another (for a GPU that one small network leaves idle; not with --save-every)",
     )
     group.add_argument(
         "--refine",
@@ -158,8 +158,8 @@ def _add_output_options(parser: argparse.ArgumentParser, batch: bool = False) ->
             type=positive_int,
             metavar="N",
             help="in a folder, step up to N images of one size together, one batched pass of their networks per "
-            "step (for a GPU that one small network leaves idle; not with a regulariser, --save-every or --ray; "
-            "default 1: one at a time)",
+            "step, their regularisers' CPU steps (DIP-l0's) in threads at once (for a GPU that one small network "
+            "leaves idle; not with --save-every or --ray; default 1: one at a time)",
         )
     group.add_argument("--overwrite", action="store_true", help="replace existing outputs (the input itself too)")
     group.add_argument(
@@ -219,14 +219,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     if together and getattr(args, "save_every", None):
         raise InputError(f"{together[0]} cannot be combined with --save-every: snapshots are written one fit at a time")
     if _at_once(args) > 1:
-        row = _row(args)
-        regularizer = args.regularizer or row.regularizer
-        if row.kind == "classical" or regularizer:
-            what = "is a classical solver" if row.kind == "classical" else f"has the {regularizer} regulariser"
-            raise InputError(
-                f"--batch-images steps networks without a regulariser, and {row.method} {what}: restore its images "
-                "one at a time (without --batch-images)"
-            )
+        if _row(args).kind == "classical":
+            raise InputError(f"--batch-images steps networks together, and {_row(args).method} fits none: leave it out")
         if getattr(args, "ray", None):
             raise InputError("--batch-images and --ray: choose one (Ray restores one image per task)")
     if args.average is not None:

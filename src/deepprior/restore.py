@@ -66,8 +66,8 @@ class Overrides(TypedDict, total=False):
 
     Ensembles: ``seeds`` (N independent fits from seeds s, s + 1, ..., s + N − 1, their outputs averaged; the
     preset row's count by default) and ``batch_seeds`` (step them together in one batched loop,
-    :func:`deepprior.batch.fit_batch`, instead of one after another; off by default; not with a regulariser or
-    ``callbacks``; a ``checkpoint`` then holds the whole batch).
+    :func:`deepprior.batch.fit_batch`, instead of one after another; off by default; not with ``callbacks``; a
+    ``checkpoint`` then holds the whole batch).
 
     After the fit: ``refine`` (a name of :data:`deepprior.registry.REFINERS`, run once on the fit's output as the
     pilot, or None for none; the preset row's by default).
@@ -337,9 +337,9 @@ class Plan:
     @property
     def batch_key(self) -> tuple[Any, ...] | None:
         """What plans must share to be stepped together: the row, the sizes of the image, the observation and
-        the guide, the device and the overrides that shape the fit; None for a plan that cannot be (a classical
-        solver, or a regulariser: :func:`deepprior.batch.fit_batch` fits networks alone)."""
-        if self.preset.kind == "classical" or self.overrides.get("regularizer") or self.preset.regularizer:
+        the guide, the device and the overrides that shape the fit; None for a plan that fits no network (a
+        classical solver)."""
+        if self.preset.kind == "classical":
             return None
         problem = self.problem
         shaping = tuple(
@@ -414,8 +414,8 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
     Raises
     ------
     InputError
-        ``at_once`` below 1; with ``at_once`` above 1, a plan with a regulariser, a classical solver,
-        callbacks or ``optimize_input`` / ``compile``.
+        ``at_once`` below 1; with ``at_once`` above 1, a classical solver's plan, or a plan with callbacks or
+        ``optimize_input`` / ``compile``.
     DeviceError
         The device ran out of memory, or would for this many fits at once.
 
@@ -433,8 +433,7 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
         return [plan.run() for plan in plans]
     for plan in plans:
         if plan.batch_key is None:
-            what = "is a classical solver" if plan.preset.kind == "classical" else "has a regulariser"
-            raise InputError(f"{plan.preset.method} {what}: it cannot be stepped together with other fits")
+            raise InputError(f"{plan.preset.method} is a classical solver: it fits no network to step together")
     results: dict[int, Restoration] = {}
     for group in _batches(plans, at_once):
         if len(group) == 1 and plans[group[0]].seeds == 1:  # nothing to step it with
@@ -545,11 +544,6 @@ def _fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
     fits = [(plan, plan.seed + index) for plan in plans for index in range(plan.seeds)]
     shared = {"checkpoint", "resume", "checkpoint_every"}
     prepared = [_prepare_fit(plan.preset, plan.problem, seed, _without(plan.overrides, shared)) for plan, seed in fits]
-    if prepared[0].regularizer is not None:
-        raise InputError(
-            f"fits stepped together have no regulariser, and this run has {prepared[0].regularizer_name}: "
-            "fit one at a time"
-        )
     device = resolve_device(first_plan.problem.device)
     first = prepared[0]
     check_fit_memory(first.net, (1, first.input_channels, *first.z.shape[-2:]), device, fits=len(fits))
@@ -565,7 +559,7 @@ def _fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
 
     def fingerprint() -> str:  # of the whole batch: every member's
         each = [
-            _fingerprint(plan.preset, f.settings, f.net, None, f.input_kind, f.y, f.z)
+            _fingerprint(plan.preset, f.settings, f.net, _described(f), f.input_kind, f.y, f.z)
             for (plan, _), f in zip(fits, prepared)
         ]
         return hashlib.sha256("".join(each).encode()).hexdigest()
@@ -575,13 +569,22 @@ def _fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
     if len(sizes) > 1:
         raise InputError("fits stepped together must restore images of one size")
     operators = [plan.problem.operator for plan, _ in fits]
-    members = [Member(f.net, f.z, f.y, a, f.settings, f.reference) for a, f in zip(operators, prepared)]
+    members = [
+        Member(f.net, f.z, f.y, a, f.settings, f.reference, regularizer=f.regularizer)
+        for a, f in zip(operators, prepared)
+    ]
     results = fit_batch(members, output_size=sizes.pop(), device=device, callbacks=callbacks, resume=resume)
     restorations = iter(
         _restoration(plan.preset, plan.problem, f, r, plan.overrides, at_once=len(fits))
         for (plan, _), f, r in zip(fits, prepared, results)
     )
     return [[next(restorations) for _ in range(plan.seeds)] for plan in plans]
+
+
+def _described(prepared: _PreparedFit) -> dict[str, Any] | None:
+    """The fit's regulariser as the record and the checkpoint's fingerprint describe it (None: none)."""
+    regularizer = prepared.regularizer
+    return None if regularizer is None else {"name": prepared.regularizer_name, **regularizer.describe()}
 
 
 def _without(overrides: dict[str, Any], names: set[str]) -> dict[str, Any]:
@@ -742,15 +745,7 @@ def _prepare_fit(
     reference = _reference_tensor(overrides.get("reference"), image_size, out_channels)
 
     callbacks = list(overrides.get("callbacks") or ()) + ([clock] if clock is not None else [])
-    described = None if regularizer is None else {"name": regularizer_name, **regularizer.describe()}
-    resume = _checkpointing(
-        overrides,
-        callbacks,
-        torch_device,
-        lambda: _fingerprint(preset, settings, net, described, input_kind, y, z),
-        at_end=checkpoint_at_end,
-    )
-    return _PreparedFit(
+    prepared = _PreparedFit(
         settings=settings,
         net=net,
         z=z,
@@ -759,13 +754,22 @@ def _prepare_fit(
         regularizer=regularizer,
         regularizer_name=regularizer_name,
         callbacks=callbacks,
-        resume=resume,
+        resume=None,
         generator=generator,
         generator_options=generator_options,
         input_kind=input_kind,
         input_channels=input_channels,
         padded=padded,
     )
+    described = _described(prepared)
+    prepared.resume = _checkpointing(
+        overrides,
+        callbacks,
+        torch_device,
+        lambda: _fingerprint(preset, settings, net, described, input_kind, y, z),
+        at_end=checkpoint_at_end,
+    )
+    return prepared
 
 
 def _restoration(
@@ -778,7 +782,7 @@ def _restoration(
 ) -> Restoration:
     """A fit's result as a :class:`Restoration`: the image in the input's form and the record of the run
     (``at_once``: the fits stepped together with it, itself included)."""
-    settings, regularizer, torch_device = prepared.settings, prepared.regularizer, resolve_device(problem.device)
+    settings, torch_device = prepared.settings, resolve_device(problem.device)
     record = RunRecord(
         task=preset.task,
         method=preset.method,
@@ -793,7 +797,7 @@ def _restoration(
         input={"kind": prepared.input_kind, "channels": prepared.input_channels, "shape": list(prepared.z.shape)},
         operator={"name": type(problem.operator).__name__},
         data_term=settings.data_term,
-        regularizer=None if regularizer is None else {"name": prepared.regularizer_name, **regularizer.describe()},
+        regularizer=_described(prepared),
         image_size=problem.image_size,
         padded_size=prepared.padded,
         device=str(torch_device),
