@@ -1,17 +1,22 @@
-"""Images per hour for a folder on this machine: one at a time, worker processes, and a local Ray instance.
+"""Images per hour for a folder on this machine: one at a time, worker processes, a local Ray instance, and the
+images stepped together in one process.
 
-The same folder (``--images`` noisy 96×96 crops of the bundled sample) is restored by ``deepprior denoise`` three
-ways, as whole processes, each ``--rounds`` times (medians):
+The same folder (``--images`` noisy 96×96 crops of the bundled sample) is restored by ``deepprior denoise`` (or
+``--task smooth``: DIP-ℓ0, whose v-steps run on the CPU) in each of the ``--ways``, as whole processes, each
+``--rounds`` times (medians):
 
 - ``one at a time``: ``--threads N`` (all cores for each image in turn);
 - ``workers``: the default on the CPU, one image per free core, one thread each;
-- ``ray``: ``--ray``, a local Ray instance of this machine's cores, one task per image.
+- ``ray``: ``--ray``, a local Ray instance of this machine's cores, one task per image;
+- ``batched``: ``--batch-images`` all of them with ``--threads N``: one batched pass of their networks per step
+  (DIP-ℓ0's v-steps in threads at once).
 
 Run it on an otherwise idle machine::
 
-    python -m benchmarks.bench_folder
+    python -m benchmarks.bench_folder                                          # folder_cpu.{json,md}
+    python -m benchmarks.bench_folder --task smooth --ways "one at a time" workers batched   # folder_cpu_smooth
 
-writes ``benchmarks/results/folder_cpu.json`` and ``.md``.
+writes ``benchmarks/results/folder_cpu[_TASK].json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ import numpy as np
 
 from benchmarks import common
 
+#: way → its command-line flags, given the cores and the number of images
+WAYS = {
+    "one at a time": lambda cores, images: ["--threads", str(cores)],
+    "workers": lambda cores, images: [],
+    "ray": lambda cores, images: ["--ray"],
+    "batched": lambda cores, images: ["--threads", str(cores), "--batch-images", str(images)],
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -36,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--task", choices=["denoise", "smooth"], default="denoise", help="smooth: DIP-ℓ0")
+    parser.add_argument("--ways", nargs="+", choices=list(WAYS), default=["one at a time", "workers", "ray"])
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     args = parser.parse_args(argv)
 
@@ -43,11 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from deepprior.io import write_image
 
     cores = len(os.sched_getaffinity(0))
-    ways = {
-        "one at a time": ["--threads", str(cores)],
-        "workers": [],
-        "ray": ["--ray"],
-    }
+    ways = {way: WAYS[way](cores, args.images) for way in args.ways}
     seconds: dict[str, list[float]] = {way: [] for way in ways}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     sys.executable,
                     "-m",
                     "deepprior.cli",
-                    "denoise",
+                    args.task,
                     str(folder),
                     "-o",
                     str(out),
@@ -83,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_ + 1}: {way} {seconds[way][-1]:.1f} s", flush=True)
     median = {way: statistics.median(values) for way, values in seconds.items()}
     per_hour = {way: args.images * 3600 / value for way, value in median.items()}
+    name = "folder_cpu" if args.task == "denoise" else f"folder_cpu_{args.task}"
+    what = "`deepprior denoise`" if args.task == "denoise" else "`deepprior smooth` (DIP-ℓ0)"
     result = {
         **common.provenance(),
+        "task": args.task,
         "images": args.images,
         "iterations": args.iterations,
         "channels": args.channels,
@@ -93,12 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         "median_seconds": median,
         "images_per_hour": per_hour,
     }
-    common.write_json(args.out / "folder_cpu.json", result)
+    common.write_json(args.out / f"{name}.json", result)
     lines = [
-        "# A folder of images on this CPU: one at a time, worker processes, Ray",
+        f"# A folder of images on this CPU: {', '.join(ways)}",
         "",
         f"- {result['date']}; {result['cpu']}, {cores} cores; torch {result['versions']['torch']}",
-        f"- command: `{result['command']}`; {args.images} images of 96×96, `deepprior denoise`, "
+        f"- command: `{result['command']}`; {args.images} images of 96×96, {what}, "
         f"{args.iterations} steps, skip{args.channels}; whole processes, medians of {args.rounds} rounds",
         "",
         "| way | wall time (s) | images per hour |",
@@ -106,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"| {way} | {median[way]:.1f} | {per_hour[way]:.0f} |" for way in ways],
         "",
     ]
-    common.write_text(args.out / "folder_cpu.md", "\n".join(lines))
+    common.write_text(args.out / f"{name}.md", "\n".join(lines))
     print("\n".join(lines))
     return 0
 

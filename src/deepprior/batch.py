@@ -6,7 +6,8 @@ convolution) may cost little more than one. Each member keeps its own weights, A
 observation, operator, regulariser, reference and callbacks, and BatchNorm its own statistics, so a member's
 result is the one :func:`deepprior.loop.fit` gives it alone, up to the order of floating-point sums. A member whose
 stopping rule ends its fit leaves the stack; the others go on. The members' regulariser hooks after a step (DIP-ℓ0's
-ADMM v-steps, Region Fusion on the CPU) run in threads at once, one per member, while nothing else waits on them.
+ADMM v-steps, Region Fusion on the CPU) run in threads at once, one per member, so that the batch waits for about
+the longest of them rather than their sum.
 """
 
 from __future__ import annotations
@@ -254,8 +255,7 @@ def fit_batch(
     ------
     InputError
         No members, members that differ in architecture, input shape, settings or kind of regulariser, a setting
-        a batch cannot
-        offer (compile, optimize_input), a member's own checkpointing, a checkpoint of another
+        a batch cannot offer (compile, optimize_input), a member's own checkpointing, a checkpoint of another
         batch, or a loss that becomes NaN.
     DeviceError
         The device ran out of memory.
