@@ -63,10 +63,15 @@ def _case_resume_someone_elses_checkpoint(tmp_path: Path) -> tuple[list[str], Pa
     return ["denoise", str(source), "-o", str(tmp_path / "out.png"), "--resume", *FAST], None
 
 
-def _case_batched_seeds_with_a_regulariser(tmp_path: Path) -> tuple[list[str], Path | None]:
+def _case_batched_images_of_a_classical_solver(tmp_path: Path) -> tuple[list[str], Path | None]:
     source = _noisy(tmp_path)
-    argv = ["denoise", str(source), "-o", str(tmp_path / "o.png"), "--method", "dip-tv", "--seeds", "2"]
-    return [*argv, "--batch-seeds", *FAST], None
+    argv = ["smooth", str(source.parent), "-o", str(tmp_path / "out"), "--method", "region-fusion"]
+    return [*argv, "--batch-images", "2"], None
+
+
+def _case_batched_images_on_ray(tmp_path: Path) -> tuple[list[str], Path | None]:
+    source = _noisy(tmp_path)
+    return ["denoise", str(source.parent), "-o", str(tmp_path / "out"), "--batch-images", "2", "--ray", *FAST], None
 
 
 def _case_batched_seeds_with_snapshots(tmp_path: Path) -> tuple[list[str], Path | None]:
@@ -81,7 +86,8 @@ CASES = {
     "animated GIF": (_case_animation, 2, "3 frames"),
     "fit option for a classical solver": (_case_solver_with_fit_options, 2, "do not apply to l0-smooth"),
     "a foreign checkpoint": (_case_resume_someone_elses_checkpoint, 2, "cannot resume"),
-    "batched seeds with a regulariser": (_case_batched_seeds_with_a_regulariser, 2, "this run has tv"),
+    "batched images of a classical solver": (_case_batched_images_of_a_classical_solver, 2, "fits none"),
+    "batched images on Ray": (_case_batched_images_on_ray, 2, "choose one"),
     "batched seeds with snapshots": (_case_batched_seeds_with_snapshots, 2, "cannot be combined with --save-every"),
 }
 
