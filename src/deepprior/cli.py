@@ -527,7 +527,7 @@ def _restore_batched(restorer: Restorer, jobs: list[tuple[Path, Path]], at_once:
             continue
         batch = waiting.setdefault(plan.batch_key, [])
         batch.append((call, plan))
-        if sum(plan.seeds for _, plan in batch) >= at_once:
+        if sum(waiting_plan.seeds for _, waiting_plan in batch) >= at_once:
             run(waiting.pop(plan.batch_key))
     for batch in waiting.values():
         run(batch)
