@@ -68,6 +68,11 @@ from deepprior.registry import Registry
 CAMPAIGN_FILE = "campaign.jsonl"
 
 
+#: Steps a fit runs before the in-fit timer starts: the first forward compiles (where asked) and cuDNN picks its
+#: kernels there.
+TIMER_WARMUP = 10
+
+
 @dataclasses.dataclass(frozen=True)
 class CampaignProfile:
     """How big the campaign is: the real one on a GPU, or a toy one that checks the plumbing on a CPU."""
@@ -82,6 +87,7 @@ class CampaignProfile:
     crop: int | None = None
     iterations: int | None = None
     channels: int | None = None
+    speed_warmup: int = TIMER_WARMUP  # steps before the speed stage's timer starts
 
 
 PROFILES = {
@@ -100,6 +106,7 @@ PROFILES = {
         smoke_steps=2,
         speed_sizes=(64,),
         speed_steps=2,
+        speed_warmup=1,  # the plumbing, not the numbers: bf16 steps take a second each on a CPU without it
         suite_profile="quick",
         limit=1,
         crop=32,
@@ -371,28 +378,24 @@ def _smoke_out_of_memory(campaign: Campaign) -> None:
 GFLOP_512 = 465.0  # skip128, one step (forward + backward) at 512² (REFERENCE §1)
 
 
-#: Steps a fit runs before the in-fit timer starts: the first forward compiles (where asked) and cuDNN picks its
-#: kernels there.
-TIMER_WARMUP = 10
-
-
 class _StepTimer:
-    """Seconds per step inside one fit: the clock starts after step :data:`TIMER_WARMUP` and stops ``steps``
-    steps later, the device synchronised at both ends (so neither the set-up nor the compilation is timed)."""
+    """Seconds per step inside one fit: the clock starts after step ``warmup`` (:data:`TIMER_WARMUP`) and stops
+    ``steps`` steps later, the device synchronised at both ends (so neither the set-up nor the compilation is
+    timed)."""
 
-    def __init__(self, steps: int, device: torch.device) -> None:
-        self.steps, self.device = steps, device
+    def __init__(self, steps: int, device: torch.device, warmup: int = TIMER_WARMUP) -> None:
+        self.steps, self.device, self.warmup = steps, device, warmup
         self.start: float | None = None
         self.per_step: float | None = None
 
     def tick(self, step: int) -> None:
         """Call after each step (0-based)."""
-        if step not in (TIMER_WARMUP, TIMER_WARMUP + self.steps):
+        if step not in (self.warmup, self.warmup + self.steps):
             return
         from deepprior.device import synchronize
 
         synchronize(self.device)
-        if step == TIMER_WARMUP:
+        if step == self.warmup:
             self.start = time.perf_counter()
         elif self.start is not None:
             self.per_step = (time.perf_counter() - self.start) / self.steps
@@ -401,7 +404,9 @@ class _StepTimer:
         self.tick(state.step)
 
 
-def _time_steps(run: Callable[..., None], steps: int, device: torch.device) -> tuple[float, str]:
+def _time_steps(
+    run: Callable[..., None], steps: int, device: torch.device, warmup: int = TIMER_WARMUP
+) -> tuple[float, str]:
     """Seconds per step and how they were timed.
 
     A loop that takes a :class:`_StepTimer` (``run(n, timer)``) is timed inside one fit; an opaque one
@@ -411,8 +416,8 @@ def _time_steps(run: Callable[..., None], steps: int, device: torch.device) -> t
     from deepprior.device import synchronize
 
     if "timer" in inspect.signature(run).parameters:
-        timer = _StepTimer(steps, device)
-        run(TIMER_WARMUP + steps + 1, timer)
+        timer = _StepTimer(steps, device, warmup)
+        run(warmup + steps + 1, timer)
         if timer.per_step is None:  # pragma: no cover - the fit runs every step it is given
             raise RuntimeError("the fit ended before the timer stopped")
         return timer.per_step, "in-fit"
@@ -522,7 +527,8 @@ def stage_speed(campaign: Campaign) -> None:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             try:
-                per_step, timer = _time_steps(make(size, device), campaign.profile.speed_steps, device)
+                profile = campaign.profile
+                per_step, timer = _time_steps(make(size, device), profile.speed_steps, device, profile.speed_warmup)
             except Exception as exc:
                 campaign.record("speed", loop=name, size=size, ok=False, error=f"{type(exc).__name__}: {exc}")
                 continue
