@@ -16,8 +16,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -384,39 +385,15 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     total = sum(weights.values())
     remaining = sum(weights[(i.name, m, s)] for i, m, s in todo)
     bar = _Bar(suite.name, total, total - remaining, len(plan), summary.skipped, request.progress)
+    entries = _Entries(suite, options, sample_of, record, fail, bar, weights)
     try:
         if request.at_once > 1:
-            _run_together(request.at_once, todo, suite, options, sample_of, record, fail, bar, weights)
+            _run_together(entries, todo, request.at_once)
         elif (request.jobs == 1 and not request.ray) or len(todo) <= 1:
             for item, method, seed in todo:
-                bar.describe(item.name, method, seed)
-                try:
-                    sample = sample_of(item)
-                    measured, image = compute_entry(suite.name, method, sample, seed, options)
-                except DeepPriorError as exc:
-                    fail(item, method, seed, exc)
-                except Exception as exc:  # a bug in one method must not lose the rest of a long run
-                    if os.environ.get("DEEPPRIOR_DEBUG"):
-                        raise
-                    fail(item, method, seed, exc)
-                else:
-                    record(item, method, seed, sample, measured, image)
-                bar.advance(weights[(item.name, method, seed)])
+                entries.settle(item, method, seed, partial(entries.compute, item, method, seed))
         else:
-            _run_pool(
-                request.jobs,
-                request.threads,
-                todo,
-                suite,
-                options,
-                sample_of,
-                record,
-                fail,
-                bar,
-                weights,
-                ray=request.ray,
-                gpus_per_fit=request.gpus_per_fit,
-            )
+            _run_pool(entries, todo, request.jobs, request.threads, ray=request.ray, gpus_per_fit=request.gpus_per_fit)
     finally:
         bar.close()
     data = load_results(path)
@@ -427,68 +404,78 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     return summary
 
 
-def _run_together(
-    at_once: int,
-    todo: list[tuple[Item, str, int]],
-    suite: Suite,
-    options: dict[str, Any],
-    sample_of: Any,
-    record: Any,
-    fail: Any,
-    bar: Any,
-    weights: dict[tuple[str, str, int], float],
-) -> None:
+@dataclass
+class _Entries:
+    """What every way of running a suite's entries shares: the suite, the run options, the loader of samples, the
+    writers of an entry and of a failure, the progress bar and each entry's weight on it."""
+
+    suite: Suite
+    options: dict[str, Any]
+    sample_of: Callable[[Item], Sample]
+    record: Callable[..., None]
+    fail: Callable[[Item, str, int, BaseException], None]
+    bar: Any
+    weights: dict[tuple[str, str, int], float]
+
+    def compute(self, item: Item, method: str, seed: int) -> tuple[Sample, dict[str, Any], Any]:
+        """Load the entry's sample and run it here (:func:`compute_entry`)."""
+        sample = self.sample_of(item)
+        return (sample, *compute_entry(self.suite.name, method, sample, seed, self.options))
+
+    def settle(self, item: Item, method: str, seed: int, outcome: Callable[[], tuple[Sample, dict, Any]]) -> None:
+        """Record the entry that ``outcome`` gives (its sample, measured part and image) or, if it raises, its
+        failure — a bug in one method must not lose the rest of a long run (``DEEPPRIOR_DEBUG`` re-raises bugs)
+        — and advance the bar."""
+        self.bar.describe(item.name, method, seed)
+        try:
+            sample, measured, image = outcome()
+        except Exception as exc:
+            if os.environ.get("DEEPPRIOR_DEBUG") and not isinstance(exc, DeepPriorError):
+                raise
+            self.fail(item, method, seed, exc)
+        else:
+            self.record(item, method, seed, sample, measured, image)
+        self.bar.advance(self.weights[(item.name, method, seed)])
+
+
+def _raise(exc: BaseException) -> Any:
+    """An outcome that failed before it could be settled."""
+    raise exc
+
+
+def _run_together(entries: _Entries, todo: list[tuple[Item, str, int]], at_once: int) -> None:
     """Run the entries with up to ``at_once`` fits of one method, image size and settings stepped together
-    (:func:`deepprior.restore.run_together`); the entries that cannot be (classical methods, deepinv) run one at
-    a time. Each entry's ``wall_seconds`` is its batch's."""
+    (:func:`deepprior.restore.run_together`); the entries of methods without a plan (classical methods, deepinv)
+    run one at a time. Each entry's ``wall_seconds`` is its batch's."""
     from benchmarks.suite.methods import from_restoration
     from deepprior.restore import run_together
 
-    Waiting = tuple[Item, str, int, Sample, Any]
+    def measured(method: str, sample: Sample, output: MethodOutput, wall: float) -> tuple[Sample, dict, Any]:
+        return (sample, *measure(entries.suite, method, sample, output, wall))
 
-    def done(entry: Waiting, output: MethodOutput | None, wall: float, error: BaseException | None = None) -> None:
-        item, method, seed, sample, _ = entry
-        bar.describe(item.name, method, seed)
-        try:
-            if error is not None:
-                raise error
-            assert output is not None
-            measured, image = measure(suite, method, sample, output, wall)
-        except Exception as exc:  # one failed entry must not lose the others
-            if os.environ.get("DEEPPRIOR_DEBUG"):
-                raise
-            fail(item, method, seed, exc)
-        else:
-            record(item, method, seed, sample, measured, image)
-        bar.advance(weights[(item.name, method, seed)])
-
-    def flush(batch: list[Waiting]) -> None:
+    def flush(batch: list[tuple[Item, str, int, Sample, Any]]) -> None:
         start = time.perf_counter()
         try:
-            restorations = run_together([entry[4] for entry in batch], at_once=at_once)
+            restorations = run_together([plan for *_, plan in batch], at_once=at_once)
         except Exception as exc:
-            for entry in batch:
-                done(entry, None, 0.0, exc)
+            for item, method, seed, _, _ in batch:
+                entries.settle(item, method, seed, partial(_raise, exc))
             return
         wall = time.perf_counter() - start
-        for entry, restoration in zip(batch, restorations):
-            done(entry, from_restoration(restoration), wall)
+        for (item, method, seed, sample, _), restoration in zip(batch, restorations):
+            entries.settle(item, method, seed, partial(measured, method, sample, from_restoration(restoration), wall))
 
-    waiting: dict[Any, list[Waiting]] = {}
+    waiting: dict[Any, list[tuple[Item, str, int, Sample, Any]]] = {}
     for item, method, seed in todo:
         runner = METHODS.get(method).run
-        start = time.perf_counter()
-        sample = None
+        if not hasattr(runner, "plan"):  # nothing to step it with: alone
+            entries.settle(item, method, seed, partial(entries.compute, item, method, seed))
+            continue
         try:
-            sample = sample_of(item)
-            run_options = RunOptions(seed=seed, **options)
-            plan = runner.plan(sample, suite.task, run_options) if hasattr(runner, "plan") else None
-            if plan is None or plan.batch_key is None:  # it cannot be stepped with others: alone
-                output = runner(sample, suite.task, run_options) if plan is None else from_restoration(plan.run())
-                done((item, method, seed, sample, None), output, time.perf_counter() - start)
-                continue
+            sample = entries.sample_of(item)
+            plan = runner.plan(sample, entries.suite.task, RunOptions(seed=seed, **entries.options))
         except Exception as exc:
-            done((item, method, seed, sample, None), None, 0.0, exc)
+            entries.settle(item, method, seed, partial(_raise, exc))
             continue
         key = (method, plan.batch_key)
         batch = waiting.setdefault(key, [])
@@ -500,16 +487,10 @@ def _run_together(
 
 
 def _run_pool(
+    entries: _Entries,
+    todo: list[tuple[Item, str, int]],
     jobs: int,
     threads: int | None,
-    todo: list[tuple[Item, str, int]],
-    suite: Suite,
-    options: dict[str, Any],
-    sample_of: Any,
-    record: Any,
-    fail: Any,
-    bar: Any,
-    weights: dict[tuple[str, str, int], float],
     ray: str | None = None,
     gpus_per_fit: float = 0.0,
 ) -> None:
@@ -538,27 +519,24 @@ def _run_pool(
                 while queue and len(pending) < 2 * jobs:
                     item, method, seed = queue.pop(0)
                     try:
-                        sample = sample_of(item)
+                        sample = entries.sample_of(item)
                     except DeepPriorError as exc:
-                        fail(item, method, seed, exc)
-                        bar.advance(weights[(item.name, method, seed)])
+                        entries.settle(item, method, seed, partial(_raise, exc))
                         continue
-                    future = pool.submit(compute_entry, suite.name, method, sample, seed, options)
+                    future = pool.submit(compute_entry, entries.suite.name, method, sample, seed, entries.options)
                     pending[future] = (item, method, seed, sample)
                 finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for future in finished:
                     item, method, seed, sample = pending.pop(future)
-                    bar.describe(item.name, method, seed)
-                    try:
-                        measured, image = future.result()
-                    except Exception as exc:  # one failed entry must not lose the others
-                        fail(item, method, seed, exc)
-                    else:
-                        record(item, method, seed, sample, measured, image)
-                    bar.advance(weights[(item.name, method, seed)])
+                    entries.settle(item, method, seed, partial(_with_sample, sample, future))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _with_sample(sample: Sample, future: Any) -> tuple[Sample, dict, Any]:
+    """A worker's finished entry as an outcome (its result raises what the worker raised)."""
+    return (sample, *future.result())
 
 
 class _RayPool:
