@@ -136,8 +136,9 @@ class Campaign:
         at a time. GPU-bound fits step together when ``batch-seeds`` found that faster (:meth:`suite_at_once`)."""
         if self.jobs:
             return self.jobs, 1
-        if measured_by == "throughput" and self.suite_at_once() > 1:
-            return 1, self.suite_at_once()
+        at_once = self.suite_at_once() if measured_by == "throughput" else 1
+        if at_once > 1:
+            return 1, at_once
         path = self.out / CAMPAIGN_FILE
         rates = {
             (row["jobs"], row.get("at_once") or 1): row["computed"] / row["seconds"]

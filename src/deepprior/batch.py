@@ -309,9 +309,11 @@ def fit_batch(
         return crop_to(outputs, *output_size) if output_size is not None else outputs
 
     batch = BatchState(states, stack, stopped=[False] * len(states), seconds=[0.0] * len(states))
-    regularized = states[0].regularizer is not None
-    # the members' hooks after a step (ADMM's v-steps: numba, which releases the GIL) run at once, one per thread
-    hooks = ThreadPoolExecutor(min(len(states), os.cpu_count() or 1)) if regularized and len(states) > 1 else None
+    # the members' hooks after a step (ADMM's v-steps: numba, which releases the GIL) run at once, one per thread;
+    # a regulariser that keeps the base class's (a penalty alone, as TV) has none to run
+    regularizer = states[0].regularizer
+    hooked = regularizer is not None and type(regularizer).after_step is not Regularizer.after_step
+    hooks = ThreadPoolExecutor(min(len(states), os.cpu_count() or 1)) if hooked and len(states) > 1 else None
     first = 0
     try:
         for state in states:
@@ -339,7 +341,7 @@ def fit_batch(
                 terms.append((outputs[row], prediction, loss if penalty is None else loss + penalty))
             torch.stack([loss for _, _, loss in terms]).sum().backward()
             stack.optimizer.step()
-            if regularized:
+            if hooked:
                 _after_step(step, [states[k].regularizer for k in stack.active], lambda: outputs_of(stack.z), hooks)
             check = (step + 1) % settings.check_every == 0 or last
             ended = []

@@ -475,6 +475,12 @@ def _finish_call(restorer: Restorer, call: _Call, restoration: Restoration, wall
         print(_summary(restoration, output, wall, restorer.reference))
 
 
+def skip_image(failures: list[str], name: str, error: object) -> None:
+    """A folder's image that failed: one line now, and one in the list printed at the end."""
+    failures.append(f"{name}: {error}")
+    print(f"deepprior: skipped {name}: {error}", file=sys.stderr)
+
+
 def _restore_one(restorer: Restorer, images: dict[str, Path], output: Path) -> None:
     """Read the inputs of one job, restore, write the image and its record, print the summary."""
     from .io.stacks import is_stack
@@ -497,8 +503,7 @@ def _restore_batched(restorer: Restorer, jobs: list[tuple[Path, Path]], at_once:
     failures: list[str] = []
 
     def failed(call: _Call, error: DeepPriorError) -> None:
-        failures.append(f"{call.images['image'].name}: {error}")
-        print(f"deepprior: skipped {call.images['image'].name}: {error}", file=sys.stderr)
+        skip_image(failures, call.images["image"].name, error)
 
     def run(batch: list[tuple[_Call, Any]]) -> None:
         start = time.perf_counter()
@@ -622,8 +627,7 @@ def _run_jobs(
             except DeepPriorError as exc:
                 if len(jobs) == 1:
                     raise
-                failures.append(f"{source.name}: {exc}")
-                print(f"deepprior: skipped {source.name}: {exc}", file=sys.stderr)
+                skip_image(failures, source.name, exc)
     if getattr(args, "report", False) and not args.no_json and args.input.is_dir() and jobs:
         from .report import write_index
 
@@ -685,8 +689,7 @@ def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Pat
                 try:
                     future.result()
                 except DeepPriorError as exc:
-                    failures.append(f"{source.name}: {exc}")
-                    print(f"deepprior: skipped {source.name}: {exc}", file=sys.stderr)
+                    skip_image(failures, source.name, exc)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

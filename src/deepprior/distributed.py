@@ -8,7 +8,6 @@ reported, not retried. ``num_gpus`` per task may be a fraction, so several fits 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,8 @@ def run_on_ray(
 ) -> list[str]:
     """Send one task per (input, output) job to the cluster; returns the failures (one line each), printing each
     result as it arrives."""
+    from .cli import skip_image
+
     ray = connect(address)
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_fit, max_retries=RETRIES)(_restore_remote)
     pending = {
@@ -73,8 +74,7 @@ def run_on_ray(
         except Exception as exc:  # the task failed RETRIES + 1 times: a worker that keeps dying
             error = f"its worker kept failing ({type(exc).__name__})"
         if error is not None:
-            failures.append(f"{source.name}: {error}")
-            print(f"deepprior: skipped {source.name}: {error}", file=sys.stderr)
+            skip_image(failures, source.name, error)
         elif not restorer.args.quiet:
             print(f"wrote {output}")
     return failures
