@@ -113,7 +113,6 @@ class _MemberState(FitState):
             "params": {name: p.detach()[row].clone() for name, p in stack.params.items()},
             "buffers": {name: b[row].clone() for name, b in stack.buffers.items()},
             "moments": moments,
-            "regularizer": None if self.regularizer is None else copy.deepcopy(self.regularizer.state_dict()),
             **self.features_snapshot(),
         }
 
@@ -127,8 +126,6 @@ class _MemberState(FitState):
                     stack.optimizer.state[p][key][row].copy_(value)
             for name, b in stack.buffers.items():
                 b[row].copy_(snapshot["buffers"][name])
-        if self.regularizer is not None:
-            self.regularizer.load_state_dict(copy.deepcopy(snapshot["regularizer"]))
         self.restore_features(snapshot)
 
 

@@ -71,7 +71,6 @@ class FitState:
             "net": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "z": self.z.detach().clone(),
-            "regularizer": None if self.regularizer is None else copy.deepcopy(self.regularizer.state_dict()),
             **self.features_snapshot(),
         }
 
@@ -81,19 +80,21 @@ class FitState:
         self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
         with torch.no_grad():
             self.z.copy_(snapshot["z"])
-        if self.regularizer is not None:
-            self.regularizer.load_state_dict(copy.deepcopy(snapshot["regularizer"]))
         self.restore_features(snapshot)
 
     def features_snapshot(self) -> dict[str, Any]:
-        """The part of a :meth:`snapshot` beside the weights: the restorable callbacks and the jitter stream."""
+        """The part of a :meth:`snapshot` beside the weights: the regulariser, the restorable callbacks and the
+        jitter stream."""
         return {
+            "regularizer": None if self.regularizer is None else copy.deepcopy(self.regularizer.state_dict()),
             "callbacks": [cb.state_dict() if cb.restorable else None for cb in self.callbacks],
             "jitter": None if self.jitter is None else self.jitter.get_state(),
         }
 
     def restore_features(self, snapshot: dict[str, Any]) -> None:
-        """Return the restorable callbacks and the jitter stream to a :meth:`features_snapshot`."""
+        """Return the regulariser, the restorable callbacks and the jitter stream to a :meth:`features_snapshot`."""
+        if self.regularizer is not None:
+            self.regularizer.load_state_dict(copy.deepcopy(snapshot["regularizer"]))
         for callback, state in zip(self.callbacks, snapshot["callbacks"]):
             if callback.restorable:
                 callback.load_state_dict(state)
