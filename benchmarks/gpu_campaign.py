@@ -811,8 +811,9 @@ def stage_l0_tv(campaign: Campaign) -> None:
 @STAGES.register("denoise-best")
 def stage_denoise_best(campaign: Campaign) -> None:
     # the fast row again, in its own folder: its committed full-size entries predate the Wiener refiner it now ends
-    # with; then the best row (the same fit, refined by wiener-bm3d)
-    _suites(campaign, "denoise-best", [("denoise-color25", ["dip@fast", "dip@best"])], results="suites-refine")
+    # with; then the best row (the same fit, refined by wiener-bm3d) and ZS-N2N, the training-free peer, beside them
+    rows = ["dip@fast", "dip@best", "zs-n2n"]
+    _suites(campaign, "denoise-best", [("denoise-color25", rows)], results="suites-refine")
 
 
 #: The best row's width tried at full size: its 32-channel pilot left baboon and kodim01 1.3 dB under CBM3D (the

@@ -460,10 +460,10 @@ def test_each_suite_gets_one_html_page_with_its_tables_and_the_quality_time_plot
     assert "Quality against time" in page and "<svg" in page
 
 
-def test_preset_methods_run_the_library_as_a_user_does_and_deepinv_runs_beside_them(tmp_path, shared_data):
+def test_preset_methods_run_the_library_as_a_user_does_and_the_peers_run_beside_them(tmp_path, shared_data):
     from benchmarks.suite.methods import METHODS
 
-    methods = ["dip@fast", "dip@best"]
+    methods = ["dip@fast", "dip@best", "zs-n2n"]
     if METHODS.get("deepinv-dip").unavailable() is None:  # deepinv is in the bench extra, not the test one
         methods.append("deepinv-dip")
     # 64² crops: deepinv does not pad, and skip128's deepest BatchNorm needs 2×2 maps
@@ -477,6 +477,7 @@ def test_preset_methods_run_the_library_as_a_user_does_and_deepinv_runs_beside_t
     for entry in (entries["dip@fast"], entries["dip@best"]):  # the fit's and the refiner's own time, apart
         fit, refine = entry["settings"]["fit_seconds"], entry["settings"]["refinement"]["seconds"]
         assert 0 < fit and 0 < refine and fit + refine <= entry["wall_seconds"]
+    assert entries["zs-n2n"]["iterations"] == 3 and entries["zs-n2n"]["settings"]["width"] == 8  # the quick profile's
     if "deepinv-dip" in entries:
         assert entries["deepinv-dip"]["iterations"] == 3 and math.isfinite(entries["deepinv-dip"]["psnr"])
     from benchmarks.suite.report import rebuild_reports
@@ -531,3 +532,30 @@ def test_entries_of_one_method_and_size_are_stepped_together_and_score_as_one_at
         assert entry["psnr"] == pytest.approx(entries["alone"][key]["psnr"], abs=0.05)
     with pytest.raises(InputError, match="not with --jobs"):
         run_suite(request(tmp_path, shared_data, at_once=2, jobs=2))
+
+
+def test_zs_n2n_splits_each_block_by_its_diagonals_and_denoises_blind():
+    import torch
+
+    from benchmarks.suite.zs_n2n import pair_downsample, zs_n2n_denoise
+    from deepprior.metrics import psnr
+    from helpers import add_noise, smooth_image
+
+    y = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)  # rows 0–3, 4–7, 8–11, 12–15
+    main, anti = pair_downsample(torch.cat([y, 2 * y], dim=1))
+    assert main[0, 0].tolist() == [[2.5, 4.5], [10.5, 12.5]]  # (0 + 5) / 2, (2 + 7) / 2, ...
+    assert anti[0, 0].tolist() == [[2.5, 4.5], [10.5, 12.5]]  # (1 + 4) / 2: equal means on a linear ramp
+    assert anti[0, 1].tolist() == (2 * anti[0, 0]).tolist()  # channel by channel
+    ramp = torch.tensor([[0.0, 1.0], [0.0, 0.0]]).reshape(1, 1, 2, 2)
+    assert pair_downsample(ramp)[0].item() == 0.0 and pair_downsample(ramp)[1].item() == 0.5
+
+    clean = smooth_image(32)
+    noisy = add_noise(clean, 0.1)
+    out = zs_n2n_denoise(noisy, iterations=400, width=16, seed=3)
+    assert out.shape == noisy.shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+    assert psnr(out, clean) > psnr(noisy, clean) + 3  # it learned to remove noise it was never told the level of
+    assert np.array_equal(out, zs_n2n_denoise(noisy, iterations=400, width=16, seed=3))  # the seed is the run
+    with pytest.raises(InputError, match="at least one step"):
+        zs_n2n_denoise(noisy, iterations=0)
+    with pytest.raises(InputError, match="at least 2×2"):
+        zs_n2n_denoise(noisy[:1], iterations=5)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.suite import zs_n2n
 from benchmarks.suite.suites import Sample, bicubic_upscale
 from deepprior.errors import InputError
 from deepprior.presets import PROFILES
@@ -55,8 +56,10 @@ class MethodOutput:
 class Method:
     """A benchmark method.
 
-    ``kind`` is ``"dip"`` (seeded, iterative) or ``"classical"`` (deterministic: run once, for seed 0);
-    ``requires`` names what must be importable: a module, or ``"l0"`` for deepprior's ℓ0 solvers.
+    ``kind`` is ``"network"`` (a network fitted to the image: seeded, iterative, on the run's device) or
+    ``"classical"`` (deterministic: run once, for seed 0); ``requires`` names what must be importable: a module,
+    or ``"l0"`` for deepprior's ℓ0 solvers; ``steps`` is a peer's fixed step count (deepprior's rows take theirs
+    from the preset table).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Method:
     run: Callable[[Sample, str, RunOptions], MethodOutput]
     requires: str | None = None
     description: str = ""
+    steps: int | None = None
 
     @property
     def deterministic(self) -> bool:
@@ -113,12 +117,13 @@ def _row(method: str, task: str) -> tuple[str, str | None, str | None]:
 
 def planned_iterations(method: str, task: str, options: RunOptions, scale: int | None = None) -> int:
     """DIP steps an entry will run (for the ETA); classical methods count as 2."""
-    if METHODS.get(method).kind != "dip":
+    entry = METHODS.get(method)
+    if entry.kind != "network":
         return 2
     if options.iterations is not None:
         return options.iterations
-    if method == "deepinv-dip":
-        return 2500
+    if entry.steps is not None:
+        return entry.steps
     from deepprior.presets import get_preset
 
     public, row, _ = _row(method, task)
@@ -130,7 +135,7 @@ def row_fingerprint(method: str, task: str) -> str | None:
     """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods), and of
     the refiners' code if the row names one (a refiner is a few hundred lines that change apart from the table):
     stored with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
-    if METHODS.get(method).kind != "dip" or _profile(method)[0] not in ("dip", "dip-tv", "two-stage-tv", "dip-l0"):
+    if METHODS.get(method).kind != "network" or _profile(method)[0] not in ("dip", "dip-tv", "two-stage-tv", "dip-l0"):
         return None
     from deepprior.presets import get_preset
 
@@ -263,7 +268,7 @@ def _deepinv_dip(sample: Sample, task: str, options: RunOptions) -> MethodOutput
     net = build_generator("skip", row.input_channels, channels, seed=options.seed, **row.generator_options)
     if height % net.size_multiple or width % net.size_multiple:
         raise InputError(f"deepinv does not pad: the image must be a multiple of {net.size_multiple} pixels")
-    iterations = options.iterations or 2500  # deepinv's default
+    iterations = options.iterations or METHODS.get("deepinv-dip").steps  # deepinv's default
     model = dinv.models.DeepImagePrior(
         net.to(device), img_size=(row.input_channels, height, width), iterations=iterations, learning_rate=0.01
     )
@@ -272,6 +277,25 @@ def _deepinv_dip(sample: Sample, task: str, options: RunOptions) -> MethodOutput
     image = np.clip(as_numpy_image(x.detach()), 0, 1)
     settings = {"iterations": iterations, "lr": 0.01, "deepinv": info.get("version")}
     return MethodOutput(image, iterations, settings, str(device), str(device))
+
+
+def _zs_n2n(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    """ZS-N2N at the authors' settings (``options.iterations`` and ``options.channels`` override steps, width)."""
+    from deepprior.device import device_name, resolve_device
+
+    iterations = options.iterations or zs_n2n.ITERATIONS
+    width = options.channels or zs_n2n.WIDTH
+    device = resolve_device(options.device)
+    image = zs_n2n.zs_n2n_denoise(
+        sample.observation, iterations=iterations, width=width, seed=options.seed, device=str(device)
+    )
+    settings = {
+        "iterations": iterations,
+        "width": width,
+        "lr": zs_n2n.LEARNING_RATE,
+        "implementation": "benchmarks.suite.zs_n2n",
+    }
+    return MethodOutput(image, iterations, settings, str(device), device_name(device))
 
 
 # --------------------------------------------------------------------------- classical
@@ -391,7 +415,7 @@ register(
     Method(
         "dip",
         "DIP",
-        "dip",
+        "network",
         DIP_TASKS,
         _Dip("dip"),
         description="Deep Image Prior with the task preset (the paper's network and settings)",
@@ -401,7 +425,7 @@ register(
     Method(
         "dip-tv",
         "DIP-TV",
-        "dip",
+        "network",
         DIP_TASKS,
         _Dip("dip-tv"),
         description="DIP + λ·TV for the whole fit (λ: the task's dip-tv preset row)",
@@ -411,7 +435,7 @@ register(
     Method(
         "two-stage-tv",
         "two-stage DIP-TV",
-        "dip",
+        "network",
         DIP_TASKS,
         _Dip("two-stage-tv"),
         description="DIP + λ·TV for the first third of the steps, then plain DIP",
@@ -421,7 +445,7 @@ register(
     Method(
         "dip-l0",
         "DIP-ℓ0",
-        "dip",
+        "network",
         frozenset({"smooth", "deblock", "denoise"}),
         _Dip("dip-l0"),
         requires="l0",
@@ -433,7 +457,7 @@ for _name in PROFILES:
         Method(
             f"dip@{_name}",
             f"DIP ({_name} preset)",
-            "dip",
+            "network",
             DIP_TASKS,
             _Dip("dip", _name),
             description=f"the task's DIP row, preset={_name!r}, as a user runs it (its own stop)",
@@ -443,7 +467,7 @@ for _name in PROFILES:
         Method(
             f"dip-l0@{_name}",
             f"DIP-ℓ0 ({_name} preset)",
-            "dip",
+            "network",
             frozenset({"smooth", "deblock", "denoise"}),
             _Dip("dip-l0", _name),
             requires="l0",
@@ -454,11 +478,23 @@ register(
     Method(
         "deepinv-dip",
         "DIP (deepinv)",
-        "dip",
+        "network",
         frozenset({"denoise"}),
         _deepinv_dip,
         requires="deepinv",
         description="deepinv 0.5's DeepImagePrior with the skip128 generator: 2500 fixed steps, last output",
+        steps=2500,
+    )
+)
+register(
+    Method(
+        "zs-n2n",
+        "ZS-N2N",
+        "network",
+        frozenset({"denoise"}),
+        _zs_n2n,
+        description="Zero-Shot Noise2Noise (Mansour & Heckel 2023): two-layer network, 3000 fixed steps, blind",
+        steps=zs_n2n.ITERATIONS,
     )
 )
 register(

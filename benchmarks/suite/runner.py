@@ -287,7 +287,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         if request.threads < 1:
             raise InputError(f"--threads must be at least 1, got {request.threads}")
         _set_threads(request.threads)
-    dip_methods = sorted({m for _, m, _ in todo if METHODS.get(m).kind == "dip"})
+    dip_methods = sorted({m for _, m, _ in todo if METHODS.get(m).kind == "network"})
     device_label = "cpu"
     if dip_methods:
         from deepprior.device import device_name, resolve_device
