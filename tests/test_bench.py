@@ -458,6 +458,8 @@ def test_each_suite_gets_one_html_page_with_its_tables_and_the_quality_time_plot
     assert tmp_path / "denoise-color25-quick.html" in written
     assert page.count("<table>") >= 3 and "nl-means" in page and "paper" in page
     assert "Quality against time" in page and "<svg" in page
+    plot = (tmp_path / "denoise-color25-quick-front.svg").read_text()
+    assert rebuild_reports(tmp_path) and (tmp_path / "denoise-color25-quick-front.svg").read_text() == plot  # no date
 
 
 def test_preset_methods_run_the_library_as_a_user_does_and_the_peers_run_beside_them(tmp_path, shared_data):

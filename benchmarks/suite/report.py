@@ -496,7 +496,10 @@ def quality_time_svg(data: dict[str, Any]) -> str | None:
     axes.set_title("quality against time")
     figure.tight_layout()
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
+    # no date and fixed element ids: the same results give the same file, so a rebuilt report changes no
+    # committed plot whose results did not change
+    with plt.rc_context({"svg.hashsalt": "deepprior"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(figure)
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
