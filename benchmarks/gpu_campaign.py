@@ -35,7 +35,8 @@ Stages (``--stages`` picks some):
 10. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
     image for three λ.
 11. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (the same
-    fit refined by ``wiener-bm3d``) on the 9 images, in ``suites-refine/``.
+    fit refined by ``wiener-bm3d``) on the 9 images, and ZS-N2N (the training-free peer) beside them, in
+    ``suites-refine/``.
 12. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
     wider pilot close the gap to CBM3D on the textured images?).
 13. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
