@@ -561,3 +561,29 @@ def test_zs_n2n_splits_each_block_by_its_diagonals_and_denoises_blind():
         zs_n2n_denoise(noisy, iterations=0)
     with pytest.raises(InputError, match="at least 2×2"):
         zs_n2n_denoise(noisy[:1], iterations=5)
+
+
+def test_opencv_smoothers_leave_their_input_alone_and_smooth_within_range(tmp_path, shared_data):
+    pytest.importorskip("cv2")
+    from benchmarks.suite import opencv_filters
+    from benchmarks.tune_l0_nks import ground_truth
+    from deepprior.io import read_image
+    from deepprior.metrics import psnr
+
+    nks = shared_data / "nks"
+    textured = read_image(nks / "validation" / "S10_T10.png").pixels  # a structure image under a texture
+    structure, _ = ground_truth(nks, "S10_T10")
+    for name, (smoother, setting) in opencv_filters.TUNED.items():
+        given = textured.copy()
+        out = smoother(given, **setting)
+        assert np.array_equal(given, textured), name  # OpenCV 5's l0Smooth overwrites a float32 input it is handed
+        assert out.shape == textured.shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1, name
+        assert psnr(out, structure) > psnr(textured, structure) + 1, name  # the texture goes, the structure stays
+        assert setting in opencv_filters.GRIDS[name], name  # the tuned setting is one the sweep tried
+    summary = run_suite(
+        request(tmp_path, shared_data, suite="smooth-nks", methods=list(opencv_filters.TUNED), limit=1, crop=64)
+    )
+    assert summary.failures == []
+    entries = load_results(tmp_path / "smooth-nks-quick.jsonl")["entries"]
+    assert sorted(e["method"] for e in entries) == sorted(opencv_filters.TUNED)
+    assert all(math.isfinite(e["psnr"]) and e["settings"]["opencv"] for e in entries)

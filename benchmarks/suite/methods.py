@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.suite import zs_n2n
+from benchmarks.suite import opencv_filters, zs_n2n
 from benchmarks.suite.suites import Sample, bicubic_upscale
 from deepprior.errors import InputError
 from deepprior.presets import PROFILES
@@ -400,6 +400,16 @@ def _l0_solver(name: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
     return run
 
 
+def _opencv(name: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
+    def run(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+        import cv2
+
+        smoother, setting = opencv_filters.TUNED[name]
+        return _classical(smoother(sample.observation, **setting), **setting, opencv=cv2.__version__)
+
+    return run
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -580,6 +590,23 @@ register(
         description="L0 gradient smoothing (Xu et al.), λ from the preset table (0.01, tuned)",
     )
 )
+
+for _name, _label, _what in (
+    ("cv-l0-smooth", "L0 smoothing (OpenCV)", "OpenCV contrib's l0Smooth (Xu et al.)"),
+    ("cv-fgs", "fast global smoother (OpenCV)", "OpenCV contrib's fastGlobalSmootherFilter (Min et al.), self-guided"),
+    ("cv-guided", "guided filter (OpenCV)", "OpenCV contrib's guidedFilter (He et al.), self-guided"),
+):
+    register(
+        Method(
+            _name,
+            _label,
+            "classical",
+            frozenset({"smooth"}),
+            _opencv(_name),
+            requires="cv2",
+            description=f"{_what}, parameters tuned on NKS validation (benchmarks/suite/opencv_filters.py)",
+        )
+    )
 
 
 __all__ = ["METHODS", "Method", "MethodOutput", "RunOptions", "planned_iterations", "register", "row_fingerprint"]

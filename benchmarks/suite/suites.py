@@ -509,6 +509,8 @@ _DIP_PRESETS = ("dip@paper", "dip@fast", "dip@best")
 _DIP_L0_PRESETS = ("dip-l0@paper", "dip-l0@fast", "dip-l0@best")
 # the input and the classical denoisers every suite with noise-like damage scores
 _DENOISERS = ("input", "tv-chambolle", "nl-means", "bm3d")
+# OpenCV contrib's edge-preserving smoothers (the bench extra), beside the ℓ0 solvers on smoothing
+_OPENCV_SMOOTHERS = ("cv-l0-smooth", "cv-fgs", "cv-guided")
 
 SUITES: Registry[Suite] = Registry("benchmark suite")
 
@@ -619,7 +621,7 @@ _register(
         "smooth",
         _nks_items,
         _nks_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", "input", "region-fusion", "l0-smooth", *_DIP_L0_PRESETS),
+        methods=(*_DIP_VARIANTS, "dip-l0", "input", "region-fusion", "l0-smooth", *_OPENCV_SMOOTHERS, *_DIP_L0_PRESETS),
         default_methods=(*_DIP_VARIANTS, "dip-l0", "input", "region-fusion", "l0-smooth"),
         **_paper("smooth-nks"),
         notes=(
