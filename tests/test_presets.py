@@ -19,7 +19,7 @@ from helpers import add_noise, smooth_image
 # Every profile must improve on a noisy tiny image by this much within STEPS steps of its own network, learning
 # rate, averaging and seeds (the step count is cut: the full rows run for minutes).
 MARGIN_DB = 5.0
-STEPS = 300
+STEPS = 200
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -1,7 +1,9 @@
-"""The method registry of the benchmarks: DIP variants and classical baselines. A new method is one entry.
+"""The method registry of the benchmarks: DIP variants, the peers a user would pick instead (deepinv's DIP, ZS-N2N
+in :mod:`benchmarks.suite.zs_n2n`, OpenCV's smoothers in :mod:`benchmarks.suite.opencv_filters`) and classical
+baselines. A new method is one entry (and, if it is more than a call, one module beside this one).
 
 Each method takes a :class:`~benchmarks.suite.suites.Sample`, the suite's task name and :class:`RunOptions`, and
-returns a :class:`MethodOutput`. Heavy imports (torch, scikit-image, bm3d) happen inside the functions.
+returns a :class:`MethodOutput`. Heavy imports (torch, scikit-image, bm3d, cv2) happen inside the functions.
 
 The suite runners reach deepprior only through this module: :func:`_row` maps a benchmark method on a suite task to
 a row of the preset table, the DIP runners call the public task functions, and :func:`_compact_settings` keeps
