@@ -12,7 +12,6 @@ deepprior's ℓ0 solvers (λ) and OpenCV contrib's smoothers (``benchmarks.suite
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import numpy as np
 
 from benchmarks import common
 from benchmarks.suite import opencv_filters
+from benchmarks.suite.methods import METHODS
 from deepprior.errors import InputError
 from deepprior.io import read_image
 from deepprior.metrics import psnr, ssim
@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     common.add_data_dir_argument(parser, "; the images are read from its nks/validation and nks/gt")
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
     args = parser.parse_args(argv)
-    if any(name.startswith("cv-") for name in args.solvers) and importlib.util.find_spec("cv2") is None:
-        raise InputError("the cv-* smoothers need OpenCV contrib: pip install opencv-contrib-python-headless")
+    for solver in args.solvers:  # each is the suites' method of that name: it knows what it needs installed
+        missing = METHODS.get(solver).unavailable()
+        if missing:
+            raise InputError(f"{solver} cannot run here: {missing}")
     nks = common.data_path("nks", args.data_dir)
     images = sorted((nks / "validation").glob("*.png"))
     if args.limit:

@@ -249,6 +249,9 @@ class _Dip:
         return from_restoration(self.plan(sample, task, options).run())
 
 
+DEEPINV_STEPS = 2500  # deepinv's default
+
+
 def _deepinv_dip(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
     """deepinv's ``DeepImagePrior`` as its documentation runs it (fixed steps, no jitter, no averaging, the last
     output), driving the same skip128 generator as the paper row."""
@@ -270,7 +273,7 @@ def _deepinv_dip(sample: Sample, task: str, options: RunOptions) -> MethodOutput
     net = build_generator("skip", row.input_channels, channels, seed=options.seed, **row.generator_options)
     if height % net.size_multiple or width % net.size_multiple:
         raise InputError(f"deepinv does not pad: the image must be a multiple of {net.size_multiple} pixels")
-    iterations = options.iterations or METHODS.get("deepinv-dip").steps  # deepinv's default
+    iterations = options.iterations or DEEPINV_STEPS
     model = dinv.models.DeepImagePrior(
         net.to(device), img_size=(row.input_channels, height, width), iterations=iterations, learning_rate=0.01
     )
@@ -495,7 +498,7 @@ register(
         _deepinv_dip,
         requires="deepinv",
         description="deepinv 0.5's DeepImagePrior with the skip128 generator: 2500 fixed steps, last output",
-        steps=2500,
+        steps=DEEPINV_STEPS,
     )
 )
 register(

@@ -287,9 +287,8 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         if request.threads < 1:
             raise InputError(f"--threads must be at least 1, got {request.threads}")
         _set_threads(request.threads)
-    dip_methods = sorted({m for _, m, _ in todo if METHODS.get(m).kind == "network"})
     device_label = "cpu"
-    if dip_methods:
+    if any(METHODS.get(m).kind == "network" for _, m, _ in todo):  # something fits a network: on which device
         from deepprior.device import device_name, resolve_device
 
         device = resolve_device(request.device)
@@ -300,7 +299,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
                 "images: expect hours per image (use --profile quick for a smoke test)",
                 file=sys.stderr,
             )
-        notes.append(f"DIP on {device_name(device)}")
+        notes.append(f"networks fitted on {device_name(device)}")
     options = {"device": request.device, "iterations": profile.iterations, "channels": profile.channels}
     run = provenance()
     append_jsonl(
