@@ -216,7 +216,7 @@ def stage_smoke(campaign: Campaign) -> None:
     rng = np.random.default_rng(0)
     image = rng.random((size, size, 3)).astype(np.float32)
     for key, preset in PRESETS.items():
-        tiny = {"iterations": profile.smoke_steps, "device": str(device), "preset": preset.profile}
+        tiny = {"iterations": profile.smoke_steps, "device": str(device), "preset": preset.profile, **_width(profile)}
         start = time.perf_counter()
         try:
             if preset.kind == "classical":
@@ -239,6 +239,11 @@ def stage_smoke(campaign: Campaign) -> None:
     _smoke_out_of_memory(campaign)
 
 
+def _width(profile: CampaignProfile) -> dict[str, int]:
+    """The toy profile's narrow networks (the plumbing, not the numbers); the GPU's smoke runs the rows' own."""
+    return {} if profile.channels is None else {"width": profile.channels}
+
+
 def _smoke_images_together(campaign: Campaign) -> None:
     """Images stepped together as a folder run steps them (``run_together``): three denoisings and two inpaintings
     with masks of their own, in batches of two, on the device; each record must say how many shared its batch."""
@@ -247,7 +252,7 @@ def _smoke_images_together(campaign: Campaign) -> None:
 
     size, steps = campaign.profile.smoke_size, campaign.profile.smoke_steps
     rng = np.random.default_rng(1)
-    tiny = {"iterations": steps, "device": str(campaign.device)}
+    tiny = {"iterations": steps, "device": str(campaign.device), **_width(campaign.profile)}
     images = [rng.random((size, size, 3)).astype(np.float32) for _ in range(3)]
     plans = [deepprior.denoise.plan(image, **tiny) for image in images]
     masks = [rng.random((size, size)) > 0.5 for _ in range(2)]

@@ -240,7 +240,7 @@ def test_a_killed_run_resumes_to_the_same_bits(tmp_path):
         "denoise",
         str(source),
         "--iterations",
-        "800",
+        "300",
         "--channels",
         "8",
         "--threads",
