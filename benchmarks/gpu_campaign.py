@@ -40,8 +40,10 @@ Stages (``--stages`` picks some):
 12. ``best-width``: the best row with the paper's 128 channels on the 9 images, in ``suites-best128/`` (does a
     wider pilot close the gap to CBM3D on the textured images?).
 13. ``l0-fast``: DIP-ℓ0's fast row on the NKS validation images and the clip art, beside ``l0-tv``'s paper rows.
+14. ``fast-rows``: the fast row of SR ×4 and ×8 on Set5 and of 50 % inpainting on four images, beside
+    ``sr-inpaint``'s paper rows (measured so far on CPU crops only).
 
-Stages 5–13 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
+Stages 5–14 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU (``--jobs 0``: the
 fastest way the throughput stages measured, which may be fits of one size stepped together in one process).
 """
@@ -840,6 +842,18 @@ def stage_l0_fast(campaign: Campaign) -> None:
     _suites(campaign, "l0-fast", l0, limit=16, measured_by="throughput-l0")
 
 
+#: Inpainting images the fast row runs on: 11 × 11000 steps would take most of a session.
+FAST_ROWS_INPAINT_LIMIT = 4
+
+
+@STAGES.register("fast-rows")
+def stage_fast_rows(campaign: Campaign) -> None:
+    # the fast rows of the tasks that have no full-size number yet, in the files of sr-inpaint's paper rows:
+    # SR x4 and x8 on Set5, and 50 % inpainting on four of the 11 images
+    _suites(campaign, "fast-rows", [("sr-set5-x4", ["dip@fast"]), ("sr-set5-x8", ["dip@fast"])])
+    _suites(campaign, "fast-rows", [("inpaint-50p", ["dip@fast"])], limit=FAST_ROWS_INPAINT_LIMIT)
+
+
 def _done(out: Path) -> set[str]:
     path = out / CAMPAIGN_FILE
     rows = common.read_jsonl(path) if path.exists() else []
@@ -922,6 +936,7 @@ STAGE_DATA = {
     "sr-inpaint": ("dip/project_page/SR/**/*", "dip/project_page/Reconstruction/Gray/50p/*"),
     "l0-tv": ("nks/validation/*", "nks/gt/*", "clipart/*", "dip/project_page/Denoising/Color/25/F16_*"),
     "l0-fast": ("nks/validation/*", "nks/gt/*", "clipart/*"),
+    "fast-rows": ("dip/project_page/SR/Set5/**/*", "dip/project_page/Reconstruction/Gray/50p/*"),
 }
 
 

@@ -59,6 +59,7 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
         "denoise-best",
         "best-width",
         "l0-fast",
+        "fast-rows",
     ]
     assert set(suite_stages) <= set(gpu_campaign.STAGES.names())
     gpu_campaign.run_campaign(tmp_path / "campaign", "cpu", "gpu", suite_stages)
@@ -74,6 +75,12 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
     assert {r.jobs for r in requests if r.results_dir.name.startswith("throughput")} == {1, 2, 4}
     l0_throughput = [r for r in requests if r.results_dir.name.startswith("throughput-l0")]
     assert {(r.suite, tuple(r.methods), r.limit) for r in l0_throughput} == {("smooth-nks", ("dip-l0",), 4)}
+    fast_rows = {(r.suite, r.limit) for r in requests if r.methods == ["dip@fast"] and r.suite != "denoise-color25"}
+    assert fast_rows == {
+        ("sr-set5-x4", None),
+        ("sr-set5-x8", None),
+        ("inpaint-50p", gpu_campaign.FAST_ROWS_INPAINT_LIMIT),
+    }
 
 
 def test_jobs_zero_takes_the_most_images_per_hour_that_the_throughput_stage_measured(tmp_path):
