@@ -185,6 +185,17 @@ def test_the_command_lines_choices_are_the_registries():
             assert _choices(sub, flag) == methods(task)
 
 
+def test_the_readme_names_the_run_records_schema_version_and_what_still_reads():
+    from pathlib import Path
+
+    from deepprior.record import READABLE_VERSIONS, SCHEMA, SCHEMA_VERSION
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"schema `{SCHEMA}` version {SCHEMA_VERSION}:" in " ".join(readme.split())
+    older = [v for v in READABLE_VERSIONS if v != SCHEMA_VERSION]
+    assert f"versions {older[0]} to {older[-1]} still read" in " ".join(readme.split())
+
+
 def test_the_readme_lists_every_registry_entry_and_preset_row():
     from pathlib import Path
 
