@@ -587,3 +587,10 @@ def test_opencv_smoothers_leave_their_input_alone_and_smooth_within_range(tmp_pa
     entries = load_results(tmp_path / "smooth-nks-quick.jsonl")["entries"]
     assert sorted(e["method"] for e in entries) == sorted(opencv_filters.TUNED)
     assert all(math.isfinite(e["psnr"]) and e["settings"]["opencv"] for e in entries)
+
+
+def test_the_benchmarks_readme_has_a_section_for_every_script():
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    headings = [line for line in (folder / "README.md").read_text(encoding="utf-8").splitlines() if line[:3] == "## "]
+    scripts = [p.name for p in folder.glob("*.py") if p.name not in ("__init__.py", "common.py", "run_suites.py")]
+    assert [name for name in scripts if not any(h.startswith(f"## {name}") for h in headings)] == []
