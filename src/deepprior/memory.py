@@ -20,7 +20,8 @@ BYTES_PER_PARAMETER = 16
 def activation_values(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
     """The number of values all leaf modules of ``net`` output for an input of ``input_shape``.
 
-    Computed on the meta device (shapes only: no memory, no arithmetic), so it is exact and instant at any size.
+    Computed on the meta device (shapes only: no memory, no arithmetic), so it is exact and costs the same at any
+    size: a fraction of a second, once PyTorch has loaded its meta kernels (the first call in a process).
     """
     meta = copy.deepcopy(net).to("meta")
     total = 0
