@@ -213,12 +213,11 @@ def stage_smoke(campaign: Campaign) -> None:
     import deepprior
     from deepprior.presets import PRESETS
 
-    profile, device = campaign.profile, campaign.device
-    size = profile.smoke_size
+    size = campaign.profile.smoke_size
     rng = np.random.default_rng(0)
     image = rng.random((size, size, 3)).astype(np.float32)
     for key, preset in PRESETS.items():
-        tiny = {"iterations": profile.smoke_steps, "device": str(device), "preset": preset.profile, **_width(profile)}
+        tiny = {**_smoke_settings(campaign), "preset": preset.profile}
         start = time.perf_counter()
         try:
             if preset.kind == "classical":
@@ -241,9 +240,12 @@ def stage_smoke(campaign: Campaign) -> None:
     _smoke_out_of_memory(campaign)
 
 
-def _width(profile: CampaignProfile) -> dict[str, int]:
-    """The toy profile's narrow networks (the plumbing, not the numbers); the GPU's smoke runs the rows' own."""
-    return {} if profile.channels is None else {"width": profile.channels}
+def _smoke_settings(campaign: Campaign) -> dict[str, Any]:
+    """What every smoke fit overrides: a few steps, on the device; at the toy profile its narrow networks too (the
+    plumbing, not the numbers), where the GPU's smoke runs each row's own width."""
+    profile = campaign.profile
+    width = {} if profile.channels is None else {"width": profile.channels}
+    return {"iterations": profile.smoke_steps, "device": str(campaign.device), **width}
 
 
 def _smoke_images_together(campaign: Campaign) -> None:
@@ -252,9 +254,9 @@ def _smoke_images_together(campaign: Campaign) -> None:
     import deepprior
     from deepprior.restore import run_together
 
-    size, steps = campaign.profile.smoke_size, campaign.profile.smoke_steps
+    size = campaign.profile.smoke_size
     rng = np.random.default_rng(1)
-    tiny = {"iterations": steps, "device": str(campaign.device), **_width(campaign.profile)}
+    tiny = _smoke_settings(campaign)
     images = [rng.random((size, size, 3)).astype(np.float32) for _ in range(3)]
     plans = [deepprior.denoise.plan(image, **tiny) for image in images]
     masks = [rng.random((size, size)) > 0.5 for _ in range(2)]
