@@ -244,12 +244,12 @@ def test_region_fusion_energy_exact_value():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fft", ["numpy", "torch"])
+@pytest.mark.parametrize("fft", ["serial", "threaded"])
 @pytest.mark.parametrize("rgb", [False, True])
 def test_l0_smooth_matches_float64_reference(monkeypatch, rgb, fft):
-    # small images use numpy.fft; force the torch.fft path used for large ones
+    # small images run the FFTs on one thread; force the threaded path of large ones
     l0_mod = importlib.import_module("deepprior.regularizers.l0.l0_smooth")
-    monkeypatch.setattr(l0_mod, "_TORCH_MIN_SIZE", 0 if fft == "torch" else 1 << 62)
+    monkeypatch.setattr(l0_mod, "_THREADED_MIN_SIZE", 0 if fft == "threaded" else 1 << 62)
     noisy, _ = piecewise(rgb, seed=2)
     np.testing.assert_allclose(l0_smooth(noisy, 0.02), l0_smooth_reference(noisy, 0.02), atol=1e-3)
 

@@ -4,11 +4,11 @@ Xu, Lu, Xu & Jia, "Image Smoothing via L0 Gradient Minimization",
 SIGGRAPH Asia 2011.
 
 Each iteration needs one forward and one inverse real 2-D FFT of all
-channels; they run through ``torch.fft`` (MKL on x86: ~2x faster than
-``numpy.fft`` in float32 on one core, and threaded like torch) for images of
-``_TORCH_MIN_SIZE`` values or more, and through ``numpy.fft`` below that,
-where thread hand-offs cost more than the transform.  The gradient shrinkage
-and the spectral update are fused numba loops.  The
+channels; they run through ``scipy.fft`` in float32 (about as fast as
+``torch.fft``, which this solver used before, and without importing torch),
+threaded for images of ``_THREADED_MIN_SIZE`` values or more and serial below
+that, where thread hand-offs cost more than the transform.  The
+gradient shrinkage and the spectral update are fused numba loops.  The
 solver works in float32: the ``lam / beta`` threshold is never below
 ``~1e-7`` in squared gradient units for useful ``lam`` and ``beta_max``,
 well above float32 round-off of [0, 1] images.
@@ -21,15 +21,28 @@ import numbers
 
 import numba as nb
 import numpy as np
-import torch
 
 from deepprior.errors import InputError
 from deepprior.regularizers.l0.region_fusion import _as_float_image, _check_lam, _check_pair
 
 __all__ = ["l0_smooth", "l0_smooth_energy"]
 
-# below this many values (C*H*W) the FFTs go through numpy instead of torch
-_TORCH_MIN_SIZE = 1 << 16
+# below this many values (C*H*W) the FFTs run on one thread
+_THREADED_MIN_SIZE = 1 << 16
+
+
+def _fft_workers(values: int) -> int:
+    """Threads for the FFTs of an image of ``values`` values: one for a small image; else torch's thread count
+    when torch is loaded (``--threads`` and a fit's thread share set it), else every CPU this process may use.
+    The count changes the speed only: the transforms give the same values on any number of threads."""
+    import os
+    import sys
+
+    if values < _THREADED_MIN_SIZE:
+        return 1
+    if "torch" in sys.modules:
+        return sys.modules["torch"].get_num_threads()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @nb.njit(cache=True, nogil=True)
@@ -135,8 +148,9 @@ def l0_smooth(
     Notes
     -----
     Boundaries are periodic (the FFT solve).  Computation is in float32.
-    For images of 65536 values or more the FFTs use ``torch.fft`` and follow
-    ``torch.get_num_threads()``; smaller ones use ``numpy.fft``.
+    The FFTs (``scipy.fft``) of images of 65536 values or more are threaded:
+    torch's thread count when torch is loaded, else every CPU the process may
+    use; smaller images use one thread.
 
     References
     ----------
@@ -172,33 +186,18 @@ def l0_smooth(
     D2 = np.empty((2, H, 2 * Wr), np.float32)
     D2[0] = _otf_sq(H, W)
 
-    if C * H * W >= _TORCH_MIN_SIZE:
-        # torch.fft (MKL): about 2x numpy's float32 rfft2 here, and threaded
-        S_t, div_t = torch.from_numpy(S), torch.from_numpy(div)
-        FI_t = torch.fft.rfft2(torch.from_numpy(chw))
-        FN_t = torch.empty_like(FI_t)
-        FI = torch.view_as_real(FI_t).numpy().reshape(C, H, 2 * Wr)
-        FN = torch.view_as_real(FN_t).numpy().reshape(C, H, 2 * Wr)
+    from scipy import fft  # here, not at import: Region Fusion, beside it in this package, does not need it
 
-        def forward() -> np.ndarray:
-            torch.fft.rfft2(div_t, out=FN_t)
-            return FN
+    workers = _fft_workers(C * H * W)
+    FI = fft.rfft2(chw, workers=workers).view(np.float32).reshape(C, H, 2 * Wr)
+    spectrum = []
 
-        def inverse() -> None:
-            torch.fft.irfft2(FN_t, s=(H, W), out=S_t)
+    def forward() -> np.ndarray:
+        spectrum[:] = [fft.rfft2(div, workers=workers)]
+        return spectrum[0].view(np.float32).reshape(C, H, 2 * Wr)
 
-    else:
-        # small images: numpy's serial FFT, as thread hand-offs would dominate
-        # (and stall for milliseconds when the other cores are busy)
-        FI = np.fft.rfft2(chw).view(np.float32).reshape(C, H, 2 * Wr)
-        spectrum = []
-
-        def forward() -> np.ndarray:
-            spectrum[:] = [np.fft.rfft2(div)]
-            return spectrum[0].view(np.float32).reshape(C, H, 2 * Wr)
-
-        def inverse() -> None:
-            S[...] = np.fft.irfft2(spectrum[0], s=(H, W))
+    def inverse() -> None:
+        S[...] = fft.irfft2(spectrum[0], s=(H, W), workers=workers, overwrite_x=True)
 
     beta = 2.0 * lam
     while beta < beta_max:
