@@ -17,6 +17,7 @@ import deepprior
 from deepprior.cli import COMMANDS, build_parser
 from deepprior.errors import InputError
 from deepprior.inputs import make_input
+from deepprior.io import write_image
 from deepprior.loop import fit
 from deepprior.nets import build_generator
 from deepprior.operators import Operator
@@ -223,6 +224,24 @@ def test_help_and_version_import_neither_torch_nor_scipy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')) == []
+
+
+def test_the_classical_commands_run_without_torch(tmp_path):
+    """``deepprior l0`` and a classical row through the Python API (Region Fusion) never import torch: it would
+    be most of their time; the record then names no torch version."""
+    write_image(tmp_path / "in.png", smooth_image(40))
+    code = (
+        "import sys, numpy as np, deepprior\n"
+        "from deepprior.cli import main\n"
+        f"assert main(['l0', {str(tmp_path / 'in.png')!r}, '-o', {str(tmp_path / 'out.png')!r}, '--quiet']) == 0\n"
+        "result = deepprior.smooth(np.full((24, 24, 3), 0.5), 'region-fusion')\n"
+        "print(sorted(result.record.versions), 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names, torch_loaded = done.stdout.strip().rsplit(" ", 1)
+    assert torch_loaded == "False" and "torch" not in names and "numpy" in names
+    record = json.loads((tmp_path / "out.json").read_text())
+    assert "torch" not in record["versions"] and record["output_source"] == "region-fusion"
 
 
 def test_the_package_root_is_lazy_and_complete():

@@ -133,7 +133,7 @@ def test_a_folder_gives_colliding_names_distinct_outputs(tmp_path):
 def test_an_unwritable_output_is_reported_before_fitting(tmp_path, monkeypatch, capsys):
     import errno
 
-    import deepprior.restore
+    import deepprior.dip
     from deepprior.io import files
 
     def no_fit(*args, **kwargs):
@@ -143,7 +143,7 @@ def test_an_unwritable_output_is_reported_before_fitting(tmp_path, monkeypatch, 
         raise OSError(errno.EROFS, "Read-only file system")
 
     source = _noisy(tmp_path)
-    monkeypatch.setattr(deepprior.restore, "fit", no_fit)
+    monkeypatch.setattr(deepprior.dip, "fit", no_fit)
     monkeypatch.setattr(files, "open", read_only, raising=False)
     assert _run(["denoise", str(source), "-o", str(tmp_path / "out.png"), *FAST]) == 2
     assert "Read-only file system" in capsys.readouterr().err
@@ -152,7 +152,7 @@ def test_an_unwritable_output_is_reported_before_fitting(tmp_path, monkeypatch, 
 @pytest.mark.parametrize("where", ["start-up", "fit"])
 def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing(where, tmp_path, monkeypatch, capsys):
     import deepprior.cli
-    import deepprior.restore
+    import deepprior.dip
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -160,7 +160,7 @@ def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing(where, tmp_path, mo
     if where == "start-up":
         monkeypatch.setattr(deepprior.cli, "build_parser", interrupt)
     else:
-        monkeypatch.setattr(deepprior.restore, "fit", interrupt)
+        monkeypatch.setattr(deepprior.dip, "fit", interrupt)
     folder = tmp_path / "in"
     folder.mkdir()
     write_image(folder / "a.png", smooth_image(40))

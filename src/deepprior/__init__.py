@@ -25,7 +25,7 @@ _EXPORTS = {
     "fit": "loop",
     "FitResult": "loop",
     "fit_batch": "batch",
-    "History": "callbacks",
+    "History": "record",
     "FitSettings": "settings",
     "PRESETS": "presets",
     "Preset": "presets",
@@ -99,13 +99,12 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .batch import fit_batch
-    from .callbacks import History
     from .effects import enhance, sketch
     from .errors import DeepPriorError, DeviceError, InputError
     from .image import Image, as_image
     from .loop import FitResult, fit
     from .presets import PRESETS, Preset
-    from .record import RunRecord
+    from .record import History, RunRecord
     from .registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, STOPPERS, Registry
     from .restore import Overrides, Restoration, run_together
     from .settings import FitSettings

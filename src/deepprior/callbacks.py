@@ -25,7 +25,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +32,7 @@ import torch
 
 from .errors import InputError
 from .metrics import mse_torch, noise_sigma, psnr_torch
+from .record import History
 
 if TYPE_CHECKING:
     from .loop import FitState
@@ -99,41 +99,6 @@ class Averaging(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.average = _clone(state["average"])
-
-
-@dataclass
-class History:
-    """Per-step records of a fit, on the host.
-
-    ``loss`` is the total objective; ``psnr`` / ``psnr_average`` compare the output / the average with the
-    reference (NaN without one); ``psnr_observation`` compares A·out with y; ``seconds`` is the wall time since
-    the start, sampled at each check (NaN between checks); ``events`` lists backtracking and stopping.
-    """
-
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    psnr: list[float] = field(default_factory=list)
-    psnr_average: list[float] = field(default_factory=list)
-    psnr_observation: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready copy (NaN becomes None)."""
-        out: dict[str, Any] = {}
-        for key, values in asdict(self).items():
-            if key == "events":
-                out[key] = values
-            else:
-                out[key] = [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
-        return out
-
-    def seconds_per_iteration(self) -> float:
-        """Mean wall time per step over the whole fit."""
-        timed = [(s, t) for s, t in zip(self.step, self.seconds) if math.isfinite(t)]
-        if not timed:
-            return float("nan")
-        return timed[-1][1] / (timed[-1][0] + 1)
 
 
 class HistoryRecorder(Callback):
@@ -521,7 +486,6 @@ __all__ = [
     "load_checkpoint",
     "Callback",
     "Averaging",
-    "History",
     "HistoryRecorder",
     "StopRule",
     "Backtracking",

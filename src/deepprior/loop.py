@@ -23,7 +23,6 @@ from .callbacks import (
     Backtracking,
     Callback,
     FunctionCallback,
-    History,
     HistoryRecorder,
     Progress,
     StopRule,
@@ -33,6 +32,7 @@ from .device import fast_defaults
 from .errors import DeviceError, InputError
 from .nets.base import Generator
 from .operators import Operator
+from .record import History
 from .registry import DATA_TERMS
 from .regularizers.base import Regularizer
 from .seeding import torch_generator

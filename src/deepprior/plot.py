@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .callbacks import History
 from .errors import InputError
 from .io import atomic_write
+from .record import History
 
 _PSNR_SERIES = (
     ("psnr", "PSNR of output vs reference"),

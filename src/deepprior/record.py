@@ -8,6 +8,7 @@ Its JSON form starts with ``"schema": "deepprior.run"`` and ``"version"``; reade
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +24,14 @@ READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 def versions() -> dict[str, str]:
-    """Versions of deepprior, Python and the libraries that shape a result (only those already imported are
-    asked, except numpy and torch)."""
+    """Versions of deepprior, Python, numpy and the libraries that shaped this run's result: those of torch,
+    scikit-image and numba that the run imported (a classical solver's record names no torch: it ran without)."""
     import sys
 
     found = {"deepprior": __version__, "python": platform.python_version()}
     for label, module in (("torch", "torch"), ("numpy", "numpy"), ("scikit-image", "skimage"), ("numba", "numba")):
-        if module in ("torch", "numpy") or module in sys.modules:
-            try:
-                found[label] = __import__(module).__version__
-            except ImportError:  # pragma: no cover - torch and numpy are dependencies
-                continue
+        if module == "numpy" or module in sys.modules:
+            found[label] = __import__(module).__version__
     return found
 
 
@@ -136,8 +134,43 @@ class RunRecord:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+@dataclass
+class History:
+    """Per-step records of a fit, on the host.
+
+    ``loss`` is the total objective; ``psnr`` / ``psnr_average`` compare the output / the average with the
+    reference (NaN without one); ``psnr_observation`` compares A·out with y; ``seconds`` is the wall time since
+    the start, sampled at each check (NaN between checks); ``events`` lists backtracking and stopping.
+    """
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    psnr_average: list[float] = field(default_factory=list)
+    psnr_observation: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (NaN becomes None)."""
+        out: dict[str, Any] = {}
+        for key, values in dataclasses.asdict(self).items():
+            if key == "events":
+                out[key] = values
+            else:
+                out[key] = [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
+        return out
+
+    def seconds_per_iteration(self) -> float:
+        """Mean wall time per step over the whole fit."""
+        timed = [(s, t) for s, t in zip(self.step, self.seconds) if math.isfinite(t)]
+        if not timed:
+            return float("nan")
+        return timed[-1][1] / (timed[-1][0] + 1)
+
+
 def write_record(path: str | Path, record: RunRecord, history: Any | None = None) -> Path:
-    """Write ``record`` (and the per-step ``history``, a :class:`deepprior.loop.History`) as JSON, atomically.
+    """Write ``record`` (and the per-step ``history``, a :class:`History`) as JSON, atomically.
 
     The one writer of run records: the command line's sidecar, the demo and the benchmarks all use it.
     """
@@ -149,4 +182,4 @@ def write_record(path: str | Path, record: RunRecord, history: Any | None = None
     return write_json(path, data)
 
 
-__all__ = ["READABLE_VERSIONS", "SCHEMA", "SCHEMA_VERSION", "RunRecord", "versions", "write_record"]
+__all__ = ["History", "READABLE_VERSIONS", "SCHEMA", "SCHEMA_VERSION", "RunRecord", "versions", "write_record"]

@@ -70,16 +70,18 @@ def _blind(
 ) -> Plan:
     """A task whose forward model is the identity (denoise, deblock, smooth); pixels the image marks missing
     (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are left out of the fit and filled in."""
-    from .operators import Identity, Mask
-    from .restore import plan_classical, plan_dip
-
     preset = get_preset(task, method, profile)
     source = as_image(image)
     squeeze = np.ndim(image) == 2
-    if preset.kind == "classical":
+    if preset.kind == "classical":  # runs without torch: nothing below is imported
+        from .restore import plan_classical
+
         if source.missing is not None:
             raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
         return plan_classical(preset, source, overrides, squeeze=squeeze)
+    from .dip import plan_dip
+    from .operators import Identity, Mask
+
     operator, observation, extra = Identity(), source.pixels, {}
     if source.missing is not None:
         known = ~source.missing
@@ -316,8 +318,8 @@ def super_resolve(
     >>> deepprior.super_resolve(np.full((16, 16, 3), 0.5), scale=2, iterations=2, width=8).image.shape
     (32, 32, 3)
     """
+    from .dip import plan_dip
     from .operators import LanczosDownsampler
-    from .restore import plan_dip
 
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer, float)) or scale != int(scale) or scale < 2:
         raise InputError(f"the scale must be an integer >= 2, got {scale!r}")
@@ -400,8 +402,8 @@ def inpaint(
     >>> deepprior.inpaint(np.full((32, 32), 0.5), known, iterations=2, width=8).image.shape
     (32, 32)
     """
+    from .dip import plan_dip
     from .operators import Mask
-    from .restore import plan_dip
 
     row = get_preset("inpaint", kind, preset)
     source = as_image(image)
@@ -490,8 +492,8 @@ def flash_noflash(
     >>> deepprior.flash_noflash(flash, noflash, iterations=2, width=8).image.shape
     (32, 32, 3)
     """
+    from .dip import plan_dip
     from .operators import Identity
-    from .restore import plan_dip
 
     guide = as_image(flash, "flash image")
     source = as_image(noflash, "no-flash image")

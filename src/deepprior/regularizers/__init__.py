@@ -3,16 +3,33 @@
 
 A new regulariser is one module in this folder with ``@REGULARIZERS.register("name")`` on a :class:`Regularizer`
 subclass. The classical ℓ0 solvers are in :mod:`deepprior.regularizers.l0` (numba; loaded on first use).
+
+Importing this package imports no torch: the classes below load on first access, so the classical solvers (and
+the commands that run only them) start without it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..registry import REGULARIZERS
-from .base import BuildContext, Regularizer
-from .tv import TotalVariation, TwoStageTV, total_variation
+
+if TYPE_CHECKING:
+    from .admm import L0ADMM
+    from .base import BuildContext, Regularizer
+    from .tv import TotalVariation, TwoStageTV, total_variation
+
+#: Each lazily loaded name → its module.
+_LAZY = {
+    "BuildContext": ".base",
+    "Regularizer": ".base",
+    "TotalVariation": ".tv",
+    "TwoStageTV": ".tv",
+    "total_variation": ".tv",
+    "L0ADMM": ".admm",  # admm imports the numba solvers only when it runs
+}
 
 
 def build_regularizer(name: str, context: BuildContext, **options: Any) -> Regularizer:
@@ -31,11 +48,12 @@ def build_regularizer(name: str, context: BuildContext, **options: Any) -> Regul
 
 
 def __getattr__(name: str) -> Any:
-    if name == "L0ADMM":  # keeps numba-free imports light: admm imports the solvers only when it runs
-        from .admm import L0ADMM
-
-        return L0ADMM
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
