@@ -1,0 +1,161 @@
+"""The classical commands as a user meets them: whole processes, file in and file out, against OpenCV.
+
+``deepprior l0`` runs Region Fusion (or L0 smoothing) in well under a second of solver time; what the user waits
+for is the whole process: Python, imports, the numba cache, reading and writing the image and its record. This
+script times, as whole processes started one after another in turn (``--rounds`` rounds, medians reported):
+
+- ``deepprior --version``: the floor (the interpreter and the package's entry point);
+- ``deepprior l0 IMAGE`` with Region Fusion (λ = 0.03) and with L0 smoothing (λ = 0.01);
+- the peer: a plain ``python -c`` that reads the image with OpenCV, runs OpenCV contrib's
+  ``cv2.ximgproc.l0Smooth`` (λ = 0.01) and writes the result (needs ``opencv-contrib-python-headless``; skipped
+  without it).
+
+It also records whether each deepprior command imported torch (``-X importtime``). On an otherwise idle machine::
+
+    python -m benchmarks.bench_classical_cli [--image PATH] [--rounds 7]
+
+writes ``benchmarks/results/classical_cli.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import common
+
+NKS_DIR = "nks/validation"  # inside the shared data folder (common.data_dir)
+
+#: The peer: what a user of OpenCV would run on the same file (λ as our l0-smooth row's).
+OPENCV_SCRIPT = (
+    "import sys, cv2; image = cv2.imread(sys.argv[1]); "
+    "cv2.imwrite(sys.argv[2], cv2.ximgproc.l0Smooth(image, None, 0.01, 2.0))"
+)
+
+
+#: The distributions whose versions the result names (the peer's included).
+VERSIONED = ("deepprior", "numba", "scipy", "torch", "opencv-contrib-python-headless")
+
+
+def _deepprior() -> list[str]:
+    """The installed ``deepprior`` command, run by this interpreter."""
+    script = shutil.which("deepprior", path=str(Path(sys.executable).parent)) or shutil.which("deepprior")
+    if script is None:
+        raise SystemExit("no deepprior command on PATH: install the package first (pip install -e .)")
+    return [sys.executable, script]
+
+
+def commands(image: Path, out: Path) -> dict[str, list[str]]:
+    """Each timed command, by label (the OpenCV peer only when OpenCV contrib is installed)."""
+    deepprior = _deepprior()
+    found = {
+        "deepprior --version (floor)": [*deepprior, "--version"],
+        "deepprior l0 (region-fusion)": [*deepprior, "l0", str(image), "-o", str(out / "rf.png"), "--overwrite", "-q"],
+        "deepprior l0 --solver l0-smooth": [
+            *deepprior,
+            "l0",
+            str(image),
+            "--solver",
+            "l0-smooth",
+            "-o",
+            str(out / "l0s.png"),
+            "--overwrite",
+            "-q",
+        ],
+    }
+    if importlib.util.find_spec("cv2") is not None:
+        found["OpenCV l0Smooth (python -c)"] = [sys.executable, "-c", OPENCV_SCRIPT, str(image), str(out / "cv.png")]
+    return found
+
+
+def _version(distribution: str) -> str:
+    """An installed distribution's version, or "not installed"."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def imports_torch(command: list[str]) -> bool:
+    """Whether the command's process imported torch (from ``-X importtime``'s list)."""
+    done = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True, check=True)
+    return any(line.split("|")[-1].strip() == "torch" for line in done.stderr.splitlines() if "|" in line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image", type=Path, help="the image (default: the first NKS validation image)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR)
+    parser.add_argument("--name", default="classical_cli")
+    common.add_data_dir_argument(parser)
+    args = parser.parse_args(argv)
+    image = args.image
+    if image is None:
+        pngs = sorted(common.data_path(NKS_DIR, args.data_dir).glob("*.png"))
+        if not pngs:
+            raise SystemExit(f"no image: pass --image (looked in {common.data_path(NKS_DIR, args.data_dir)})")
+        image = pngs[0]
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    load_before = common.loadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = commands(image, Path(tmp))
+        torch_loaded = {label: imports_torch(cmd) for label, cmd in runs.items() if "deepprior" in label}
+        times: dict[str, list[float]] = {label: [] for label in runs}
+        for cmd in runs.values():  # one warm-up each: the numba cache and the page cache are then warm
+            subprocess.run(cmd, check=True, env=env, capture_output=True)
+        for round_ in range(args.rounds):
+            for label, cmd in runs.items():
+                start = time.perf_counter()
+                subprocess.run(cmd, check=True, env=env, capture_output=True)
+                times[label].append(time.perf_counter() - start)
+            print(f"round {round_ + 1}: " + ", ".join(f"{v[-1]:.2f}" for v in times.values()), flush=True)
+
+    median = {label: statistics.median(v) for label, v in times.items()}
+    peer = median.get("OpenCV l0Smooth (python -c)")
+    result = {
+        **common.provenance(),
+        "image": str(image),
+        "rounds": args.rounds,
+        "loadavg_before": load_before,
+        "seconds": times,
+        "median_seconds": median,
+        "imports_torch": torch_loaded,
+        "over_opencv": None if peer is None else {k: v / peer for k, v in median.items()},
+    }
+    versions = {name: _version(name) for name in VERSIONED}
+    result["versions"] = {**result["versions"], **versions}
+    lines = [
+        "# The classical commands as whole processes, against OpenCV's l0Smooth",
+        "",
+        f"- {result['date']}; {result['cpu']}, {result['cpu_count']} cores, load average {load_before} before and "
+        f"{result['loadavg']} after; " + ", ".join(f"{name} {version}" for name, version in versions.items()),
+        f"- command: `{result['command']}`; image `{Path(image).name}`; {args.rounds} rounds after one warm-up "
+        "each (the commands in turn); each process runs with its default threads",
+        "",
+        "| command | median wall (s) | / OpenCV | imports torch | runs (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for label, values in times.items():
+        ratio = "" if peer is None else f"{median[label] / peer:.2f}"
+        loaded = {True: "yes", False: "no"}.get(torch_loaded.get(label), "")  # type: ignore[arg-type]
+        lines.append(
+            f"| {label} | {median[label]:.2f} | {ratio} | {loaded} | {', '.join(f'{t:.2f}' for t in values)} |"
+        )
+    lines.append("")
+    common.write_result(args.out / args.name, result, "\n".join(lines), echo=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_script(main))
