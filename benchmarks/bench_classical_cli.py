@@ -6,6 +6,7 @@ script times, as whole processes started one after another in turn (``--rounds``
 
 - ``deepprior --version``: the floor (the interpreter and the package's entry point);
 - ``deepprior l0 IMAGE`` with Region Fusion (λ = 0.03) and with L0 smoothing (λ = 0.01);
+- ``deepprior enhance IMAGE --method region-fusion``, the detail enhancement a photographer runs on it;
 - the peer: a plain ``python -c`` that reads the image with OpenCV, runs OpenCV contrib's
   ``cv2.ximgproc.l0Smooth`` (λ = 0.01) and writes the result (needs ``opencv-contrib-python-headless``; skipped
   without it).
@@ -68,6 +69,17 @@ def commands(image: Path, out: Path) -> dict[str, list[str]]:
             "l0-smooth",
             "-o",
             str(out / "l0s.png"),
+            "--overwrite",
+            "-q",
+        ],
+        "deepprior enhance --method region-fusion": [
+            *deepprior,
+            "enhance",
+            str(image),
+            "--method",
+            "region-fusion",
+            "-o",
+            str(out / "enhanced.png"),
             "--overwrite",
             "-q",
         ],

@@ -227,21 +227,40 @@ def test_help_and_version_import_neither_torch_nor_scipy():
 
 
 def test_the_classical_commands_run_without_torch(tmp_path):
-    """``deepprior l0`` and a classical row through the Python API (Region Fusion) never import torch: it would
-    be most of their time; the record then names no torch version."""
-    write_image(tmp_path / "in.png", smooth_image(40))
+    """``deepprior l0``, smooth, enhance and sketch with a classical ``--method`` (their parsers list the
+    registries' names only when asked) and a classical row through the Python API never import torch: it would be
+    most of their time; the record then names no torch version."""
+    source = str(tmp_path / "in.png")
+    write_image(source, smooth_image(40))
+    runs = [["l0", source, "-o", str(tmp_path / "out.png")]]
+    runs += [[name, source, "--method", "region-fusion", "-o", str(tmp_path / f"{name}.png")] for name in _EFFECTS]
     code = (
         "import sys, numpy as np, deepprior\n"
         "from deepprior.cli import main\n"
-        f"assert main(['l0', {str(tmp_path / 'in.png')!r}, '-o', {str(tmp_path / 'out.png')!r}, '--quiet']) == 0\n"
+        f"assert [main([*argv, '--quiet']) for argv in {runs!r}] == {[0] * len(runs)!r}\n"
         "result = deepprior.smooth(np.full((24, 24, 3), 0.5), 'region-fusion')\n"
         "print(sorted(result.record.versions), 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     names, torch_loaded = done.stdout.strip().rsplit(" ", 1)
     assert torch_loaded == "False" and "torch" not in names and "numpy" in names
-    record = json.loads((tmp_path / "out.json").read_text())
-    assert "torch" not in record["versions"] and record["output_source"] == "region-fusion"
+    for name in ("out", *_EFFECTS):
+        record = json.loads((tmp_path / f"{name}.json").read_text())
+        assert "torch" not in record["versions"] and record["output_source"] == "region-fusion", name
+
+
+_EFFECTS = ("smooth", "enhance", "sketch")
+
+
+def test_a_registry_option_refuses_an_unknown_name_with_the_list(capsys):
+    from deepprior.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["smooth", "x.png", "--generator", "resnet50"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'resnet50'" in err
+    assert all(repr(name) in err for name in GENERATORS.names())
 
 
 def test_the_package_root_is_lazy_and_complete():

@@ -15,7 +15,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from .errors import DeepPriorError, InputError
 
 if TYPE_CHECKING:
     from .image import Image
+    from .registry import Registry
     from .restore import Restoration
 
 EXIT_USER_ERROR = 2
@@ -51,6 +52,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # the sub-commands whose folder runs can step several images together (--batch-images): a task function with a plan
 BATCHED_COMMANDS = ("denoise", "deblock", "super-resolve", "inpaint", "smooth")
+
+
+class _RegistryChoices:
+    """A registry's names as an option's ``choices``, listed only when argparse needs the list (a value to check,
+    an invalid one, ``--help``): listing them imports the registry's modules, and with most of them torch, which a
+    classical method's run never needs. ``extra`` names come first (e.g. "none")."""
+
+    def __init__(self, registry: Registry, *extra: str) -> None:
+        self.registry = registry
+        self.extra = extra
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.extra or name in self.registry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self.extra, *self.registry.names()])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,10 +105,11 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--refine",
-        choices=["none", *REFINERS.names()],
-        help="after the fit, filter y once more with the fit as the pilot, for denoising only; wiener: BM3D's "
-        "Wiener stage; wiener-bm3d: its result averaged with BM3D on y alone (default: the preset's, wiener for "
-        "denoise --preset fast, wiener-bm3d for --preset best)",
+        choices=_RegistryChoices(REFINERS, "none"),
+        metavar="NAME",
+        help="after the fit, filter y once more with the fit as the pilot, for denoising only (%(choices)s); "
+        "wiener: BM3D's Wiener stage; wiener-bm3d: its result averaged with BM3D on y alone (default: the "
+        "preset's, wiener for denoise --preset fast, wiener-bm3d for --preset best)",
     )
     group.add_argument("--iterations", type=positive_int, help="Adam steps (disables the default early stop)")
     group.add_argument("--lr", type=positive, help="learning rate")
@@ -107,8 +125,9 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--stop",
-        choices=STOPPERS.names(),
-        help="stopping rule; es-* stop without ground truth (default: es-wmv for denoise/deblock "
+        choices=_RegistryChoices(STOPPERS),
+        metavar="NAME",
+        help="stopping rule, one of %(choices)s; es-* stop without ground truth (default: es-wmv for denoise/deblock "
         "when --iterations is not given)",
     )
     group.add_argument(
@@ -119,15 +138,22 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    group.add_argument("--generator", choices=GENERATORS.names(), help="network")
+    group.add_argument("--generator", choices=_RegistryChoices(GENERATORS), metavar="NAME", help="network: %(choices)s")
     group.add_argument(
         "--channels",
         type=positive_int,
         metavar="C",
         help="network width: channels per scale (128 in the paper; 32-64 is faster)",
     )
-    group.add_argument("--data-term", choices=DATA_TERMS.names(), help="data term E(A·x, y)")
-    group.add_argument("--regularizer", choices=REGULARIZERS.names(), help="explicit regulariser")
+    group.add_argument(
+        "--data-term", choices=_RegistryChoices(DATA_TERMS), metavar="NAME", help="data term E(A·x, y): %(choices)s"
+    )
+    group.add_argument(
+        "--regularizer",
+        choices=_RegistryChoices(REGULARIZERS),
+        metavar="NAME",
+        help="explicit regulariser: %(choices)s",
+    )
     group.add_argument("--lam", type=non_negative, help="regulariser weight λ (default: the method's)")
     group.add_argument("--tv-kind", choices=["anisotropic", "isotropic"], help="TV flavour")
     group.add_argument(
@@ -769,7 +795,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
-    """The options of one sub-command (imports the registries, hence torch)."""
+    """The options of one sub-command (the registries' names are read only when needed: see _RegistryChoices)."""
     task = COMMANDS[name][0]
 
     def method_help(choices: list[str]) -> str:
@@ -834,8 +860,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     Parameters
     ----------
     command
-        The sub-command whose options to add (they come from the registries, which import torch); None: every
-        sub-command's; ``""``: none (enough for ``--help`` and ``--version``).
+        The sub-command whose options to add; None: every sub-command's; ``""``: none (enough for ``--help`` and
+        ``--version``). The registries' names in the options are listed only when needed (``_RegistryChoices``).
     """
     from . import __version__
 
