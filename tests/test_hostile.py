@@ -84,7 +84,7 @@ CASES = {
     "output is the input": (_case_output_is_input, 2, "is the input itself"),
     "output exists": (_case_output_exists, 2, "--overwrite replaces"),
     "animated GIF": (_case_animation, 2, "3 frames"),
-    "fit option for a classical solver": (_case_solver_with_fit_options, 2, "do not apply to l0-smooth"),
+    "fit option for a classical solver": (_case_solver_with_fit_options, 2, "--lr does not apply to l0-smooth"),
     "a foreign checkpoint": (_case_resume_someone_elses_checkpoint, 2, "cannot resume"),
     "batched images of a classical solver": (_case_batched_images_of_a_classical_solver, 2, "fits none"),
     "batched images on Ray": (_case_batched_images_on_ray, 2, "choose one"),
@@ -104,6 +104,30 @@ def test_hostile_input_one_line_and_nothing_changed(case, tmp_path, capsys):
     if untouched is not None:
         assert untouched.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == files_before  # nothing written, nothing left behind
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["--fp32"],
+        ["--channels", "8"],
+        ["--result", "last"],
+        ["--tv-kind", "isotropic"],
+        ["--save-every", "5"],
+        ["--device", "cuda"],
+        ["--device", "no-such-device"],
+        ["--seed", "3"],
+    ],
+)
+def test_a_classical_solver_names_the_fit_flag_it_refuses(given, tmp_path, capsys):
+    """Each flag by the name the user typed (once '--amp' for --fp32, 'callbacks' for --save-every), and a
+    device or seed it would ignore is refused as well."""
+    source = _noisy(tmp_path)
+    argv = ["enhance", str(source), "--method", "region-fusion", "-o", str(tmp_path / "o.png"), *given]
+    assert _run(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"deepprior: error: {given[0]} does not apply to region-fusion (a classical solver)"
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_overwrite_and_skip_existing(tmp_path, capsys):

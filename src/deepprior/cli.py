@@ -224,6 +224,20 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
+# the flag each override comes from, where its name is not the override's
+_FLAGS = {"amp": "--fp32", "output": "--result", "width": "--channels", "regularizer_options": "--tv-kind"}
+
+
+def _classical_extras(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """The fit options outside the overrides, and whether the user gave each (a classical solver takes none: it
+    is deterministic and runs on the CPU)."""
+    return [
+        ("--device", args.device not in ("auto", "cpu")),
+        ("--seed", args.seed != 0),
+        ("--save-every", bool(getattr(args, "save_every", None))),
+    ]
+
+
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     """The overrides the user gave (only those: the preset row fills the rest)."""
     options = _given(
@@ -265,9 +279,11 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["regularizer_options"] = {"kind": args.tv_kind}
     row = _row(args)
     if row.kind == "classical":
-        fit_flags = sorted(f"--{k.replace('_', '-')}" for k in options if k != "lam")
+        fit_flags = [_FLAGS.get(k, f"--{k.replace('_', '-')}") for k in options if k != "lam"]
+        fit_flags += [flag for flag, given in _classical_extras(args) if given]
         if fit_flags:
-            raise InputError(f"{', '.join(fit_flags)} do not apply to {row.method} (a classical solver)")
+            verb = "does" if len(fit_flags) == 1 else "do"
+            raise InputError(f"{', '.join(sorted(fit_flags))} {verb} not apply to {row.method} (a classical solver)")
         return options
     if (args.lam is not None or args.tv_kind is not None) and not (args.regularizer or row.regularizer):
         raise InputError("--lam and --tv-kind need --regularizer (or a --method with a regulariser)")
