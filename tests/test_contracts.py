@@ -227,26 +227,37 @@ def test_help_and_version_import_neither_torch_nor_scipy():
 
 
 def test_the_classical_commands_run_without_torch(tmp_path):
-    """``deepprior l0``, smooth, enhance and sketch with a classical ``--method`` (their parsers list the
-    registries' names only when asked) and a classical row through the Python API never import torch: it would be
-    most of their time; the record then names no torch version."""
+    """``deepprior l0`` (one image, with --threads; a folder in two worker processes), smooth, enhance and sketch
+    with a classical ``--method`` (their parsers list the registries' names only when asked) and a classical row
+    through the Python API never import torch: it would be most of their time. The records then name no torch
+    version (the workers' too), and --threads reaches the solvers' FFTs without torch."""
     source = str(tmp_path / "in.png")
     write_image(source, smooth_image(40))
-    runs = [["l0", source, "-o", str(tmp_path / "out.png")]]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("a", "b"):
+        write_image(folder / f"{name}.png", smooth_image(40))
+    runs = [["l0", source, "-o", str(tmp_path / "out.png"), "--threads", "1"]]
+    runs += [["l0", str(folder), "-o", str(tmp_path / "done")]]
     runs += [[name, source, "--method", "region-fusion", "-o", str(tmp_path / f"{name}.png")] for name in _EFFECTS]
     code = (
-        "import sys, numpy as np, deepprior\n"
+        "import sys, numpy as np, deepprior, deepprior.device\n"
         "from deepprior.cli import main\n"
+        "from deepprior.regularizers.l0.l0_smooth import _fft_workers\n"
+        "deepprior.device.free_cores = lambda: 2  # the folder in two workers, however busy the machine\n"
         f"assert [main([*argv, '--quiet']) for argv in {runs!r}] == {[0] * len(runs)!r}\n"
         "result = deepprior.smooth(np.full((24, 24, 3), 0.5), 'region-fusion')\n"
-        "print(sorted(result.record.versions), 'torch' in sys.modules)"
+        "print(_fft_workers(1 << 20), sorted(result.record.versions), 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    names, torch_loaded = done.stdout.strip().rsplit(" ", 1)
-    assert torch_loaded == "False" and "torch" not in names and "numpy" in names
-    for name in ("out", *_EFFECTS):
-        record = json.loads((tmp_path / f"{name}.json").read_text())
-        assert "torch" not in record["versions"] and record["output_source"] == "region-fusion", name
+    fft_workers, rest = done.stdout.strip().split(" ", 1)
+    names, torch_loaded = rest.rsplit(" ", 1)
+    assert torch_loaded == "False" and "torch" not in names and "numpy" in names and fft_workers == "1"
+    done_dir = tmp_path / "done"
+    for path in [tmp_path / f"{name}.json" for name in ("out", *_EFFECTS)] + sorted(done_dir.glob("*.json")):
+        record = json.loads(path.read_text())
+        assert "torch" not in record["versions"] and record["output_source"] == "region-fusion", path.name
+    assert sorted(p.name for p in done_dir.glob("*.png")) == ["a.png", "b.png"]
 
 
 _EFFECTS = ("smooth", "enhance", "sketch")

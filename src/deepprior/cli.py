@@ -692,7 +692,7 @@ def _workers(args: argparse.Namespace, images: int) -> int:
     """
     if images < 2 or getattr(args, "threads", None) or getattr(args, "save_every", None):
         return 1
-    if getattr(args, "device", "cpu") != "cpu":
+    if _fits_a_network(args) and getattr(args, "device", "cpu") != "cpu":  # a classical solver runs on the CPU
         from .device import resolve_device
 
         if resolve_device(args.device).type != "cpu":
@@ -702,12 +702,15 @@ def _workers(args: argparse.Namespace, images: int) -> int:
     return min(free_cores(), images)
 
 
-def _worker_start() -> None:
+def _worker_start(fits_a_network: bool) -> None:
+    """One thread per worker process (torch's, loaded only when its jobs fit networks)."""
     import warnings
 
-    import torch
+    from .device import set_cpu_threads
 
-    torch.set_num_threads(1)
+    if fits_a_network:
+        import torch  # noqa: F401  (loaded now, so that set_cpu_threads sets its threads too)
+    set_cpu_threads(1)
     warnings.showwarning = _warn_in_one_line
 
 
@@ -722,7 +725,8 @@ def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Pat
 
     failures: list[str] = []
     context = multiprocessing.get_context("spawn")  # no inherited torch threads or locks
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
+    initargs = (_fits_a_network(restorer.args),)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=initargs) as pool:
         futures = {
             pool.submit(_worker_job, restorer, restorer.inputs(source), output): source for source, output in jobs
         }
@@ -938,7 +942,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(command if command in COMMANDS else "")
         args = parser.parse_args(argv)
-        _set_threads(getattr(args, "threads", None))
+        _set_threads(args)
         status = int(args.handler(args) or 0)
     except DeepPriorError as exc:
         print(f"deepprior: error: {exc}", file=sys.stderr)
@@ -965,12 +969,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _set_threads(requested: int | None) -> None:
-    """A given ``--threads`` applies to every command; fits get ``threads="auto"`` otherwise (see FitSettings)."""
+def _set_threads(args: argparse.Namespace) -> None:
+    """A given ``--threads`` applies to every command (fits get ``threads="auto"`` otherwise, see FitSettings):
+    torch's threads where the command fits a network, the classical solvers' alone (torch not loaded) elsewhere."""
+    requested = getattr(args, "threads", None)
     if requested:
-        import torch
+        from .device import set_cpu_threads
 
-        torch.set_num_threads(requested)
+        if _fits_a_network(args):
+            import torch  # noqa: F401  (loaded now, so that set_cpu_threads sets its threads too)
+        set_cpu_threads(requested)
 
 
 if __name__ == "__main__":  # pragma: no cover

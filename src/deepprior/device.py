@@ -1,19 +1,28 @@
-"""Choosing the compute device: ``auto`` takes CUDA, then Apple's MPS, then the CPU."""
+"""Choosing the compute device: ``auto`` takes CUDA, then Apple's MPS, then the CPU; and the CPU's threads.
+
+Importing this module imports no torch (the functions that need it import it): the classical solvers' runs ask
+it for free cores and threads without loading torch.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 import time
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
@@ -26,6 +35,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     DeviceError
         The name is unknown, or the device is not present on this machine.
     """
+    import torch
+
     if isinstance(spec, torch.device):
         spec = str(spec)
     name = (spec or "auto").strip().lower()
@@ -55,6 +66,29 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
             raise DeviceError(f"device {spec!r} requested but MPS is not available on this machine")
         return device
     raise DeviceError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")
+
+
+# the threads set by set_cpu_threads while torch was not loaded (None: not set)
+_cpu_threads: int | None = None
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Give this process's CPU work ``threads`` threads: torch's, when torch is loaded, and the classical solvers'
+    FFTs (which read :func:`cpu_threads`), without loading torch for them."""
+    global _cpu_threads
+    _cpu_threads = int(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_cpu_threads)
+
+
+def cpu_threads() -> int:
+    """The threads this process's CPU work may use: torch's count when torch is loaded (``--threads`` and a fit's
+    share set it), else what :func:`set_cpu_threads` set, else every CPU the process may run on."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].get_num_threads()
+    if _cpu_threads is not None:
+        return _cpu_threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def free_cores(samples: int = 5, interval: float = 0.01) -> int:
@@ -101,6 +135,8 @@ def _own_running_threads() -> int:
 
 def synchronize(device: torch.device) -> None:
     """Wait for the work queued on ``device`` (a no-op on the CPU)."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -109,6 +145,8 @@ def synchronize(device: torch.device) -> None:
 
 def device_name(device: torch.device) -> str:
     """A human-readable name of the device for result sidecars and benchmark tables."""
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
@@ -145,6 +183,8 @@ def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast runs DIP's
     convolutions faster at no measured PSNR cost (benchmarks/results/speed_cpu.md); elsewhere it would
     be emulated and slower, so it stays off."""
+    import torch
+
     flags = _cpu_flags()
     return ("avx512_bf16" in flags or "amx_bf16" in flags) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 

@@ -32,17 +32,12 @@ _THREADED_MIN_SIZE = 1 << 16
 
 
 def _fft_workers(values: int) -> int:
-    """Threads for the FFTs of an image of ``values`` values: one for a small image; else torch's thread count
-    when torch is loaded (``--threads`` and a fit's thread share set it), else every CPU this process may use.
-    The count changes the speed only: the transforms give the same values on any number of threads."""
-    import os
-    import sys
+    """Threads for the FFTs of an image of ``values`` values: one for a small image, else
+    :func:`deepprior.device.cpu_threads` (torch's count when torch is loaded). The count changes the speed only:
+    the transforms give the same values on any number of threads."""
+    from deepprior.device import cpu_threads
 
-    if values < _THREADED_MIN_SIZE:
-        return 1
-    if "torch" in sys.modules:
-        return sys.modules["torch"].get_num_threads()
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1 if values < _THREADED_MIN_SIZE else cpu_threads()
 
 
 @nb.njit(cache=True, nogil=True)
@@ -148,9 +143,9 @@ def l0_smooth(
     Notes
     -----
     Boundaries are periodic (the FFT solve).  Computation is in float32.
-    The FFTs (``scipy.fft``) of images of 65536 values or more are threaded:
-    torch's thread count when torch is loaded, else every CPU the process may
-    use; smaller images use one thread.
+    The FFTs (``scipy.fft``) of images of 65536 values or more are threaded
+    (:func:`deepprior.device.cpu_threads`: torch's thread count when torch is
+    loaded, else every CPU the process may use); smaller ones use one thread.
 
     References
     ----------
