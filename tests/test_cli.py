@@ -191,6 +191,18 @@ def test_demo_writes_images_curve_and_record(tmp_path, capsys):
     assert "restored PSNR" in capsys.readouterr().out
 
 
+def test_a_classical_run_reports_its_settings_not_iterations(tmp_path, capsys):
+    image = write_image(tmp_path / "img.png", smooth_image(40))
+    assert (
+        main(["enhance", str(image), "--method", "region-fusion", "--lam", "0.05", "-o", str(tmp_path / "e.png")]) == 0
+    )
+    line = capsys.readouterr().out.strip()
+    assert (
+        line.startswith(f"wrote {tmp_path / 'e.png'} (region-fusion, λ = 0.05, passes = 50, in ")
+        and "iterations" not in line
+    )
+
+
 def test_smooth_and_l0_commands(tmp_path):
     image = write_image(tmp_path / "img.png", smooth_image(40))
     assert (

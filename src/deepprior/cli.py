@@ -428,12 +428,17 @@ def _write_result(
         write_record(output.with_suffix(".json"), record, restoration.history)
 
 
-def _summary(restoration: Restoration, output: Path, wall: float, reference: Image | None) -> str:
+def _summary(restoration: Restoration, output: Path, wall: float, reference: Image | None, fitted: bool) -> str:
+    """The line printed for each image written (``fitted``: a network was fitted, else a classical solver ran)."""
     record = restoration.record
-    text = (
-        f"wrote {output} ({record.iterations_run} iterations in {wall:.1f} s on {record.device}, "
-        f"output: {record.output_source}"
-    )
+    if not fitted:  # no steps: the solver's settings instead
+        given = ", ".join(f"{'λ' if k == 'lam' else k} = {v:g}" for k, v in record.settings.items())
+        text = f"wrote {output} ({record.method}, {given}, in {wall:.1f} s on {record.device}"
+    else:
+        text = (
+            f"wrote {output} ({record.iterations_run} iterations in {wall:.1f} s on {record.device}, "
+            f"output: {record.output_source}"
+        )
     if record.selected_step is not None:
         text += f" at step {record.selected_step}"
     if reference is not None and reference.pixels.shape == restoration.output.pixels.shape:
@@ -514,7 +519,7 @@ def _finish_call(restorer: Restorer, call: _Call, restoration: Restoration, wall
         if path in _CHECKPOINTS:
             _CHECKPOINTS.remove(path)
     if not args.quiet:
-        print(_summary(restoration, output, wall, restorer.reference))
+        print(_summary(restoration, output, wall, restorer.reference, _fits_a_network(args)))
 
 
 def skip_image(failures: list[str], name: str, error: object) -> None:
