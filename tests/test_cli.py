@@ -192,15 +192,15 @@ def test_demo_writes_images_curve_and_record(tmp_path, capsys):
 
 
 def test_a_classical_run_reports_its_settings_not_iterations(tmp_path, capsys):
+    """The summary line and the HTML report name the solver's settings where a fit would count its steps."""
     image = write_image(tmp_path / "img.png", smooth_image(40))
-    assert (
-        main(["enhance", str(image), "--method", "region-fusion", "--lam", "0.05", "-o", str(tmp_path / "e.png")]) == 0
-    )
+    argv = ["enhance", str(image), "--method", "region-fusion", "--lam", "0.05", "-o", str(tmp_path / "e.png")]
+    assert main([*argv, "--report"]) == 0
     line = capsys.readouterr().out.strip()
-    assert (
-        line.startswith(f"wrote {tmp_path / 'e.png'} (region-fusion, λ = 0.05, passes = 50, in ")
-        and "iterations" not in line
-    )
+    settings = "region-fusion, λ = 0.05, passes = 50"
+    assert line.startswith(f"wrote {tmp_path / 'e.png'} ({settings}, in ") and "iterations" not in line
+    page = (tmp_path / "e.html").read_text(encoding="utf-8")
+    assert f"— {settings}," in page and "0 steps" not in page
 
 
 def test_smooth_and_l0_commands(tmp_path):

@@ -432,8 +432,9 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
     """The line printed for each image written (``fitted``: a network was fitted, else a classical solver ran)."""
     record = restoration.record
     if not fitted:  # no steps: the solver's settings instead
-        given = ", ".join(f"{'λ' if k == 'lam' else k} = {v:g}" for k, v in record.settings.items())
-        text = f"wrote {output} ({record.method}, {given}, in {wall:.1f} s on {record.device}"
+        from .record import what_ran
+
+        text = f"wrote {output} ({what_ran(record.to_dict())}, in {wall:.1f} s on {record.device}"
     else:
         text = (
             f"wrote {output} ({record.iterations_run} iterations in {wall:.1f} s on {record.device}, "

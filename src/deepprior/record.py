@@ -169,6 +169,15 @@ class History:
         return timed[-1][1] / (timed[-1][0] + 1)
 
 
+def what_ran(record: dict[str, Any]) -> str:
+    """What a run did, in a few words, from its record's fields: "1200 steps", or for a classical solver (no
+    steps; its output is its own) the solver and its settings, "region-fusion, λ = 0.03, passes = 50"."""
+    if record.get("iterations_run") or record.get("output_source") != record.get("method"):
+        return f"{record.get('iterations_run') or 0} steps"
+    given = [f"{'λ' if name == 'lam' else name} = {value:g}" for name, value in (record.get("settings") or {}).items()]
+    return ", ".join([str(record.get("method")), *given])
+
+
 def write_record(path: str | Path, record: RunRecord, history: Any | None = None) -> Path:
     """Write ``record`` (and the per-step ``history``, a :class:`History`) as JSON, atomically.
 
@@ -182,4 +191,13 @@ def write_record(path: str | Path, record: RunRecord, history: Any | None = None
     return write_json(path, data)
 
 
-__all__ = ["History", "READABLE_VERSIONS", "SCHEMA", "SCHEMA_VERSION", "RunRecord", "versions", "write_record"]
+__all__ = [
+    "History",
+    "READABLE_VERSIONS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "RunRecord",
+    "versions",
+    "what_ran",
+    "write_record",
+]

@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import InputError
 from .image import Image
+from .record import what_ran
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -118,7 +119,7 @@ def render_report(before: Image, after: Image, record: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p>{html.escape(str(record.get("output_path") or ""))} — {record.get("iterations_run", 0)} steps,
+<p>{html.escape(str(record.get("output_path") or ""))} — {html.escape(what_ran(record))},
 {float(record.get("seconds") or 0):.1f} s on {html.escape(str(record.get("device_name") or record.get("device")))};
 returned: {html.escape(str(record.get("output_source")))}</p>
 <h2>Input and result (drag the slider; click the image to move the detail)</h2>
@@ -179,7 +180,7 @@ def write_index(folder: str | os.PathLike[str], failures: list[str] | None = Non
         rows.append(
             f"<tr><td><a href='{html.escape(report.name)}'><img class='thumb' src='{thumb}' alt=''></a>"
             f"</td><td><a href='{html.escape(report.name)}'>{html.escape(record_path.stem)}</a></td>"
-            f"<td>{record.get('iterations_run')} steps, {float(record.get('seconds') or 0):.1f} s</td></tr>"
+            f"<td>{html.escape(what_ran(record))}, {float(record.get('seconds') or 0):.1f} s</td></tr>"
         )
     failed = "".join(f"<li class='fail'>{html.escape(line)}</li>" for line in failures or [])
     page = (
