@@ -224,6 +224,16 @@ def test_region_fusion_power_schedule_runs():
     assert n_regions(S) == 4
 
 
+def test_region_fusion_of_float32_is_the_float64_result_rounded_once():
+    """A float32 image is read into float64 means without a float64 copy, and the result written in float32:
+    the same values as fusing its float64 copy and rounding the result."""
+    noisy, _ = piecewise(True, seed=4)
+    x32 = noisy.astype(np.float32)
+    out = region_fusion(x32, 0.03, 20)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, region_fusion(x32.astype(np.float64), 0.03, 20).astype(np.float32))
+
+
 def test_region_fusion_deterministic():
     img = np.random.default_rng(7).random((30, 31, 3))
     np.testing.assert_array_equal(region_fusion(img, 0.05), region_fusion(img, 0.05))

@@ -199,8 +199,9 @@ def _compact(G, orig, head, rec, m, nrec):
 
 
 @nb.njit(cache=True, nogil=True)
-def _fuse(img, H, W, lam, K, power, compact_min, compact_ratio):
-    """Region fusion of ``img`` (H*W, C) float64; returns the (H*W, C) result."""
+def _fuse(img, out, H, W, lam, K, power, compact_min, compact_ratio):
+    """Region fusion of ``img`` (H*W, C), float32 or float64, into ``out`` (H*W, C), float32 or float64: the
+    groups' means are kept in float64 either way, and rounded once, as they are written to ``out``."""
     N = H * W
     C = img.shape[1]
     G = np.empty((N, C + 1), np.float64)  # mean colour, then size (0: dead)
@@ -330,12 +331,10 @@ def _fuse(img, H, W, lam, K, power, compact_min, compact_ratio):
     for c in range(n):
         if G[c, C] > 0.0:
             cid[orig[c]] = c
-    out = np.empty((N, C), np.float64)
     for p in range(N):
         r = cid[_find(parent, p)]
         for c in range(C):
             out[p, c] = G[r, c]
-    return out
 
 
 def _count_diff_pairs(S: np.ndarray) -> int:
@@ -442,8 +441,11 @@ def region_fusion(
     shape = arr.shape
     H, W = shape[0], shape[1]
     C = shape[2] if arr.ndim == 3 else 1
-    X = np.ascontiguousarray(arr, dtype=np.float64).reshape(H * W, C)
-    out = _fuse(X, H, W, lam, K, p, _COMPACT_MIN, _COMPACT_RATIO)
+    # float32 stays float32 (the kernel reads it exactly into float64 means): no float64 copy of a large image
+    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    X = np.ascontiguousarray(arr, dtype=dtype).reshape(H * W, C)
+    out = np.empty((H * W, C), out_dtype if out_dtype in (np.float32, np.float64) else np.float64)
+    _fuse(X, out, H, W, lam, K, p, _COMPACT_MIN, _COMPACT_RATIO)
     return out.reshape(shape).astype(out_dtype, copy=False)
 
 
