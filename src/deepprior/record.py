@@ -174,7 +174,10 @@ def what_ran(record: dict[str, Any]) -> str:
     steps; its output is its own) the solver and its settings, "region-fusion, λ = 0.03, passes = 50"."""
     if record.get("iterations_run") or record.get("output_source") != record.get("method"):
         return f"{record.get('iterations_run') or 0} steps"
-    given = [f"{'λ' if name == 'lam' else name} = {value:g}" for name, value in (record.get("settings") or {}).items()]
+    given = [
+        f"{'λ' if name == 'lam' else name} = {format(value, 'g') if isinstance(value, (int, float)) else value}"
+        for name, value in (record.get("settings") or {}).items()
+    ]
     return ", ".join([str(record.get("method")), *given])
 
 
