@@ -263,6 +263,22 @@ def test_the_classical_commands_run_without_torch(tmp_path):
 _EFFECTS = ("smooth", "enhance", "sketch")
 
 
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_commands_help_lists_the_registries_names(command, capsys, monkeypatch):
+    """The registry options' names come from the registries when --help is formatted (_RegistryChoices)."""
+    from deepprior.cli import main
+
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping: argparse would break a line at a name's hyphen
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    if command != "l0":  # the classical command takes no fit options
+        for registry in (GENERATORS, DATA_TERMS, REGULARIZERS, STOPPERS):
+            assert ", ".join(registry.names()) in text, registry.kind
+        assert f"({', '.join(['none', *REFINERS.names()])})" in text
+
+
 def test_a_registry_option_refuses_an_unknown_name_with_the_list(capsys):
     from deepprior.cli import main
 
