@@ -122,3 +122,15 @@ def test_bad_input_raises_one_clear_input_error(call, message):
 def test_unknown_or_missing_device_is_a_device_error(device):
     with pytest.raises(DeviceError):
         deepprior.denoise(smooth_image(40), iterations=1, device=device)
+
+
+@pytest.mark.parametrize("name", ["gpu0", "xpu", "cuda:x", "meta"])
+def test_a_device_name_that_no_device_has_is_an_error_even_where_it_would_be_ignored(name):
+    """A classical solver runs on the CPU whatever the device; a misspelt name is still refused, as a fit's is."""
+    from deepprior.device import resolve_device
+
+    with pytest.raises(DeviceError, match=f"unknown device '{name}'"):
+        deepprior.smooth(smooth_image(16), "region-fusion", device=name)
+    with pytest.raises(DeviceError, match=f"unknown device '{name}'"):
+        resolve_device(name)
+    assert deepprior.smooth(smooth_image(16), "region-fusion", device="cuda:1").record.device == "cpu"

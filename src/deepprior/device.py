@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -18,6 +19,26 @@ if TYPE_CHECKING:
     import torch
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+# the device names resolve_device knows (whether the device is present is another matter)
+_DEVICE_NAME = re.compile(r"(cpu|cuda|mps)(:\d+)?|auto")
+
+
+def check_device_name(spec: str | torch.device | None) -> str:
+    """The device's name, lower-cased (``"auto"`` for None or ""), when it is one :func:`resolve_device` knows:
+    the spelling only, not whether this machine has the device, and without loading torch.
+
+    Raises
+    ------
+    DeviceError
+        The name is unknown.
+    """
+    text = "" if spec is None else str(spec)
+    name = (text or "auto").strip().lower()
+    if not _DEVICE_NAME.fullmatch(name):
+        raise DeviceError(f"unknown device {text!r}; use {DEVICE_CHOICES}")
+    return name
 
 
 def _mps_available() -> bool:
@@ -37,9 +58,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """
     import torch
 
-    if isinstance(spec, torch.device):
-        spec = str(spec)
-    name = (spec or "auto").strip().lower()
+    spec = None if spec is None else str(spec)
+    name = check_device_name(spec)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -74,7 +74,10 @@ def _blind(
     source = as_image(image)
     squeeze = np.ndim(image) == 2
     if preset.kind == "classical":  # runs without torch: nothing below is imported
+        from .device import check_device_name
         from .restore import plan_classical
+
+        check_device_name(device)  # ignored (the solvers run on the CPU), but a misspelt name is still an error
 
         if source.missing is not None:
             raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
@@ -241,7 +244,8 @@ def smooth(
     lam
         λ of the method (None: the row's). λ values do not transfer between methods.
     preset, seed, device, **overrides
-        As in :func:`denoise`; a classical solver ignores ``seed`` and ``device`` (it is deterministic, on the CPU).
+        As in :func:`denoise`; a classical solver ignores ``seed`` and ``device`` (it is deterministic, on the CPU),
+        though an unknown device name is still an error.
 
     Returns
     -------
