@@ -712,11 +712,7 @@ def _worker_start(fits_a_network: bool) -> None:
     """One thread per worker process (torch's, loaded only when its jobs fit networks)."""
     import warnings
 
-    from .device import set_cpu_threads
-
-    if fits_a_network:
-        import torch  # noqa: F401  (loaded now, so that set_cpu_threads sets its threads too)
-    set_cpu_threads(1)
+    _use_threads(1, fits_a_network)
     warnings.showwarning = _warn_in_one_line
 
 
@@ -980,11 +976,16 @@ def _set_threads(args: argparse.Namespace) -> None:
     torch's threads where the command fits a network, the classical solvers' alone (torch not loaded) elsewhere."""
     requested = getattr(args, "threads", None)
     if requested:
-        from .device import set_cpu_threads
+        _use_threads(requested, _fits_a_network(args))
 
-        if _fits_a_network(args):
-            import torch  # noqa: F401  (loaded now, so that set_cpu_threads sets its threads too)
-        set_cpu_threads(requested)
+
+def _use_threads(threads: int, fits_a_network: bool) -> None:
+    """Give this process ``threads`` CPU threads; torch is loaded first only where a network will be fitted."""
+    from .device import set_cpu_threads
+
+    if fits_a_network:
+        import torch  # noqa: F401  (loaded now, so that set_cpu_threads sets its threads too)
+    set_cpu_threads(threads)
 
 
 if __name__ == "__main__":  # pragma: no cover

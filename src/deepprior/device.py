@@ -81,11 +81,10 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         if device.index is not None and device.index >= count:
             raise DeviceError(f"device {spec!r} requested but only {count} CUDA device(s) exist")
         return device
-    if device.type == "mps":
-        if not _mps_available():
-            raise DeviceError(f"device {spec!r} requested but MPS is not available on this machine")
-        return device
-    raise DeviceError(f"unknown device {spec!r}; use {DEVICE_CHOICES}")
+    # mps: check_device_name admits no other type
+    if not _mps_available():
+        raise DeviceError(f"device {spec!r} requested but MPS is not available on this machine")
+    return device
 
 
 # the threads set by set_cpu_threads while torch was not loaded (None: not set)
@@ -108,6 +107,11 @@ def cpu_threads() -> int:
         return sys.modules["torch"].get_num_threads()
     if _cpu_threads is not None:
         return _cpu_threads
+    return _usable_cpus()
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask on Linux, else every CPU."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -120,10 +124,9 @@ def free_cores(samples: int = 5, interval: float = 0.01) -> int:
     neighbour on a 2-core machine thus leaves one thread to a new run instead of two threads that wait for each
     other.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    cores = _usable_cpus()
+    if not hasattr(os, "sched_getaffinity"):  # not Linux: no /proc to read the others from
+        return cores
     counts = []
     for attempt in range(samples):
         try:
