@@ -92,6 +92,23 @@ def test_the_estimate_line_gives_a_positive_time_for_this_run_and_for_the_fast_p
     assert found is not None and float(found.group(1)) > 0, lines[0]
 
 
+def test_the_smoothing_estimate_line_names_the_tasks_classical_solvers(monkeypatch, capsys):
+    monkeypatch.setattr(Progress, "ANNOUNCE_AFTER", 0.0)
+    deepprior.smooth(smooth_image(32), "dip-tv", iterations=6, threads=1, progress="photo.png")
+    smoothing = capsys.readouterr()
+    deepprior.denoise(smooth_image(32), iterations=6, threads=1, progress="photo.png")
+    denoising = capsys.readouterr()
+    classical = [
+        PRESETS.get(k).method
+        for k in PRESETS.names()
+        if PRESETS.get(k).task == "smooth" and PRESETS.get(k).kind == "classical"
+    ]
+    assert sorted(classical) == ["l0-smooth", "region-fusion"]
+    assert f"the classical {' or '.join(classical)} (no network): seconds" in smoothing.err + smoothing.out
+    assert "the fast preset" in smoothing.err + smoothing.out
+    assert "classical" not in denoising.err + denoising.out  # denoising has no classical row
+
+
 def test_the_command_line_runs_a_profile_with_a_seed_ensemble_and_leaves_no_checkpoint(tmp_path):
     from deepprior.cli import main
     from deepprior.io import write_image

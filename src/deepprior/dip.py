@@ -95,7 +95,7 @@ def run_plan(plan: Plan) -> Restoration:
                     f"{label} (seed {seed + index})" if seeds > 1 else label,
                     announce_after=None if first else math.inf,
                     fits=seeds,
-                    alternative=partial(_fast_clause, plan.preset, plan.problem, overrides) if first else None,
+                    alternative=partial(_quicker_clause, plan.preset, plan.problem, overrides) if first else None,
                 )
             member = overrides
             if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: resumes skip it
@@ -251,6 +251,20 @@ def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
         )
 
 
+def _quicker_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -> str | None:
+    """What the estimate line offers instead: the fast preset's time (:func:`_fast_clause`) and the task's
+    classical solvers, which fit no network (None when there is neither)."""
+    classical = [
+        PRESETS.get(key).method
+        for key in PRESETS.names()
+        if PRESETS.get(key).task == preset.task and PRESETS.get(key).kind == "classical"
+    ]
+    parts = [_fast_clause(preset, problem, overrides)]
+    if classical:
+        parts.append(f"the classical {' or '.join(classical)} (no network): seconds")
+    return "; ".join(part for part in parts if part) or None
+
+
 def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -> str | None:
     """ "the fast preset: about 6 min": its seconds per step measured on a few steps here, times its steps and
     seeds (None when this run is already the fast one, or the row has none)."""
@@ -289,7 +303,7 @@ def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
     if progress:
         label = progress if isinstance(progress, str) else "fit"
         if len(plans) == 1:
-            alternative = partial(_fast_clause, first_plan.preset, first_plan.problem, first_plan.overrides)
+            alternative = partial(_quicker_clause, first_plan.preset, first_plan.problem, first_plan.overrides)
             callbacks.append(Progress(f"{label} ({len(fits)} seeds at once)", alternative=alternative))
         else:
             callbacks.append(Progress(f"{label} and {len(plans) - 1} more ({len(fits)} fits at once)"))
