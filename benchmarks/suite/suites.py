@@ -646,7 +646,7 @@ _register(
         "deblock",
         _clipart_items,
         _clipart_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS, "region-fusion", *_DIP_L0_PRESETS),
+        methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS, "region-fusion", *_DIP_PRESETS, *_DIP_L0_PRESETS),
         default_methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS),
         **_paper("deblock-clipart"),
         notes=("Ground truth: the RGBA clip{i}.png composited on black (RGB·alpha), as the JPEGs were made.",),
