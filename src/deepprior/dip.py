@@ -548,6 +548,7 @@ def _restoration(
         seconds=result.seconds,
         channels_last=result.channels_last,
         amp=result.amp,
+        cuda_graph=result.cuda_graph,
         at_once=at_once,
         extra=dict(problem.extra or {}),
     )

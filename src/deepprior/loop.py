@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from .registry import DATA_TERMS
 from .regularizers.base import Regularizer
 from .seeding import torch_generator
 from .settings import FitSettings
+from .step_graph import StepGraph
 from .stopping import make_stopper
 
 
@@ -64,6 +66,7 @@ class FitState:
     loss: torch.Tensor | None = None
     average: torch.Tensor | None = None
     history: History = field(default_factory=History)
+    restores: int = 0  # how many times :meth:`restore` ran: a recorded step (CUDA graph) must be recorded again
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the fit would need to go on from here, as copies kept on the device."""
@@ -77,7 +80,8 @@ class FitState:
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Return the fit to a :meth:`snapshot` (which stays valid for another restore)."""
         self.net.load_state_dict(snapshot["net"])
-        self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))
+        self.optimizer.load_state_dict(copy.deepcopy(snapshot["optimizer"]))  # new state tensors
+        self.restores += 1
         with torch.no_grad():
             self.z.copy_(snapshot["z"])
         self.restore_features(snapshot)
@@ -143,6 +147,7 @@ class FitResult:
     source: str  # "early-stop", "regularizer", "average" or "last"
     channels_last: bool = False
     amp: bool = False
+    cuda_graph: bool = False  # the step ran as a recorded CUDA graph
 
 
 def padded_size(height: int, width: int, multiple: int, minimum: int = 0) -> tuple[int, int]:
@@ -167,11 +172,30 @@ def crop_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[..., top : top + height, left : left + width]
 
 
-def _make_optimizer(params: list[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Optimizer:
-    # Fused Adam is one kernel for all parameters on CUDA; foreach is the fast path elsewhere.
+def _make_optimizer(
+    params: list[torch.Tensor], lr: float, device: torch.device, capturable: bool = False
+) -> torch.optim.Optimizer:
+    # Fused Adam is one kernel for all parameters on CUDA; foreach is the fast path elsewhere. A CUDA graph of the
+    # step needs Adam's step count on the device (capturable).
     if device.type == "cuda":
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, fused=True, capturable=capturable)
     return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+def _records_the_step(settings: FitSettings, device: torch.device, regularizer: Regularizer | None) -> bool:
+    """Whether the fit records its step as a CUDA graph: asked for, on CUDA, and with a regulariser whose penalty
+    can be recorded (else one warning, and the fit steps eagerly)."""
+    if not settings.cuda_graph or device.type != "cuda":
+        return False
+    if regularizer is not None and not regularizer.graph_safe:
+        warnings.warn(
+            f"cuda_graph: the {type(regularizer).__name__} regulariser changes its state between steps, so the "
+            "step is not recorded as a CUDA graph",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
 
 
 def default_callbacks(
@@ -296,9 +320,11 @@ def fit(
         forward_net = torch.compile(net, mode=None if settings.compile is True else settings.compile)
     data_term = DATA_TERMS.get(settings.data_term)()
     jitter = torch_generator(settings.seed, "jitter", device) if settings.reg_noise_std > 0 else None
+    recorded = _records_the_step(settings, device, regularizer)
 
     def forward(inp: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        # autocast's weight cache would hold tensors from outside a recorded graph
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp, cache_enabled=not recorded):
             out = forward_net(inp)
         out = out.float()
         return crop_to(out, *output_size) if output_size is not None else out
@@ -314,7 +340,7 @@ def fit(
         z=z,
         observation=observation,
         operator=operator,
-        optimizer=_make_optimizer(params, settings.lr, device),
+        optimizer=_make_optimizer(params, settings.lr, device, capturable=recorded),
         regularizer=regularizer,
         reference=reference,
         jitter=jitter,
@@ -324,6 +350,21 @@ def fit(
     state.callbacks = default_callbacks(settings, progress, device) + [
         cb if isinstance(cb, Callback) else FunctionCallback(cb) for cb in callbacks
     ]
+    noise = torch.zeros(z.shape, device=device, dtype=z.dtype) if jitter is not None else None  # drawn in place
+
+    def train_step(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        inp = z if noise is None else z + settings.reg_noise_std * noise
+        output = forward(inp)
+        prediction = operator(output)
+        loss = data_term(prediction, observation)
+        penalty = None if regularizer is None else regularizer.penalty(output, step)
+        if penalty is not None:
+            loss = loss + penalty
+        loss.backward()
+        state.optimizer.step()
+        return output.detach(), prediction.detach(), loss.detach()
+
+    step_graph = StepGraph(train_step, state.optimizer, device) if recorded else None
     start = time.perf_counter()
     stopped = False
     try:
@@ -333,19 +374,14 @@ def fit(
             state.resume(resume)
         for step in range(state.step + 1, settings.iterations):
             state.step = step
-            inp = z
-            if jitter is not None:
-                inp = z + settings.reg_noise_std * torch.randn(z.shape, generator=jitter, device=device, dtype=z.dtype)
-            state.optimizer.zero_grad(set_to_none=True)
-            output = forward(inp)
-            prediction = operator(output)
-            loss = data_term(prediction, observation)
-            penalty = None if regularizer is None else regularizer.penalty(output, step)
-            if penalty is not None:
-                loss = loss + penalty
-            loss.backward()
-            state.optimizer.step()
-            state.output, state.prediction, state.loss = output.detach(), prediction.detach(), loss.detach()
+            if noise is not None:
+                torch.randn(z.shape, generator=jitter, device=device, dtype=z.dtype, out=noise)
+            if step_graph is not None:
+                phase = None if regularizer is None else regularizer.phase(step)
+                state.output, state.prediction, state.loss = step_graph(step, (state.restores, phase))
+            else:
+                state.optimizer.zero_grad(set_to_none=True)
+                state.output, state.prediction, state.loss = train_step(step)
             if regularizer is not None:
                 regularizer.after_step(step, forward_clean)
             stopped = any([bool(callback.on_step(state)) for callback in state.callbacks])
@@ -376,6 +412,7 @@ def fit(
         source=source,
         channels_last=channels_last,
         amp=amp,
+        cuda_graph=step_graph is not None and step_graph.recordings > 0,
     )
 
 

@@ -17,10 +17,10 @@ from typing import Any
 from . import __version__
 
 SCHEMA = "deepprior.run"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles, version 2 no refinement,
-#: version 3 no ``at_once``).
-READABLE_VERSIONS = (1, 2, 3, 4)
+#: version 3 no ``at_once``, version 4 no ``cuda_graph``).
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 
 def versions() -> dict[str, str]:
@@ -62,6 +62,9 @@ class RunRecord:
         Time spent fitting.
     channels_last, amp
         Memory format and bf16 autocast as actually used.
+    cuda_graph
+        Whether the step ran as a recorded CUDA graph (``FitSettings.cuda_graph`` asks for it; off CUDA, or with a
+        regulariser that cannot be recorded, it does not).
     at_once
         How many fits were stepped together in the batch this one ran in, itself included
         (:func:`deepprior.restore.run_together`, ``batch_seeds``); 1: alone. Fits stepped together share their
@@ -100,6 +103,7 @@ class RunRecord:
     seconds: float = 0.0
     channels_last: bool = False
     amp: bool = False
+    cuda_graph: bool = False
     at_once: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
     seeds: list[dict[str, Any]] = field(default_factory=list)

@@ -36,7 +36,8 @@ class Overrides(TypedDict, total=False):
 
     Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
     ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``discrepancy``,
-    ``check_every``, ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``optimize_input``. Giving
+    ``check_every``, ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``cuda_graph``,
+    ``optimize_input``. Giving
     ``iterations`` without ``stop`` turns the preset's default early stop off.
 
     The network and its input: ``generator`` (a name of :data:`deepprior.registry.GENERATORS`),
@@ -80,6 +81,7 @@ class Overrides(TypedDict, total=False):
     amp: bool
     threads: int | str
     compile: bool | str
+    cuda_graph: bool
     optimize_input: bool
     generator: str
     generator_options: dict[str, Any]
@@ -248,7 +250,7 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
     ------
     InputError
         ``at_once`` below 1; with ``at_once`` above 1, a classical solver's plan, or a plan with callbacks or
-        ``optimize_input`` / ``compile``.
+        ``optimize_input`` / ``compile`` / ``cuda_graph``.
     DeviceError
         The device ran out of memory, or would for this many fits at once.
 

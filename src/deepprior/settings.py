@@ -68,6 +68,11 @@ class FitSettings:
         :data:`COMPILE_MODES`; ``"reduce-overhead"`` replays the network's kernels as CUDA graphs). Off by
         default: compiling and capturing cost more than a paper-length fit saves, even where each step is
         faster (benchmarks/results/gpu/README.md, the fifth run).
+    cuda_graph
+        On CUDA, record the whole step (jittered input, forward, loss, backward, Adam) as a CUDA graph after a
+        few eager steps and replay it (:mod:`deepprior.step_graph`): one launch per step instead of hundreds,
+        nothing compiled. Ignored on other devices; a regulariser that changes its state between steps (DIP-ℓ0's
+        ADMM) is stepped eagerly, with a warning. Not with ``compile``. Off by default until a GPU run measures it.
     """
 
     iterations: int = 3000
@@ -88,6 +93,7 @@ class FitSettings:
     threads: int | Literal["auto"] | None = None
     optimize_input: bool = False
     compile: bool | str = False
+    cuda_graph: bool = False
 
     def validate(self) -> None:
         """Raise :class:`InputError` on nonsense values, naming the setting."""
@@ -115,6 +121,10 @@ class FitSettings:
             raise InputError(f"threads must be a whole number >= 1 or 'auto', got {self.threads!r}")
         if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
             raise InputError(f"compile must be True, False or one of {', '.join(COMPILE_MODES)}, got {self.compile!r}")
+        if not isinstance(self.cuda_graph, bool):
+            raise InputError(f"cuda_graph must be True or False, got {self.cuda_graph!r}")
+        if self.cuda_graph and self.compile:
+            raise InputError("cuda_graph and compile are two ways to graph a step: ask for one of them")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
         from .registry import DATA_TERMS, STOPPERS

@@ -48,6 +48,9 @@ class Regularizer(nn.Module):
     - :meth:`after_step` runs after each Adam step with a function that computes the current output without
       gradients (ADMM's splitting-variable updates);
     - :meth:`output` may offer an image the output policy can return instead of the network's;
+    - ``graph_safe`` says that :meth:`penalty` is the same tensor arithmetic at every step of a :meth:`phase`, so
+      a fit on CUDA may record its step as a CUDA graph (``FitSettings.cuda_graph``) and record it again when the
+      phase changes; a regulariser that updates its state between steps (ADMM) is stepped eagerly;
     - its tensors are buffers and its other state is in ``get_extra_state``, so ``state_dict`` captures all of it
       (backtracking and checkpoints) and the fit moves it to the device.
 
@@ -58,6 +61,8 @@ class Regularizer(nn.Module):
     method: ClassVar[str] = ""
     #: The data term its weights are calibrated for, used unless the user names one (None: any).
     data_term: ClassVar[str | None] = None
+    #: Whether :meth:`penalty` may be recorded once per :meth:`phase` as part of a CUDA graph of the step.
+    graph_safe: ClassVar[bool] = False
 
     @classmethod
     def build(cls, context: BuildContext, **options: Any) -> Regularizer:
@@ -67,6 +72,11 @@ class Regularizer(nn.Module):
     def penalty(self, x: torch.Tensor, step: int) -> torch.Tensor | None:
         """The term added to the data term at ``step`` for the current output ``x`` (None: no term)."""
         return None
+
+    def phase(self, step: int) -> int:
+        """Which stage of its schedule :meth:`penalty` is in at ``step`` (a recorded step is recorded again when
+        this changes)."""
+        return 0
 
     def after_step(self, step: int, forward: Callable[[], torch.Tensor]) -> None:
         """Called after each Adam step; ``forward()`` gives the current output without gradients."""

@@ -90,6 +90,7 @@ class TotalVariation(Regularizer):
     """
 
     method = "dip-tv"
+    graph_safe = True  # the same arithmetic at every step, before and after ``until``
 
     def __init__(
         self,
@@ -114,6 +115,9 @@ class TotalVariation(Regularizer):
         if self.lam == 0 or (self.until is not None and step >= self.until):
             return None
         return self.lam * total_variation(x, self.kind, self.reduction)
+
+    def phase(self, step: int) -> int:
+        return int(self.until is not None and step >= self.until)
 
     def describe(self) -> dict[str, Any]:
         return {"lam": self.lam, "kind": self.kind, "reduction": self.reduction, "until": self.until}
