@@ -21,6 +21,8 @@ Stages (``--stages`` picks some):
    warm-up steps; deepinv's opaque loop by the difference of two runs (each row says which).
 3. ``graphs-fit``: whole paper-length fits of F16 (512²) in fp32, and with CUDA graphs in fp32 and in bf16 +
    channels_last: seconds from the call to the result, capture and compilation included, and the PSNRs.
+   ``step-graph``: the same for the whole step recorded as one CUDA graph without compiling
+   (``cuda_graph=True``), after its seconds per step at each speed size.
 4. ``batch-seeds``: a 4-seed ensemble on F16 (512²) fitted one seed at a time and with ``batch_seeds`` (the
    stacked networks stepped together), at 32 and 128 channels: fits per hour, peak memory, PSNRs.
 5. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
@@ -273,8 +275,9 @@ def _smoke_images_together(campaign: Campaign) -> None:
 
 
 def _smoke_no_hidden_sync(campaign: Campaign) -> None:
-    """A fit with ES-WMV, averaging and backtracking, and three such fits stepped together (``fit_batch``), each
-    raise on any host synchronisation between checks."""
+    """A fit with ES-WMV, averaging and backtracking, the same with its step recorded as a CUDA graph, and three
+    such fits stepped together (``fit_batch``), each raise on any host synchronisation between checks (the
+    recording itself synchronises once, after the warm-up steps)."""
     from deepprior.batch import Member, fit_batch
     from deepprior.callbacks import Callback
     from deepprior.inputs import make_input
@@ -282,9 +285,10 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
     from deepprior.nets import build_generator
     from deepprior.operators import Identity
     from deepprior.settings import FitSettings
+    from deepprior.step_graph import StepGraph
 
     device = campaign.device
-    checks = ("no hidden sync", "no hidden sync, 3 fits stepped together")
+    checks = ("no hidden sync", "no hidden sync, 3 fits stepped together", "no hidden sync, the step as a CUDA graph")
     if device.type != "cuda":
         for check in checks:
             campaign.record("smoke", check=check, ok=None, note="needs CUDA")
@@ -309,7 +313,8 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
         restorable = False
 
         def on_step(self, state: Any) -> None:
-            allowed = is_check(state.step) or is_check(state.step + 1)
+            records = state.settings.cuda_graph and state.step + 1 == StepGraph.WARMUP  # the next step records
+            allowed = is_check(state.step) or is_check(state.step + 1) or records
             torch.cuda.set_sync_debug_mode("default" if allowed else "error")
 
         def on_end(self, state: Any) -> None:
@@ -329,7 +334,12 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
     def together() -> None:  # the guard as a callback of the batch: called after every member's own
         fit_batch([member(seed) for seed in range(3)], device=device, callbacks=[SyncGuard()])
 
-    for check, run in zip(checks, (alone, together)):
+    def recorded() -> None:
+        one = member(0)
+        graphed = dataclasses.replace(settings, cuda_graph=True)
+        fit(one.net, one.z, y, Identity(), graphed, device=device, callbacks=[SyncGuard()])
+
+    for check, run in zip(checks, (alone, together, recorded)):
         try:
             run()
             campaign.record("smoke", check=check, ok=True)
@@ -571,6 +581,12 @@ GRAPHS_FIT_IMAGE = "dip/project_page/Denoising/Color/25/F16"  # + _noisy.png / _
 def stage_graphs_fit(campaign: Campaign) -> None:
     """Whole paper-length fits of F16 (the paper row, fixed steps) with each of :data:`GRAPHS_FIT_LOOPS`: wall time
     from the call to the result, capture and compilation included, and the PSNR (the loops must agree)."""
+    _whole_fits(campaign, "graphs-fit", GRAPHS_FIT_LOOPS)
+
+
+def _whole_fits(campaign: Campaign, stage: str, loops: dict[str, dict[str, Any]]) -> None:
+    """Time whole paper-length denoising fits of F16, one per entry of ``loops`` (settings for ``denoise``); a
+    loop that graphs or compiles is skipped off CUDA, where it would say nothing about a GPU."""
     from deepprior import denoise
     from deepprior.io import read_image
     from deepprior.metrics import psnr
@@ -582,20 +598,20 @@ def stage_graphs_fit(campaign: Campaign) -> None:
     if crop:
         noisy, clean = noisy[:crop, :crop], clean[:crop, :crop]
     iterations = campaign.profile.iterations or get_preset("denoise").settings.iterations  # the paper's 3000
-    for name, loop in GRAPHS_FIT_LOOPS.items():
-        # compiling on a CPU takes minutes and says nothing about a GPU
-        if loop["compile"] and campaign.device.type != "cuda":
-            campaign.record("graphs-fit", loop=name, ok=True, skipped="compiles on CUDA only")
+    for name, loop in loops.items():
+        # compiling on a CPU takes minutes, and a step is recorded as a CUDA graph only on CUDA
+        if (loop.get("compile") or loop.get("cuda_graph")) and campaign.device.type != "cuda":
+            campaign.record(stage, loop=name, ok=True, skipped="graphs on CUDA only")
             continue
         try:
             start = time.perf_counter()
             result = denoise(noisy, device=str(campaign.device), iterations=iterations, stop="fixed", **loop)
             seconds = time.perf_counter() - start
         except Exception as exc:
-            campaign.record("graphs-fit", loop=name, ok=False, error=f"{type(exc).__name__}: {exc}")
+            campaign.record(stage, loop=name, ok=False, error=f"{type(exc).__name__}: {exc}")
             continue
         campaign.record(
-            "graphs-fit",
+            stage,
             loop=name,
             ok=True,
             image="F16",
@@ -605,6 +621,38 @@ def stage_graphs_fit(campaign: Campaign) -> None:
             fit_seconds=result.record.seconds,
             psnr=psnr(np.clip(result.image, 0, 1), clean),
         )
+
+
+#: Loop settings that ``step-graph`` compares: the CUDA default, then the whole step recorded as a CUDA graph
+#: (``FitSettings.cuda_graph``: nothing compiled) in fp32 and in bf16 + channels_last.
+STEP_GRAPH_LOOPS: dict[str, dict[str, Any]] = {
+    "fp32 eager (default)": {"channels_last": False, "amp": False},
+    "fp32, the step as a CUDA graph": {"channels_last": False, "amp": False, "cuda_graph": True},
+    "bf16 channels_last, the step as a CUDA graph": {"channels_last": True, "amp": True, "cuda_graph": True},
+}
+
+
+@STAGES.register("step-graph")
+def stage_step_graph(campaign: Campaign) -> None:
+    """The step recorded as one CUDA graph (``cuda_graph=True``) against the eager default: seconds per step of
+    skip128 at each speed size, timed inside one fit after its warm-up (:func:`_time_steps`), then whole
+    paper-length fits of F16 as ``graphs-fit`` times them (recording included) with their PSNRs. If the graph wins
+    over a whole fit at the same PSNR, it becomes the CUDA default."""
+    device = campaign.device
+    for size in campaign.profile.speed_sizes:
+        for name, loop in STEP_GRAPH_LOOPS.items():
+            if loop.get("cuda_graph") and device.type != "cuda":
+                campaign.record("step-graph", loop=name, size=size, ok=True, skipped="graphs on CUDA only")
+                continue
+            profile = campaign.profile
+            try:
+                run = _ours(size, device, **loop)
+                per_step, timer = _time_steps(run, profile.speed_steps, device, profile.speed_warmup)
+            except Exception as exc:
+                campaign.record("step-graph", loop=name, size=size, ok=False, error=f"{type(exc).__name__}: {exc}")
+                continue
+            campaign.record("step-graph", loop=name, size=size, ok=True, seconds_per_step=per_step, timer=timer)
+    _whole_fits(campaign, "step-graph", STEP_GRAPH_LOOPS)
 
 
 BATCH_STEPS = 500  # per fit of the batch-seeds stage
@@ -928,6 +976,7 @@ def main(argv: list[str] | None = None) -> int:
 # since the working tree, the data and the wheels travel together within 64 MiB
 STAGE_DATA = {
     "graphs-fit": (f"{GRAPHS_FIT_IMAGE}_*",),
+    "step-graph": (f"{GRAPHS_FIT_IMAGE}_*",),
     "batch-seeds": (f"{GRAPHS_FIT_IMAGE}_*",),
     "throughput": ("dip/project_page/Denoising/Color/25/*",),
     "throughput-l0": ("nks/validation/*", "nks/gt/*"),

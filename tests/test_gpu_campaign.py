@@ -25,6 +25,12 @@ def test_the_campaign_runs_every_stage_at_the_toy_profile_and_resumes(tmp_path, 
     timed_inside = [row for row in speed if row.get("loop", "").startswith(("ours", "notebook"))]
     assert timed_inside and all(row["timer"] == "in-fit" and row["seconds_per_step"] > 0 for row in timed_inside)
     assert any(row.get("loop") == "deepinv DeepImagePrior" for row in speed)  # measured, or why not, recorded
+    step_graph = [row for row in rows if row["stage"] == "step-graph" and "loop" in row]
+    assert {row["loop"] for row in step_graph} == set(gpu_campaign.STEP_GRAPH_LOOPS)
+    graphed = [row for row in step_graph if "CUDA graph" in row["loop"]]
+    assert graphed and all(row["skipped"] == "graphs on CUDA only" for row in graphed)  # this CPU cannot record
+    eager = [row for row in step_graph if row not in graphed]
+    assert any(row.get("seconds_per_step", 0) > 0 for row in eager) and any("psnr" in row for row in eager)
     assert gpu_campaign.run_campaign(out, "cpu", "toy", data_dir=shared_data) == []  # all done: nothing runs
 
 
