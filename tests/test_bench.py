@@ -594,3 +594,26 @@ def test_the_benchmarks_readme_has_a_section_for_every_script():
     headings = [line for line in (folder / "README.md").read_text(encoding="utf-8").splitlines() if line[:3] == "## "]
     scripts = [p.name for p in folder.glob("*.py") if p.name not in ("__init__.py", "common.py", "run_suites.py")]
     assert [name for name in scripts if not any(h.startswith(f"## {name}") for h in headings)] == []
+
+
+def test_a_classical_method_whose_output_is_not_finite_fails_instead_of_being_scored():
+    from benchmarks.suite.methods import _classical
+
+    with pytest.raises(RuntimeError, match="not finite"):
+        _classical(np.full((8, 8, 3), np.nan, np.float32), implementation="a peer")
+    assert _classical(np.zeros((8, 8), np.float32)).image.shape == (8, 8, 1)
+
+
+def test_bm3d_denoises_a_gray_image_stored_as_rgb_as_its_one_channel():
+    pytest.importorskip("bm3d")
+    from benchmarks.suite.methods import METHODS, RunOptions
+    from benchmarks.suite.suites import Sample
+
+    rng = np.random.default_rng(0)
+    clean = np.kron(rng.uniform(0.2, 0.8, (8, 8)), np.ones((8, 8))).astype(np.float32)
+    noisy = np.clip(clean + 0.05 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+    sample = Sample("gray", {"observation": np.repeat(noisy[..., None], 3, axis=2)}, None, {"sigma": 0.05})
+    output = METHODS.get("bm3d").run(sample, "denoise", RunOptions())  # CBM3D's colour transform gives NaN here
+    assert output.settings["gray"] is True and np.isfinite(output.image).all()
+    assert np.array_equal(output.image[..., 0], output.image[..., 2])
+    assert np.mean((output.image[..., 0] - clean) ** 2) < np.mean((noisy - clean) ** 2) / 2

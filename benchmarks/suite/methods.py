@@ -333,6 +333,8 @@ def _classical(image: np.ndarray, **settings: Any) -> MethodOutput:
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 2:
         image = image[..., None]
+    if not np.isfinite(image).all():  # a failure to report, not an image to score (clipping would hide it)
+        raise RuntimeError(f"the output of {settings.get('implementation', 'the method')} is not finite")
     return MethodOutput(np.clip(image, 0, 1), 0, settings, "cpu", "cpu")
 
 
@@ -376,11 +378,14 @@ def _bm3d(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
     bm3d = importlib.import_module("bm3d")  # optional, non-commercial licence: never a dependency
     sigma, how = _sigma(sample)
     observation = sample.observation
-    if observation.shape[2] == 3:
-        out = bm3d.bm3d_rgb(observation, sigma_psd=sigma)
+    # CBM3D normalises each opponent-colour channel by its range, which is 0 on a gray image stored as RGB (NaN
+    # out): such an image is denoised as the one gray channel it is.
+    gray = observation.shape[2] == 1 or bool(np.all(observation == observation[..., :1]))
+    if gray:
+        out = np.repeat(bm3d.bm3d(observation[..., 0], sigma_psd=sigma)[..., None], observation.shape[2], axis=2)
     else:
-        out = bm3d.bm3d(observation[..., 0], sigma_psd=sigma)
-    return _classical(out, sigma=sigma, sigma_source=how, implementation="bm3d package")
+        out = bm3d.bm3d_rgb(observation, sigma_psd=sigma)
+    return _classical(out, sigma=sigma, sigma_source=how, gray=gray, implementation="bm3d package")
 
 
 def _bicubic(sample: Sample, task: str, options: RunOptions) -> MethodOutput:

@@ -4,7 +4,7 @@ On a GPU one DIP fit is bound by kernel launches rather than arithmetic: a skip1
 kernels, and the GPU waits for the host between them (``benchmarks/results/gpu/README.md``). A CUDA graph launches
 them all at once. ``torch.compile(mode="reduce-overhead")`` graphs the network too, but compiles it first, which
 costs more than a paper-length fit saves; here nothing is compiled: the step as written (jittered input, forward,
-loss, backward, Adam) is recorded after a few eager warm-up steps, which costs about one step.
+loss, backward, Adam) is recorded after a few eager warm-up steps, which costs about as much as a few steps.
 
 What the recording closes over must stay where it is: the loop draws each step's jitter into one buffer, Adam is
 created ``capturable``, and the step is recorded again whenever its closure changes — a restore (backtracking, a
@@ -19,7 +19,8 @@ from collections.abc import Callable, Hashable
 
 import torch
 
-#: One step: given its index, zero nothing, compute (output, prediction, loss), backpropagate and step Adam.
+#: The step at an index: forward, backpropagate and step Adam (its caller zeroes the gradients); returns
+#: (output, prediction, loss).
 StepFunction = Callable[[int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
