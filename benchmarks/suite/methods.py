@@ -12,6 +12,7 @@ the parts of the run record worth storing per entry.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -133,6 +134,19 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     return preset.for_scale(scale or 4).settings.iterations * preset.seeds
 
 
+#: Loop settings that change how a step runs, not what it computes: at their defaults they stay out of
+#: :func:`row_fingerprint`, so that adding one to ``FitSettings`` leaves every stored entry valid.
+EXECUTION_ONLY_SETTINGS = ("cuda_graph",)
+
+
+def _without_execution_defaults(text: str, settings: Any) -> str:
+    for name in EXECUTION_ONLY_SETTINGS:
+        default = next(f.default for f in dataclasses.fields(settings) if f.name == name)
+        if getattr(settings, name) == default:
+            text = text.replace(f", {name}={default!r}", "")
+    return text
+
+
 def row_fingerprint(method: str, task: str) -> str | None:
     """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods), and of
     the refiners' code if the row names one (a refiner is a few hundred lines that change apart from the table):
@@ -143,7 +157,7 @@ def row_fingerprint(method: str, task: str) -> str | None:
 
     public, row, regularizer = _row(method, task)
     preset = get_preset(public, row, _profile(method)[1])
-    digest = hashlib.sha1(repr((preset, regularizer)).encode())
+    digest = hashlib.sha1(_without_execution_defaults(repr((preset, regularizer)), preset.settings).encode())
     if preset.refine is not None:
         import deepprior.refiners
 
