@@ -19,7 +19,6 @@ import importlib.util
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,8 +148,9 @@ def _without_execution_defaults(text: str, settings: Any) -> str:
 
 def row_fingerprint(method: str, task: str) -> str | None:
     """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods), and of
-    the refiners' code if the row names one (a refiner is a few hundred lines that change apart from the table):
-    stored with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
+    the refiners' revision if the row names one (:data:`deepprior.refiners.REVISION`: a refiner is a few hundred
+    lines that change apart from the table, and an edit that leaves its output as it was must not count): stored
+    with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
     if METHODS.get(method).kind != "network" or _profile(method)[0] not in ("dip", "dip-tv", "two-stage-tv", "dip-l0"):
         return None
     from deepprior.presets import get_preset
@@ -159,10 +159,9 @@ def row_fingerprint(method: str, task: str) -> str | None:
     preset = get_preset(public, row, _profile(method)[1])
     digest = hashlib.sha1(_without_execution_defaults(repr((preset, regularizer)), preset.settings).encode())
     if preset.refine is not None:
-        import deepprior.refiners
+        from deepprior.refiners import REVISION
 
-        for source in sorted(Path(deepprior.refiners.__file__).parent.glob("*.py")):
-            digest.update(source.read_bytes())
+        digest.update(f"refiners revision {REVISION}".encode())
     return digest.hexdigest()[:12]
 
 
