@@ -37,8 +37,7 @@ class Overrides(TypedDict, total=False):
     Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
     ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``discrepancy``,
     ``check_every``, ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``cuda_graph``,
-    ``optimize_input``. Giving
-    ``iterations`` without ``stop`` turns the preset's default early stop off.
+    ``optimize_input``. Giving ``iterations`` without ``stop`` turns the preset's default early stop off.
 
     The network and its input: ``generator`` (a name of :data:`deepprior.registry.GENERATORS`),
     ``generator_options`` (merged over the preset's when the generator is the preset's), ``width`` (feature
