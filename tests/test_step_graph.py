@@ -131,3 +131,15 @@ def test_cuda_graph_is_a_yes_or_no_and_not_with_compile():
         FitSettings(cuda_graph=True, compile="reduce-overhead").validate()
     with pytest.raises(InputError, match="True or False"):
         FitSettings(cuda_graph="yes").validate()
+
+
+def test_fits_stepped_together_take_the_setting_and_step_eagerly():
+    import numpy as np
+
+    import deepprior
+
+    noisy = add_noise(smooth_image(32))
+    options = {"iterations": 5, "seeds": 2, "batch_seeds": True, "threads": 1, "width": 8}
+    asked = deepprior.denoise(noisy, cuda_graph=True, **options)
+    plain = deepprior.denoise(noisy, **options)
+    assert np.array_equal(asked.image, plain.image) and not asked.record.cuda_graph

@@ -48,7 +48,6 @@ from .settings import FitSettings
 #: Loop features a batched fit cannot offer: each compiles or trains what the members do not share.
 UNSUPPORTED = {
     "compile": "torch.compile",
-    "cuda_graph": "a CUDA graph of one fit's step",
     "optimize_input": "optimising the input",
 }
 

@@ -249,7 +249,7 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
     ------
     InputError
         ``at_once`` below 1; with ``at_once`` above 1, a classical solver's plan, or a plan with callbacks or
-        ``optimize_input`` / ``compile`` / ``cuda_graph``.
+        ``optimize_input`` / ``compile``.
     DeviceError
         The device ran out of memory, or would for this many fits at once.
 

@@ -71,8 +71,9 @@ class FitSettings:
     cuda_graph
         On CUDA, record the whole step (jittered input, forward, loss, backward, Adam) as a CUDA graph after a
         few eager steps and replay it (:mod:`deepprior.step_graph`): one launch per step instead of hundreds,
-        nothing compiled. Ignored on other devices; a regulariser that changes its state between steps (DIP-ℓ0's
-        ADMM) is stepped eagerly, with a warning. Not with ``compile``. Off by default until a GPU run measures it.
+        nothing compiled. Ignored on other devices and by fits stepped together (:mod:`deepprior.batch`, which
+        step eagerly); a regulariser that changes its state between steps (DIP-ℓ0's ADMM) is stepped eagerly,
+        with a warning. Not with ``compile``. Off by default until a GPU run measures it.
     """
 
     iterations: int = 3000
