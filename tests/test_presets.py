@@ -98,11 +98,7 @@ def test_the_smoothing_estimate_line_names_the_tasks_classical_solvers(monkeypat
     smoothing = capsys.readouterr()
     deepprior.denoise(smooth_image(32), iterations=6, threads=1, progress="photo.png")
     denoising = capsys.readouterr()
-    classical = [
-        PRESETS.get(k).method
-        for k in PRESETS.names()
-        if PRESETS.get(k).task == "smooth" and PRESETS.get(k).kind == "classical"
-    ]
+    classical = [row.method for row in PRESETS.values() if row.task == "smooth" and row.kind == "classical"]
     assert sorted(classical) == ["l0-smooth", "region-fusion"]
     assert f"the classical {' or '.join(classical)} (no network): seconds" in smoothing.err + smoothing.out
     assert "the fast preset" in smoothing.err + smoothing.out

@@ -31,7 +31,7 @@ class ReplayedHere(StepGraph):
         super().__init__(*args, **kwargs)
         ReplayedHere.instances.append(self)
 
-    def _eager(self, step):
+    def _warm_up(self, step):
         return self.step_function(step)
 
     def _record(self, step):

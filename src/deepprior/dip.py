@@ -254,11 +254,7 @@ def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
 def _quicker_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -> str | None:
     """What the estimate line offers instead: the fast preset's time (:func:`_fast_clause`) and the task's
     classical solvers, which fit no network (None when there is neither)."""
-    classical = [
-        PRESETS.get(key).method
-        for key in PRESETS.names()
-        if PRESETS.get(key).task == preset.task and PRESETS.get(key).kind == "classical"
-    ]
+    classical = [row.method for row in PRESETS.values() if row.task == preset.task and row.kind == "classical"]
     parts = [_fast_clause(preset, problem, overrides)]
     if classical:
         parts.append(f"the classical {' or '.join(classical)} (no network): seconds")

@@ -52,25 +52,26 @@ class StepGraph:
     def __call__(self, step: int, key: Hashable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Take step ``step``; ``key`` names what the recording closes over (recorded again when it changes)."""
         if self._failed or self._warm < self.WARMUP:
+            self.optimizer.zero_grad(set_to_none=True)
+            if self._failed:
+                return self.step_function(step)
             self._warm += 1
-            self.optimizer.zero_grad(set_to_none=True)
-            return self._eager(step)
+            return self._warm_up(step)
         if self.recordings == 0 or key != self._key:
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)  # the recorded backward then writes them instead of adding
             try:
                 self._record(step)
             except RuntimeError as exc:  # an operation that cannot be recorded (a plug-in's host sync)
                 warnings.warn(f"the step could not be recorded as a CUDA graph ({exc}); stepping eagerly", stacklevel=3)
                 self._failed = True
-                self.optimizer.zero_grad(set_to_none=True)
-                return self._eager(step)
+                return self(step, key)  # eagerly
             self._key = key
             self.recordings += 1
         self._replay()
         output, prediction, loss = (tensor.clone() for tensor in self._outputs)  # the next replay overwrites them
         return output, prediction, loss
 
-    def _eager(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _warm_up(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # Warm-up off the default stream, as recording wants: its lazy allocations stay out of the graph's pool.
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
