@@ -22,7 +22,8 @@ Stages (``--stages`` picks some):
 3. ``graphs-fit``: whole paper-length fits of F16 (512²) in fp32, and with CUDA graphs in fp32 and in bf16 +
    channels_last: seconds from the call to the result, capture and compilation included, and the PSNRs.
    ``step-graph``: the same for the whole step recorded as one CUDA graph without compiling
-   (``cuda_graph=True``), after its seconds per step at each speed size.
+   (``cuda_graph=True``), after its seconds per step at each speed size; if that fit is faster at the same PSNR,
+   the later stages' GPU-bound fits record their steps too.
 4. ``batch-seeds``: a 4-seed ensemble on F16 (512²) fitted one seed at a time and with ``batch_seeds`` (the
    stacked networks stepped together), at 32 and 128 channels: fits per hour, peak memory, PSNRs.
 5. ``throughput``: the same four full-size denoising fits (1000 steps) one at a time, two and four at once:
@@ -34,8 +35,8 @@ Stages (``--stages`` picks some):
 8. ``fast-width``: the fast denoising row with 64 and 128 channels on four of them (does a wider fast network
    carry the crops' result over to full size?).
 9. ``sr-inpaint``: SR ×4 Set5 and Set14, ×8 Set5, 50% inpainting.
-10. ``l0-tv``: DIP-ℓ0 on NKS validation and the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16
-    image for three λ.
+10. ``l0-tv``: DIP-ℓ0 on the clip art; DIP, DIP-TV and two-stage DIP-TV on the full F16 image for three λ
+    (plain DIP once); DIP-ℓ0 on NKS validation.
 11. ``denoise-best``: the fast denoising row as it is now (with its Wiener refiner) and the best row (the same
     fit refined by ``wiener-bm3d``) on the 9 images, and ZS-N2N (the training-free peer) beside them, in
     ``suites-refine/``.
@@ -168,6 +169,21 @@ class Campaign:
         from benchmarks import bench_batch_seeds
 
         return bench_batch_seeds.SEEDS
+
+    def suite_cuda_graph(self) -> bool:
+        """Whether the suites' GPU-bound fits record their step as a CUDA graph (``cuda_graph=True``): where the
+        ``step-graph`` stage found a whole fp32 fit of F16 faster that way than eager, recording included, at the
+        eager fit's PSNR (within :data:`GRAPH_PSNR_TOLERANCE`)."""
+        path = self.out / CAMPAIGN_FILE
+        fits = {
+            row["loop"]: row
+            for row in (common.read_jsonl(path) if path.exists() else [])
+            if row.get("stage") == "step-graph" and row.get("ok") and "psnr" in row and "seconds" in row
+        }
+        eager, graph = (fits.get(name) for name in (STEP_GRAPH_EAGER, STEP_GRAPH_FP32))
+        if eager is None or graph is None:
+            return False
+        return graph["seconds"] < eager["seconds"] and graph["psnr"] >= eager["psnr"] - GRAPH_PSNR_TOLERANCE
 
     def record(self, stage: str, **row: Any) -> None:
         """Append one measurement (flushed to disk at once)."""
@@ -625,19 +641,25 @@ def _whole_fits(campaign: Campaign, stage: str, loops: dict[str, dict[str, Any]]
 
 #: Loop settings that ``step-graph`` compares: the CUDA default, then the whole step recorded as a CUDA graph
 #: (``FitSettings.cuda_graph``: nothing compiled) in fp32 and in bf16 + channels_last.
+STEP_GRAPH_EAGER = "fp32 eager (default)"
+STEP_GRAPH_FP32 = "fp32, the step as a CUDA graph"
 STEP_GRAPH_LOOPS: dict[str, dict[str, Any]] = {
-    "fp32 eager (default)": {"channels_last": False, "amp": False},
-    "fp32, the step as a CUDA graph": {"channels_last": False, "amp": False, "cuda_graph": True},
+    STEP_GRAPH_EAGER: {"channels_last": False, "amp": False},
+    STEP_GRAPH_FP32: {"channels_last": False, "amp": False, "cuda_graph": True},
     "bf16 channels_last, the step as a CUDA graph": {"channels_last": True, "amp": True, "cuda_graph": True},
 }
+#: PSNR (dB) a recorded fit may lose against the eager one and still count as the same fit: a replayed step runs
+#: the eager step's kernels, so anything beyond run-to-run noise would be a bug, not a trade.
+GRAPH_PSNR_TOLERANCE = 0.1
 
 
 @STAGES.register("step-graph")
 def stage_step_graph(campaign: Campaign) -> None:
     """The step recorded as one CUDA graph (``cuda_graph=True``) against the eager default: seconds per step of
     skip128 at each speed size, timed inside one fit after its warm-up (:func:`_time_steps`), then whole
-    paper-length fits of F16 as ``graphs-fit`` times them (recording included) with their PSNRs. If the graph wins
-    over a whole fit at the same PSNR, it becomes the CUDA default."""
+    paper-length fits of F16 as ``graphs-fit`` times them (recording included) with their PSNRs. If the fp32
+    graph wins over a whole fit at the same PSNR, the later stages' GPU-bound fits record their steps
+    (:meth:`Campaign.suite_cuda_graph`), and it should become the CUDA default."""
     device = campaign.device
     for size in campaign.profile.speed_sizes:
         for name, loop in STEP_GRAPH_LOOPS.items():
@@ -704,6 +726,8 @@ def _suites(
         suite_profile = "full"
     if jobs is None or at_once is None:
         jobs, at_once = campaign.suite_mode(measured_by)
+    # DIP-ℓ0's ADMM changes its state between steps, and fits stepped together step eagerly: neither records
+    cuda_graph = measured_by == "throughput" and at_once == 1 and campaign.suite_cuda_graph()
     for suite, methods in suites:
         start = time.perf_counter()
         request = BenchRequest(
@@ -721,6 +745,7 @@ def _suites(
             iterations=profile.iterations if iterations is None else iterations,
             channels=profile.channels if channels is None else channels,
             fresh=fresh,
+            cuda_graph=cuda_graph,
         )
         try:
             summary = run_suite(request)
@@ -734,6 +759,7 @@ def _suites(
                 seconds=time.perf_counter() - start,
                 jobs=jobs,
                 at_once=at_once,
+                cuda_graph=cuda_graph,
             )
         except Exception as exc:
             campaign.record(stage, suite=suite, ok=False, error=f"{type(exc).__name__}: {exc}")
@@ -826,44 +852,36 @@ TV_LAMBDAS = (0.003, 0.01, 0.03)  # around the library's DIP-TV default for deno
 
 @STAGES.register("l0-tv")
 def stage_l0_tv(campaign: Campaign) -> None:
+    # the clip art and the λ sweep first: the NKS table already has most of its images, they have none
+    _suites(campaign, "l0-tv", [("deblock-clipart", ["dip-l0"])], measured_by="throughput-l0")
+    _tv_sweep(campaign)
+    _suites(campaign, "l0-tv", [("smooth-nks", ["dip-l0"])], measured_by="throughput-l0")
+
+
+def _tv_sweep(campaign: Campaign) -> None:
+    """DIP, DIP-TV and two-stage DIP-TV on the full F16 image for each of :data:`TV_LAMBDAS` (does two-stage
+    DIP-TV end above DIP's peak at full size, seed 002's claim?): plain DIP, which has no λ, with the first only;
+    a λ whose results exist is not fitted again."""
     from benchmarks import two_stage_tv
 
-    l0 = [("smooth-nks", ["dip-l0"]), ("deblock-clipart", ["dip-l0"])]
-    _suites(campaign, "l0-tv", l0, measured_by="throughput-l0")
     profile = campaign.profile
-    for lam in TV_LAMBDAS:  # does two-stage DIP-TV end above DIP's peak at full size (seed 002's claim)?
+    size = profile.crop or 0
+    for index, lam in enumerate(TV_LAMBDAS):
         folder = campaign.out / "two_stage_tv" / f"lam{lam:g}"
-        argv = [
-            "--size",
-            str(profile.crop or 0),
-            "--lam",
-            str(lam),
-            "--device",
-            str(campaign.device),
-            "--out",
-            str(folder),
-            "--iterations",
-            str(profile.iterations or 3000),
-        ]
+        if (folder / f"{two_stage_tv.results_stem('F16', size)}.json").exists():
+            continue
+        methods = two_stage_tv.METHODS if index == 0 else [m for m in two_stage_tv.METHODS if m != "dip"]
+        argv = ["--size", str(size), "--lam", str(lam), "--device", str(campaign.device), "--out", str(folder)]
+        argv += ["--iterations", str(profile.iterations or 3000), "--methods", ",".join(methods)]
         argv += ["--channels", str(profile.channels)] if profile.channels else []
         argv += ["--data-dir", str(campaign.data_dir)] if campaign.data_dir else []
         start = time.perf_counter()
+        check = f"two-stage DIP-TV, F16, lam={lam:g}"
         try:
             two_stage_tv.main(argv)
-            campaign.record(
-                "l0-tv",
-                check=f"two-stage DIP-TV, F16, lam={lam:g}",
-                ok=True,
-                results=str(folder),
-                seconds=time.perf_counter() - start,
-            )
+            campaign.record("l0-tv", check=check, ok=True, results=str(folder), seconds=time.perf_counter() - start)
         except Exception as exc:
-            campaign.record(
-                "l0-tv", check=f"two-stage DIP-TV, F16, lam={lam:g}", ok=False, error=f"{type(exc).__name__}: {exc}"
-            )
-
-
-# --------------------------------------------------------------------------------------------- driver
+            campaign.record("l0-tv", check=check, ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
 @STAGES.register("denoise-best")
@@ -902,6 +920,9 @@ def stage_fast_rows(campaign: Campaign) -> None:
     # SR x4 and x8 on Set5, and 50 % inpainting on four of the 11 images
     _suites(campaign, "fast-rows", [("sr-set5-x4", ["dip@fast"]), ("sr-set5-x8", ["dip@fast"])])
     _suites(campaign, "fast-rows", [("inpaint-50p", ["dip@fast"])], limit=FAST_ROWS_INPAINT_LIMIT)
+
+
+# --------------------------------------------------------------------------------------------- driver
 
 
 def _done(out: Path) -> set[str]:

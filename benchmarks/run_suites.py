@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run_together; rows with a regulariser and classical methods run one at a time; default 1)",
     )
     parser.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="deepprior's fits record their step as one CUDA graph and replay it (FitSettings.cuda_graph; "
+        "ignored off CUDA, in fits stepped together and with a regulariser that changes between steps)",
+    )
+    parser.add_argument(
         "--ray",
         nargs="?",
         const="auto",
@@ -166,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             jobs=args.jobs,
             at_once=args.at_once,
+            cuda_graph=args.cuda_graph,
             ray=args.ray,
             gpus_per_fit=args.gpus_per_fit,
             threads=args.threads,

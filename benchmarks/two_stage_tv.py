@@ -26,6 +26,20 @@ from deepprior.io import read_image
 from deepprior.plot import plot_series
 
 DENOISE_DIR = "dip/project_page/Denoising/Color/25"  # inside the shared data folder (common.data_dir)
+METHODS = ("dip", "dip-tv", "two-stage-tv")
+
+
+def results_stem(image: str, size: int) -> str:
+    """The name (without suffix) of the JSON, Markdown and plot that a run writes."""
+    return f"two_stage_tv_{image}_{'full' if size <= 0 else size}"
+
+
+def _methods(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(METHODS)}, got {text!r}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--lam", type=float, default=0.01, help="TV weight (per pixel value, mean-reduced)")
     parser.add_argument("--fraction", type=float, default=1 / 3)
+    parser.add_argument(
+        "--methods",
+        type=_methods,
+        default=list(METHODS),
+        help=f"comma-separated, of {', '.join(METHODS)} (default all; plain DIP does not depend on --lam)",
+    )
     parser.add_argument("--channels", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -57,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "stop": "fixed",
         "generator_options": {"channels_down": args.channels, "channels_up": args.channels},
     }
-    methods = {
+    variants = {
         "dip": {},
         "dip-tv": {"regularizer": "tv", "lam": args.lam},
         "two-stage-tv": {
@@ -67,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     rows, curves = {}, []
-    for name, extra in methods.items():
+    for name, extra in ((name, variants[name]) for name in args.methods):
         start = time.perf_counter()
         result = deepprior.denoise(noisy, progress=name, **fit_kwargs, **extra)
         seconds = time.perf_counter() - start
@@ -110,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "curves": dict(curves),
     }
-    stem = f"two_stage_tv_{args.image}_{'full' if args.size <= 0 else args.size}"
+    stem = results_stem(args.image, args.size)
     common.write_json(args.out / f"{stem}.json", record)
     plot_series(
         args.out / f"{stem}.png",

@@ -625,6 +625,19 @@ def test_a_row_fingerprint_leaves_execution_only_settings_at_their_defaults_out(
     assert "cuda_graph=True" in _without_execution_defaults(repr(graphed), graphed)
 
 
+def test_cuda_graph_reaches_the_fits_and_an_entry_claims_it_only_where_the_step_was_recorded(tmp_path, shared_data):
+    from benchmarks.suite.methods import RunOptions, _fit_options
+
+    assert _fit_options(RunOptions(cuda_graph=True))["cuda_graph"] is True
+    assert "cuda_graph" not in _fit_options(RunOptions())  # the row's own setting stands
+    argv = ["denoise-color25", "--methods", "dip", "--limit", "1", "--crop", "32", "--iterations", "3"]
+    argv += ["--channels", "8", "--cuda-graph", "-q", "--results-dir", str(tmp_path), "--data-dir", str(shared_data)]
+    assert bench(argv) == 0
+    results = load_results(tmp_path / "denoise-color25-quick.jsonl")
+    assert [run["cuda_graph"] for run in results["runs"]] == [True]
+    assert [entry["settings"].get("cuda_graph") for entry in results["entries"]] == [None]  # a CPU steps eagerly
+
+
 def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry():
     """GPU time is scarce: an edit that changes no result must not make the committed GPU entries look stale (the
     next campaign would fit them again). If a preset row or a refiner's output changed on purpose, those entries

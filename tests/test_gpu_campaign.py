@@ -31,7 +31,15 @@ def test_the_campaign_runs_every_stage_at_the_toy_profile_and_resumes(tmp_path, 
     assert graphed and all(row["skipped"] == "graphs on CUDA only" for row in graphed)  # this CPU cannot record
     eager = [row for row in step_graph if row not in graphed]
     assert any(row.get("seconds_per_step", 0) > 0 for row in eager) and any("psnr" in row for row in eager)
+    sweep = {path.parent.name: json.loads(path.read_text()) for path in (out / "two_stage_tv").glob("*/*.json")}
+    assert [sweep[f"lam{lam:g}"]["lam"] for lam in gpu_campaign.TV_LAMBDAS] == list(gpu_campaign.TV_LAMBDAS)
+    first, *later = (set(sweep[f"lam{lam:g}"]["results"]) for lam in gpu_campaign.TV_LAMBDAS)
+    assert first == {"dip", "dip-tv", "two-stage-tv"} and all(methods == first - {"dip"} for methods in later)
     assert gpu_campaign.run_campaign(out, "cpu", "toy", data_dir=shared_data) == []  # all done: nothing runs
+    (out / gpu_campaign.CAMPAIGN_FILE).write_text("")  # forget the stages: a λ with results is not fitted again
+    before = {path: path.stat().st_mtime_ns for path in (out / "two_stage_tv").glob("*/*.json")}
+    gpu_campaign.run_campaign(out, "cpu", "toy", ["l0-tv"], data_dir=shared_data)
+    assert {path: path.stat().st_mtime_ns for path in (out / "two_stage_tv").glob("*/*.json")} == before
 
 
 def test_prepare_copies_each_stages_share_of_the_data(tmp_path, shared_data):
@@ -135,3 +143,40 @@ def test_the_step_timer_times_only_the_steps_after_the_warm_up():
     assert timer.start is not None and timer.per_step is None
     timer.tick(gpu_campaign.TIMER_WARMUP + 3)
     assert timer.per_step is not None and timer.per_step >= 0
+
+
+def _step_graph_fits(path, eager, graph):
+    from benchmarks import common
+
+    for loop, (seconds, psnr) in [(gpu_campaign.STEP_GRAPH_EAGER, eager), (gpu_campaign.STEP_GRAPH_FP32, graph)]:
+        common.append_jsonl(path, {"stage": "step-graph", "loop": loop, "size": 512, "ok": True, "seconds_per_step": 1})
+        common.append_jsonl(path, {"stage": "step-graph", "loop": loop, "ok": True, "seconds": seconds, "psnr": psnr})
+
+
+@pytest.mark.parametrize(
+    ("eager", "graph", "records"),
+    [
+        ((50.0, 32.40), (40.0, 32.38), True),  # faster, the same image
+        ((50.0, 32.40), (60.0, 32.40), False),  # slower over the whole fit (recording outweighs the steps)
+        ((50.0, 32.40), (40.0, 31.90), False),  # faster but a different image: a bug, not a trade
+    ],
+)
+def test_the_suites_record_their_steps_only_where_step_graph_found_a_whole_fit_faster_at_the_same_psnr(
+    tmp_path, monkeypatch, eager, graph, records
+):
+    from benchmarks.suite import runner
+
+    requests = []
+    monkeypatch.setattr(
+        runner,
+        "run_suite",
+        lambda request: requests.append(request) or runner.BenchSummary(request.suite, request.profile, tmp_path, None),
+    )
+    campaign = gpu_campaign.Campaign(tmp_path, None, gpu_campaign.PROFILES["gpu"], None, 0, {})
+    gpu_campaign._suites(campaign, "denoise-best", [("denoise-color25", ["dip@best"])])
+    assert not campaign.suite_cuda_graph() and not requests[-1].cuda_graph  # nothing measured: eager
+    _step_graph_fits(tmp_path / gpu_campaign.CAMPAIGN_FILE, eager, graph)
+    assert campaign.suite_cuda_graph() is records
+    gpu_campaign._suites(campaign, "denoise-best", [("denoise-color25", ["dip@best"])])
+    gpu_campaign._suites(campaign, "l0-tv", [("smooth-nks", ["dip-l0"])], measured_by="throughput-l0")
+    assert [r.cuda_graph for r in requests[1:]] == [records, False]  # DIP-ℓ0's ADMM steps cannot be recorded

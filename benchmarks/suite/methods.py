@@ -43,6 +43,7 @@ class RunOptions:
     device: str = "auto"
     iterations: int | None = None  # None: the task preset's (the paper's)
     channels: int | None = None  # None: the preset's network width
+    cuda_graph: bool = False  # deepprior's fits record their step as a CUDA graph (ignored off CUDA)
 
 
 @dataclass
@@ -173,6 +174,8 @@ def _fit_options(options: RunOptions) -> dict[str, Any]:
         out["stop"] = "fixed"  # the papers' fixed step counts, not the library's default early stop
     if options.channels is not None:
         out["width"] = options.channels
+    if options.cuda_graph:
+        out["cuda_graph"] = True
     return out
 
 
@@ -207,6 +210,8 @@ def _compact_settings(record: Any) -> dict[str, Any]:
         keep["seeds"] = [{k: fit[k] for k in ("seed", "iterations_run", "output_source")} for fit in record.seeds]
         keep["seed_spread"] = record.seed_spread
     keep["fit_seconds"] = record.seconds  # the fit alone; the entry's wall_seconds covers reading to result
+    if record.cuda_graph:  # the step ran as a recorded CUDA graph: the same fit, other seconds
+        keep["cuda_graph"] = True
     if record.at_once > 1:  # stepped together with others (the runner's at_once): the seconds are the batch's
         keep["at_once"] = record.at_once
     if record.refinement:  # the step after the fit, the σ it estimated and its own time

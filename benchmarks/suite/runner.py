@@ -56,6 +56,7 @@ class BenchRequest:
     crop: int | None = None  # quick-profile overrides
     iterations: int | None = None
     channels: int | None = None
+    cuda_graph: bool = False  # deepprior's fits record their step as a CUDA graph (FitSettings.cuda_graph)
 
 
 @dataclass
@@ -300,7 +301,12 @@ def run_suite(request: BenchRequest) -> BenchSummary:
                 file=sys.stderr,
             )
         notes.append(f"networks fitted on {device_name(device)}")
-    options = {"device": request.device, "iterations": profile.iterations, "channels": profile.channels}
+    options = {
+        "device": request.device,
+        "iterations": profile.iterations,
+        "channels": profile.channels,
+        "cuda_graph": request.cuda_graph,
+    }
     run = provenance()
     append_jsonl(
         path,
@@ -312,6 +318,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             "limit": limit,
             "jobs": request.jobs,
             "at_once": request.at_once,
+            "cuda_graph": request.cuda_graph,
             "threads": request.threads,
             "device": device_label,
             "data_dir": str(root),
