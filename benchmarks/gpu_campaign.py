@@ -12,7 +12,8 @@ Stages (``--stages`` picks some):
 
 1. ``smoke``: every preset row for a few steps on the device; a folder's images stepped together
    (``run_together``); a fit with ES-WMV, and three stepped together, under
-   ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); the
+   ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); short fits with
+   their step recorded as a CUDA graph against eager ones (plain and DIP-ℓ0: the same image?); the
    out-of-memory path (its one-line message); the memory estimate against the measured peak.
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
    + channels_last; at 512² also ``torch.compile`` and CUDA graphs through ``mode="reduce-overhead"``), a
@@ -62,6 +63,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,19 +172,25 @@ class Campaign:
 
         return bench_batch_seeds.SEEDS
 
-    def suite_cuda_graph(self) -> bool:
-        """Whether the suites' GPU-bound fits record their step as a CUDA graph (``cuda_graph=True``): where the
-        ``step-graph`` stage found a whole fp32 fit of F16 faster that way than eager, recording included, at the
-        eager fit's PSNR (within :data:`GRAPH_PSNR_TOLERANCE`)."""
+    def suite_cuda_graph(self, measured_by: str = "throughput") -> bool:
+        """Whether the suites' fits (``measured_by`` as in :meth:`suite_mode`) record their step as a CUDA graph
+        (``cuda_graph=True``): where the ``step-graph`` stage found a whole fp32 fit of F16 faster that way than
+        eager, recording included, at the eager fit's PSNR (within :data:`GRAPH_PSNR_TOLERANCE`); DIP-ℓ0's fits
+        only if the latest smoke check found its recorded fit giving the eager one's image too."""
         path = self.out / CAMPAIGN_FILE
+        rows = common.read_jsonl(path) if path.exists() else []
         fits = {
             row["loop"]: row
-            for row in (common.read_jsonl(path) if path.exists() else [])
+            for row in rows
             if row.get("stage") == "step-graph" and row.get("ok") and "psnr" in row and "seconds" in row
         }
         eager, graph = (fits.get(name) for name in (STEP_GRAPH_EAGER, STEP_GRAPH_FP32))
         if eager is None or graph is None:
             return False
+        if measured_by == "throughput-l0":
+            agrees = [row.get("ok") for row in rows if row.get("check") == f"{GRAPH_AGREES}: DIP-ℓ0"]
+            if not agrees or agrees[-1] is not True:
+                return False
         return graph["seconds"] < eager["seconds"] and graph["psnr"] >= eager["psnr"] - GRAPH_PSNR_TOLERANCE
 
     def record(self, stage: str, **row: Any) -> None:
@@ -255,6 +263,7 @@ def stage_smoke(campaign: Campaign) -> None:
             campaign.record("smoke", check=f"preset {key}", ok=False, error=f"{type(exc).__name__}: {exc}")
     _smoke_images_together(campaign)
     _smoke_no_hidden_sync(campaign)
+    _smoke_step_graph_agrees(campaign)
     _smoke_out_of_memory(campaign)
 
 
@@ -363,6 +372,48 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
             campaign.record("smoke", check=check, ok=False, error=f"{type(exc).__name__}: {exc}", where=_where(exc))
         finally:
             torch.cuda.set_sync_debug_mode("default")
+
+
+#: The smoke check that a fit whose step is recorded as a CUDA graph returns the eager fit's image (one per case).
+GRAPH_AGREES = "the step as a CUDA graph gives the eager fit"
+#: Largest difference (of [0, 1] pixel values) between the two that still counts as the same fit: a replay runs
+#: the eager step's kernels, so only cuDNN's non-deterministic sums may part them, by far less.
+GRAPH_AGREES_MAX_DIFF = 1e-3
+
+
+def _smoke_step_graph_agrees(campaign: Campaign) -> None:
+    """Short fits, eager and with the step recorded (``cuda_graph=True``), give the same image: plain denoising,
+    and DIP-ℓ0 with a v-step every 5 steps, whose recorded penalty must read each new v and w (its buffers are
+    overwritten in place). The suites record DIP-ℓ0's steps only where this passed
+    (:meth:`Campaign.suite_cuda_graph`)."""
+    import deepprior
+
+    device = campaign.device
+    cases: dict[str, Callable[..., Any]] = {
+        "denoise": deepprior.denoise,
+        "DIP-ℓ0": partial(deepprior.smooth, method="dip-l0", regularizer_options={"inner_steps": 5}),
+    }
+    if device.type != "cuda":
+        for name in cases:
+            campaign.record("smoke", check=f"{GRAPH_AGREES}: {name}", ok=None, note="needs CUDA")
+        return
+    size = campaign.profile.smoke_size
+    image = np.random.default_rng(2).random((size, size, 3)).astype(np.float32)
+    for name, run in cases.items():
+        options = {**_smoke_settings(campaign), "iterations": 100, "seed": 0}  # 20 v-steps for DIP-ℓ0
+        try:
+            eager = run(image, **options)
+            graphed = run(image, cuda_graph=True, **options)
+            difference = float(np.abs(graphed.image - eager.image).max())
+            campaign.record(
+                "smoke",
+                check=f"{GRAPH_AGREES}: {name}",
+                ok=graphed.record.cuda_graph and difference <= GRAPH_AGREES_MAX_DIFF,
+                recorded=graphed.record.cuda_graph,
+                max_difference=difference,
+            )
+        except Exception as exc:
+            campaign.record("smoke", check=f"{GRAPH_AGREES}: {name}", ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
 def _where(exc: BaseException) -> list[str]:
@@ -726,8 +777,7 @@ def _suites(
         suite_profile = "full"
     if jobs is None or at_once is None:
         jobs, at_once = campaign.suite_mode(measured_by)
-    # DIP-ℓ0's ADMM changes its state between steps, and fits stepped together step eagerly: neither records
-    cuda_graph = measured_by == "throughput" and at_once == 1 and campaign.suite_cuda_graph()
+    cuda_graph = at_once == 1 and campaign.suite_cuda_graph(measured_by)  # fits stepped together step eagerly
     for suite, methods in suites:
         start = time.perf_counter()
         request = BenchRequest(
@@ -806,6 +856,7 @@ def _throughput(campaign: Campaign, stage: str, suite: str, method: str, steps: 
             iterations=campaign.profile.iterations or steps,
             jobs=jobs,
             fresh=True,  # a resumed measurement would time part of the work
+            measured_by=stage,  # whether its fits record their steps, as the suites it measures for will
             at_once=at_once,
         )
 

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cuda-graph",
         action="store_true",
         help="deepprior's fits record their step as one CUDA graph and replay it (FitSettings.cuda_graph; "
-        "ignored off CUDA, in fits stepped together and with a regulariser that changes between steps)",
+        "ignored off CUDA and in fits stepped together)",
     )
     parser.add_argument(
         "--ray",

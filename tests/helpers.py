@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+from deepprior.step_graph import StepGraph
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -30,3 +33,24 @@ def add_noise(image: np.ndarray, sigma: float = 25 / 255, seed: int = 0) -> np.n
     """Gaussian noise of standard deviation ``sigma``, clipped to [0, 1]."""
     rng = np.random.default_rng(seed)
     return np.clip(image + rng.normal(0, sigma, image.shape), 0, 1).astype(np.float32)
+
+
+class ReplayedHere(StepGraph):
+    """The recorded step on the CPU: records the step with its index bound, as a CUDA graph freezes what it closed
+    over, and replays it by calling it (the tensors it reads must stay where they are: a contract test checks it)."""
+
+    instances: list[ReplayedHere] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        ReplayedHere.instances.append(self)
+
+    def _warm_up(self, step):
+        return self.step_function(step)
+
+    def _record(self, step):
+        self._recorded = partial(self.step_function, step)
+
+    def _replay(self):
+        self.optimizer.zero_grad(set_to_none=True)  # a graph's backward writes the gradients, never adds to them
+        self._outputs = self._recorded()

@@ -116,11 +116,14 @@ def test_every_regularizer_keeps_its_contract(name, device):
     options = regularizer_defaults("denoise", name)
     if "inner_steps" in options:
         options["inner_steps"] = 2  # reach after_step within the tiny fit
-    regularizer = build_regularizer(name, context, **options)
+    regularizer = build_regularizer(name, context, **options).to(torch.device(device))
     assert isinstance(regularizer, Regularizer)
+    storage = {key: buffer.data_ptr() for key, buffer in regularizer.named_buffers()}
     settings = FitSettings(iterations=4, data_term=type(regularizer).data_term or "mse")
     result = _tiny_fit(device, settings=settings, regularizer=regularizer, observation=y)
     assert torch.isfinite(result.image).all()
+    if regularizer.graph_safe:  # a recorded step reads its buffers where they were: updated in place, never replaced
+        assert {key: buffer.data_ptr() for key, buffer in regularizer.named_buffers()} == storage
     state = regularizer.state_dict()
     copy = build_regularizer(name, context, **options)
     copy.load_state_dict(state)  # everything it holds round-trips

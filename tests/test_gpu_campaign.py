@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 
 import pytest
 
@@ -164,6 +165,7 @@ def _step_graph_fits(path, eager, graph):
 def test_the_suites_record_their_steps_only_where_step_graph_found_a_whole_fit_faster_at_the_same_psnr(
     tmp_path, monkeypatch, eager, graph, records
 ):
+    from benchmarks import common
     from benchmarks.suite import runner
 
     requests = []
@@ -177,6 +179,39 @@ def test_the_suites_record_their_steps_only_where_step_graph_found_a_whole_fit_f
     assert not campaign.suite_cuda_graph() and not requests[-1].cuda_graph  # nothing measured: eager
     _step_graph_fits(tmp_path / gpu_campaign.CAMPAIGN_FILE, eager, graph)
     assert campaign.suite_cuda_graph() is records
+    nks = [("smooth-nks", ["dip-l0"])]
     gpu_campaign._suites(campaign, "denoise-best", [("denoise-color25", ["dip@best"])])
-    gpu_campaign._suites(campaign, "l0-tv", [("smooth-nks", ["dip-l0"])], measured_by="throughput-l0")
-    assert [r.cuda_graph for r in requests[1:]] == [records, False]  # DIP-ℓ0's ADMM steps cannot be recorded
+    gpu_campaign._suites(campaign, "l0-tv", nks, measured_by="throughput-l0")
+    gpu_campaign._suites(campaign, "l0-tv", nks, measured_by="throughput-l0", jobs=1, at_once=4)
+    assert [r.cuda_graph for r in requests[1:]] == [records, False, False]  # DIP-ℓ0: not before the smoke check
+    check = f"{gpu_campaign.GRAPH_AGREES}: DIP-ℓ0"
+    for ok in (True, False, True):  # the latest smoke check counts
+        common.append_jsonl(tmp_path / gpu_campaign.CAMPAIGN_FILE, {"stage": "smoke", "check": check, "ok": ok})
+        assert campaign.suite_cuda_graph("throughput-l0") is (ok and records)
+    gpu_campaign._suites(campaign, "l0-tv", nks, measured_by="throughput-l0")
+    gpu_campaign._suites(campaign, "l0-tv", nks, measured_by="throughput-l0", jobs=1, at_once=4)
+    assert [r.cuda_graph for r in requests[4:]] == [records, False]  # fits stepped together step eagerly
+
+
+def test_the_smoke_check_finds_the_recorded_fits_giving_the_eager_ones_images(tmp_path, monkeypatch):
+    """The CUDA branch run here: the recording is the CPU double of tests/helpers.py, the fits go to the CPU."""
+    import torch
+
+    import deepprior
+    import deepprior.loop as loop
+    from helpers import ReplayedHere
+
+    monkeypatch.setattr(loop, "_records_the_step", lambda settings, device, regularizer: settings.cuda_graph)
+    monkeypatch.setattr(loop, "StepGraph", ReplayedHere)
+
+    def on_cpu(run, *args, **kwargs):
+        return run(*args, **{**kwargs, "device": "cpu"})
+
+    for name in ("denoise", "smooth"):
+        monkeypatch.setattr(deepprior, name, partial(on_cpu, getattr(deepprior, name)))
+    profile = dataclasses.replace(gpu_campaign.PROFILES["toy"], smoke_size=32)
+    campaign = gpu_campaign.Campaign(tmp_path, torch.device("cuda"), profile, None, 0, {})
+    gpu_campaign._smoke_step_graph_agrees(campaign)
+    rows = [json.loads(line) for line in (tmp_path / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    checks = [(row["check"], row["ok"], row["recorded"], row["max_difference"]) for row in rows]
+    assert checks == [(f"{gpu_campaign.GRAPH_AGREES}: {case}", True, True, 0.0) for case in ("denoise", "DIP-ℓ0")]

@@ -5,7 +5,6 @@ apart, and it must record again whenever the closure changes (a restore, a regul
 from __future__ import annotations
 
 import warnings
-from functools import partial
 
 import pytest
 import torch
@@ -16,30 +15,9 @@ from deepprior.errors import InputError
 from deepprior.inputs import make_input
 from deepprior.nets import build_generator
 from deepprior.operators import Identity, Mask
-from deepprior.regularizers import BuildContext, build_regularizer
+from deepprior.regularizers import BuildContext, Regularizer, build_regularizer
 from deepprior.settings import FitSettings
-from deepprior.step_graph import StepGraph
-from helpers import add_noise, smooth_image
-
-
-class ReplayedHere(StepGraph):
-    """Records the step with its index bound and replays it on the CPU."""
-
-    instances: list[ReplayedHere] = []
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        ReplayedHere.instances.append(self)
-
-    def _warm_up(self, step):
-        return self.step_function(step)
-
-    def _record(self, step):
-        self._recorded = partial(self.step_function, step)
-
-    def _replay(self):
-        self.optimizer.zero_grad(set_to_none=True)  # a graph's backward writes the gradients, never adds to them
-        self._outputs = self._recorded()
+from helpers import ReplayedHere, add_noise, smooth_image
 
 
 class Unrecordable(ReplayedHere):
@@ -85,12 +63,18 @@ def _two_stage_tv():
     return build_regularizer("two-stage-tv", context, lam=0.05, fraction=0.5)  # TV for steps < 15
 
 
-@pytest.mark.parametrize("case", ["plain", "two-stage TV", "mask"])
+def _dip_l0():
+    y = torch.from_numpy(add_noise(smooth_image(32))).permute(2, 0, 1)[None]
+    context = BuildContext(observation=y, image_size=(32, 32), iterations=30)
+    return build_regularizer("l0", context, lam=0.025, beta=2.0, inner_steps=4)  # a v-step every 4 steps
+
+
+@pytest.mark.parametrize("case", ["plain", "two-stage TV", "DIP-l0", "mask"])
 def test_a_recorded_step_fits_bit_for_bit_as_the_eager_one_and_is_recorded_again_when_its_closure_changes(
     case, monkeypatch
 ):
     ReplayedHere.instances.clear()
-    regularizer = _two_stage_tv if case == "two-stage TV" else lambda: None
+    regularizer = {"two-stage TV": _two_stage_tv, "DIP-l0": _dip_l0}.get(case, lambda: None)
     mask = (torch.rand(32, 32, generator=torch.Generator().manual_seed(2)) > 0.3).float()
     operator = (lambda: Mask(mask)) if case == "mask" else (lambda: None)
     eager = _fit(False, monkeypatch, regularizer=regularizer(), operator=operator())
@@ -99,6 +83,8 @@ def test_a_recorded_step_fits_bit_for_bit_as_the_eager_one_and_is_recorded_again
     assert torch.equal(recorded.image, eager.image)
     assert recorded.history.loss == eager.history.loss
     assert recorded.cuda_graph and not eager.cuda_graph
+    if case == "DIP-l0":  # the recorded penalty read every v-step's v and w
+        assert recorded.source == eager.source == "regularizer"
     (graph,) = ReplayedHere.instances
     # recorded after the warm-up, again after the restore at step 12, and (two-stage) when TV stops at step 15
     assert graph.recordings == (3 if case == "two-stage TV" else 2)
@@ -112,18 +98,22 @@ def test_a_step_that_cannot_be_recorded_warns_once_and_goes_on_eagerly(monkeypat
     assert not fallen_back.cuda_graph  # never recorded
 
 
-def test_only_cuda_records_the_step_and_an_admm_regulariser_is_stepped_eagerly_with_a_warning():
-    context = BuildContext(observation=torch.zeros(1, 3, 32, 32), image_size=(32, 32), iterations=30)
+class Replacing(Regularizer):
+    """A plug-in that replaces its tensor between steps: a recording would go on reading the old one."""
+
+
+def test_only_cuda_records_the_step_and_a_regulariser_not_graph_safe_is_stepped_eagerly_with_a_warning():
     asked = FitSettings(cuda_graph=True)
     cuda = torch.device("cuda")
     assert loop._records_the_step(asked, cuda, None) is True
     assert loop._records_the_step(asked, cuda, _two_stage_tv()) is True
+    assert loop._records_the_step(asked, cuda, _dip_l0()) is True
     assert loop._records_the_step(FitSettings(), cuda, None) is False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert loop._records_the_step(asked, torch.device("cpu"), None) is False  # ignored off CUDA, silently
     with pytest.warns(UserWarning, match="not recorded as a CUDA graph"):
-        assert loop._records_the_step(asked, cuda, build_regularizer("l0", context, lam=0.025, beta=2.0)) is False
+        assert loop._records_the_step(asked, cuda, Replacing()) is False
 
 
 def test_cuda_graph_is_a_yes_or_no_and_not_with_compile():

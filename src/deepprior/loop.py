@@ -189,8 +189,8 @@ def _records_the_step(settings: FitSettings, device: torch.device, regularizer: 
         return False
     if regularizer is not None and not regularizer.graph_safe:
         warnings.warn(
-            f"cuda_graph: the {type(regularizer).__name__} regulariser changes its state between steps, so the "
-            "step is not recorded as a CUDA graph",
+            f"cuda_graph: the {type(regularizer).__name__} regulariser is not graph_safe, so the step is not "
+            "recorded as a CUDA graph",
             UserWarning,
             stacklevel=3,
         )

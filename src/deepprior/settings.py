@@ -72,8 +72,9 @@ class FitSettings:
         On CUDA, record the whole step (jittered input, forward, loss, backward, Adam) as a CUDA graph after a
         few eager steps and replay it (:mod:`deepprior.step_graph`): one launch per step instead of hundreds,
         nothing compiled. Ignored on other devices and by fits stepped together (:mod:`deepprior.batch`, which
-        step eagerly); a regulariser that changes its state between steps (DIP-ℓ0's ADMM) is stepped eagerly,
-        with a warning. Not with ``compile``. Off by default until a GPU run measures it.
+        step eagerly); a regulariser that is not ``graph_safe`` (a plug-in's that replaces its tensors between
+        steps) is stepped eagerly, with a warning. Not with ``compile``. Off by default until a GPU run measures
+        it.
     """
 
     iterations: int = 3000

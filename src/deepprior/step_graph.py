@@ -7,9 +7,9 @@ costs more than a paper-length fit saves; here nothing is compiled: the step as 
 loss, backward, Adam) is recorded after a few eager warm-up steps, which costs about as much as a few steps.
 
 What the recording closes over must stay where it is: the loop draws each step's jitter into one buffer, Adam is
-created ``capturable``, and the step is recorded again whenever its closure changes — a restore (backtracking, a
-resumed checkpoint) replaces Adam's state tensors, and a regulariser may enter another phase
-(:meth:`deepprior.regularizers.Regularizer.phase`).
+created ``capturable``, a regulariser updates its buffers in place (DIP-ℓ0's v and w), and the step is recorded
+again whenever its closure changes — a restore (backtracking, a resumed checkpoint) replaces Adam's state tensors,
+and a regulariser may enter another phase (:meth:`deepprior.regularizers.Regularizer.phase`).
 """
 
 from __future__ import annotations

@@ -69,6 +69,8 @@ class L0ADMM(Regularizer):
 
     method = "dip-l0"
     data_term = "sse"
+    # the penalty reads v and w, which after_step overwrites in place: a recorded step sees each new v-step
+    graph_safe = True
     v: torch.Tensor
     w: torch.Tensor
     avg: torch.Tensor

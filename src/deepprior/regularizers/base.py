@@ -48,9 +48,10 @@ class Regularizer(nn.Module):
     - :meth:`after_step` runs after each Adam step with a function that computes the current output without
       gradients (ADMM's splitting-variable updates);
     - :meth:`output` may offer an image the output policy can return instead of the network's;
-    - ``graph_safe`` says that :meth:`penalty` is the same tensor arithmetic at every step of a :meth:`phase`, so
-      a fit on CUDA may record its step as a CUDA graph (``FitSettings.cuda_graph``) and record it again when the
-      phase changes; a regulariser that updates its state between steps (ADMM) is stepped eagerly;
+    - ``graph_safe`` says that :meth:`penalty` is the same tensor arithmetic at every step of a :meth:`phase`, on
+      buffers that :meth:`after_step` updates in place (a recording reads them where they are), so a fit on CUDA
+      may record its step as a CUDA graph (``FitSettings.cuda_graph``) and record it again when the phase
+      changes; a regulariser that is not is stepped eagerly;
     - its tensors are buffers and its other state is in ``get_extra_state``, so ``state_dict`` captures all of it
       (backtracking and checkpoints) and the fit moves it to the device.
 
