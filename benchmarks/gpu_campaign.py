@@ -188,7 +188,7 @@ class Campaign:
         if eager is None or graph is None:
             return False
         if measured_by == "throughput-l0":
-            agrees = [row.get("ok") for row in rows if row.get("check") == f"{GRAPH_AGREES}: DIP-ℓ0"]
+            agrees = [row.get("ok") for row in rows if row.get("check") == graph_agrees_check(GRAPH_L0_CASE)]
             if not agrees or agrees[-1] is not True:
                 return False
         return graph["seconds"] < eager["seconds"] and graph["psnr"] >= eager["psnr"] - GRAPH_PSNR_TOLERANCE
@@ -379,6 +379,12 @@ GRAPH_AGREES = "the step as a CUDA graph gives the eager fit"
 #: Largest difference (of [0, 1] pixel values) between the two that still counts as the same fit: a replay runs
 #: the eager step's kernels, so only cuDNN's non-deterministic sums may part them, by far less.
 GRAPH_AGREES_MAX_DIFF = 1e-3
+GRAPH_L0_CASE = "DIP-ℓ0"  # the case whose check decides whether the DIP-ℓ0 suites record their steps
+
+
+def graph_agrees_check(case: str) -> str:
+    """The name of the smoke check that ``case``'s recorded fit gives the eager one's image."""
+    return f"{GRAPH_AGREES}: {case}"
 
 
 def _smoke_step_graph_agrees(campaign: Campaign) -> None:
@@ -391,29 +397,30 @@ def _smoke_step_graph_agrees(campaign: Campaign) -> None:
     device = campaign.device
     cases: dict[str, Callable[..., Any]] = {
         "denoise": deepprior.denoise,
-        "DIP-ℓ0": partial(deepprior.smooth, method="dip-l0", regularizer_options={"inner_steps": 5}),
+        GRAPH_L0_CASE: partial(deepprior.smooth, method="dip-l0", regularizer_options={"inner_steps": 5}),
     }
     if device.type != "cuda":
         for name in cases:
-            campaign.record("smoke", check=f"{GRAPH_AGREES}: {name}", ok=None, note="needs CUDA")
+            campaign.record("smoke", check=graph_agrees_check(name), ok=None, note="needs CUDA")
         return
     size = campaign.profile.smoke_size
     image = np.random.default_rng(2).random((size, size, 3)).astype(np.float32)
+    options = {**_smoke_settings(campaign), "iterations": 100, "seed": 0}  # 20 v-steps for DIP-ℓ0
     for name, run in cases.items():
-        options = {**_smoke_settings(campaign), "iterations": 100, "seed": 0}  # 20 v-steps for DIP-ℓ0
+        check = graph_agrees_check(name)
         try:
             eager = run(image, **options)
             graphed = run(image, cuda_graph=True, **options)
             difference = float(np.abs(graphed.image - eager.image).max())
             campaign.record(
                 "smoke",
-                check=f"{GRAPH_AGREES}: {name}",
+                check=check,
                 ok=graphed.record.cuda_graph and difference <= GRAPH_AGREES_MAX_DIFF,
                 recorded=graphed.record.cuda_graph,
                 max_difference=difference,
             )
         except Exception as exc:
-            campaign.record("smoke", check=f"{GRAPH_AGREES}: {name}", ok=False, error=f"{type(exc).__name__}: {exc}")
+            campaign.record("smoke", check=check, ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
 def _where(exc: BaseException) -> list[str]:
