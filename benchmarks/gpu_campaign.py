@@ -50,6 +50,12 @@ Stages (``--stages`` picks some):
 Stages 5–14 go through the suite runner (``benchmarks.suite``), which keeps per-entry JSONL results and resumes
 entry by entry; ``--jobs N`` runs N entries at once in worker processes sharing the GPU (``--jobs 0``: the
 fastest way the throughput stages measured, which may be fits of one size stepped together in one process).
+
+``--time-budget SECONDS`` (a lease's length, less a margin) starts only the work expected to end in time: a stage
+measured as a whole only if its last duration (:data:`STAGE_SECONDS` until it has one) fits in what is left, a
+suite's entry only if the finished entries of its method say it will end in time
+(:mod:`benchmarks.suite.budget`). What did not fit is left for the next run (``stage deferred``), and the time
+left goes to the later stages' shorter work, where a run cut off by its lease would lose the fits in flight.
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ import numpy as np
 import torch
 
 from benchmarks import common
+from benchmarks.suite.budget import TimeBudget
+from deepprior.argtypes import positive
 from deepprior.registry import Registry
 
 CAMPAIGN_FILE = "campaign.jsonl"
@@ -125,10 +133,27 @@ PROFILES = {
 
 STAGES: Registry = Registry("campaign stage")
 
+#: About how long each stage that is measured as a whole takes on an H100, for ``--time-budget`` until the stage has
+#: run in ``OUT`` (its own last duration then counts): the durations in ``results/gpu/campaign.jsonl``, and
+#: GPU.md's estimates for the stages that have not run yet (step-graph, batch-seeds, throughput-l0). The other
+#: stages run suites, whose entries are budgeted one by one.
+STAGE_SECONDS: dict[str, float] = {
+    "smoke": 70.0,
+    "speed": 230.0,
+    "graphs-fit": 260.0,
+    "step-graph": 180.0,
+    "batch-seeds": 120.0,
+    "throughput": 260.0,
+    "throughput-l0": 180.0,
+}
+#: Seconds of one paper-length fit of the full F16 in the DIP-TV λ sweep (a fit of the fifth run's graphs-fit took
+#: 51 s), until a λ of the sweep has run.
+TV_FIT_SECONDS = 60.0
+
 
 @dataclasses.dataclass
 class Campaign:
-    """What every stage gets: where to write, on which device, at which profile."""
+    """What every stage gets: where to write, on which device, at which profile, and the time budget."""
 
     out: Path
     device: torch.device
@@ -136,6 +161,29 @@ class Campaign:
     data_dir: Path | None
     jobs: int
     provenance: dict[str, Any]
+    budget: TimeBudget = dataclasses.field(default_factory=TimeBudget)  # --time-budget's deadline (None: none)
+    deferred: bool = False  # the stage in progress left work for the next run
+
+    def in_time(self, seconds: float | None) -> bool:
+        """Whether work of about ``seconds`` (None: unknown) ends within the time budget; if not, the stage in
+        progress counts as deferred."""
+        if self.budget.allows(seconds):
+            return True
+        self.deferred = True
+        return False
+
+    def stage_estimate(self, stage: str) -> float | None:
+        """Seconds a stage measured as a whole should take (its last duration here, else :data:`STAGE_SECONDS`);
+        None for the stages that run suites, whose entries are budgeted one by one."""
+        if stage not in STAGE_SECONDS:
+            return None
+        path = self.out / CAMPAIGN_FILE
+        durations = [
+            row["seconds"]
+            for row in (common.read_jsonl(path) if path.exists() else [])
+            if row.get("stage") == stage and row.get("event") == "stage done"
+        ]
+        return durations[-1] if durations else STAGE_SECONDS[stage]
 
     def suite_mode(self, measured_by: str = "throughput") -> tuple[int, int]:
         """(worker processes, fits stepped together in each) for the suites: ``--jobs`` one fit at a time each,
@@ -803,15 +851,18 @@ def _suites(
             channels=profile.channels if channels is None else channels,
             fresh=fresh,
             cuda_graph=cuda_graph,
+            deadline=None if fresh else campaign.budget.deadline,  # a fresh measurement was budgeted as a whole
         )
         try:
             summary = run_suite(request)
+            campaign.deferred = campaign.deferred or summary.deferred > 0
             campaign.record(
                 stage,
                 suite=suite,
                 ok=not summary.failures,
                 computed=summary.computed,
                 failures=len(summary.failures),
+                deferred=summary.deferred,
                 results=str(summary.results_path),
                 seconds=time.perf_counter() - start,
                 jobs=jobs,
@@ -924,11 +975,19 @@ def _tv_sweep(campaign: Campaign) -> None:
 
     profile = campaign.profile
     size = profile.crop or 0
+    path = campaign.out / CAMPAIGN_FILE
     for index, lam in enumerate(TV_LAMBDAS):
         folder = campaign.out / "two_stage_tv" / f"lam{lam:g}"
         if (folder / f"{two_stage_tv.results_stem('F16', size)}.json").exists():
             continue
         methods = two_stage_tv.METHODS if index == 0 else [m for m in two_stage_tv.METHODS if m != "dip"]
+        per_fit = [
+            row["seconds"] / row["fits"]
+            for row in (common.read_jsonl(path) if path.exists() else [])
+            if row.get("stage") == "l0-tv" and row.get("ok") and row.get("fits") and row.get("seconds")
+        ]
+        if not campaign.in_time((per_fit[-1] if per_fit else TV_FIT_SECONDS) * len(methods)):
+            continue
         argv = ["--size", str(size), "--lam", str(lam), "--device", str(campaign.device), "--out", str(folder)]
         argv += ["--iterations", str(profile.iterations or 3000), "--methods", ",".join(methods)]
         argv += ["--channels", str(profile.channels)] if profile.channels else []
@@ -937,7 +996,8 @@ def _tv_sweep(campaign: Campaign) -> None:
         check = f"two-stage DIP-TV, F16, lam={lam:g}"
         try:
             two_stage_tv.main(argv)
-            campaign.record("l0-tv", check=check, ok=True, results=str(folder), seconds=time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            campaign.record("l0-tv", check=check, ok=True, results=str(folder), seconds=seconds, fits=len(methods))
         except Exception as exc:
             campaign.record("l0-tv", check=check, ok=False, error=f"{type(exc).__name__}: {exc}")
 
@@ -996,8 +1056,10 @@ def run_campaign(
     stages: list[str] | None = None,
     data_dir: Path | None = None,
     jobs: int = 1,
+    time_budget: float | None = None,
 ) -> list[str]:
-    """Run the stages not yet done, in order; returns the stages run now."""
+    """Run the stages not yet done, in order, starting only the work expected to end within ``time_budget``
+    seconds (None: all); returns the stages run now (done, or deferred in part)."""
     from deepprior.device import resolve_device
 
     torch_device = resolve_device(device)
@@ -1008,15 +1070,22 @@ def run_campaign(
         "versions": common.provenance()["versions"],
         "profile": profile,
     }
-    campaign = Campaign(out, torch_device, PROFILES[profile], data_dir, jobs, facts)
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    campaign = Campaign(out, torch_device, PROFILES[profile], data_dir, jobs, facts, TimeBudget(deadline))
     done = _done(out)
     ran = []
     for name in stages or STAGES.names():
         if name in done:
             continue
+        campaign.deferred = False
+        estimate = campaign.stage_estimate(name)
+        if not campaign.in_time(estimate):
+            campaign.record(name, event="stage deferred", estimate_seconds=estimate)
+            continue
         start = time.perf_counter()
         STAGES.get(name)(campaign)
-        campaign.record(name, event="stage done", seconds=time.perf_counter() - start)
+        event = "stage deferred" if campaign.deferred else "stage done"  # a deferred stage goes on next run
+        campaign.record(name, event=event, seconds=time.perf_counter() - start)
         ran.append(name)
     return ran
 
@@ -1033,6 +1102,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="suite entries at once on the device (worker processes); 0: as many as the throughput stage found fastest",
     )
+    parser.add_argument(
+        "--time-budget",
+        type=positive,
+        metavar="SECONDS",
+        help="start only the work expected to end within SECONDS (a lease's length less a margin); the rest is "
+        "left for the next run",
+    )
     common.add_data_dir_argument(parser, "; on the GPU machine, the folder made by --prepare")
     parser.add_argument(
         "--prepare",
@@ -1046,7 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         prepare(args.prepare, common.data_dir(args.data_dir), args.stages)
         return 0
-    ran = run_campaign(args.out, args.device, args.profile, args.stages, args.data_dir, args.jobs)
+    ran = run_campaign(args.out, args.device, args.profile, args.stages, args.data_dir, args.jobs, args.time_budget)
     print(json.dumps({"ran": ran, "results": str(args.out / CAMPAIGN_FILE)}))
     return 0
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.common import RESULTS_DIR, add_data_dir_argument, data_dir, run_script
 from benchmarks.suite.suites import PROFILES, SUITES
-from deepprior.argtypes import non_negative_int, positive_int
+from deepprior.argtypes import non_negative_int, positive, positive_int
 from deepprior.errors import InputError
 
 EXIT_SOME_FAILED = 1
@@ -109,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="torch CPU threads (default: torch's; 1 is much faster on an oversubscribed CPU)",
     )
+    parser.add_argument(
+        "--time-budget",
+        type=positive,
+        metavar="SECONDS",
+        help="start only the entries expected to end within SECONDS of the start (estimated from the finished "
+        "entries of their method; for a lease that ends at a fixed time), and leave the rest to the next run",
+    )
     parser.add_argument("--fresh", action="store_true", help="discard the suite's previous results and start over")
     parser.add_argument(
         "--save-images",
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
     status = 0
     requested = _methods(args.methods)
+    deadline = None if args.time_budget is None else time.monotonic() + args.time_budget  # one for all suites
     for name in names:
         methods = requested
         if target == "all" and requested and requested != ["all"]:
@@ -173,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             at_once=args.at_once,
             cuda_graph=args.cuda_graph,
+            deadline=deadline,
             ray=args.ray,
             gpus_per_fit=args.gpus_per_fit,
             threads=args.threads,

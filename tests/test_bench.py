@@ -655,3 +655,74 @@ def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry():
             if row["row"] != row_fingerprint(method, SUITES.get(row["suite"]).task):
                 stale.append(f"{path.relative_to(root)}: {image} {method}")
     assert stale == []
+
+
+# --------------------------------------------------------------------------- time budget
+
+
+def test_the_time_budget_estimates_an_entry_from_its_methods_nearest_finished_entry():
+    from benchmarks.suite.budget import TimeBudget
+
+    now = [100.0]
+    budget = TimeBudget(deadline=160.0, clock=lambda: now[0])
+    assert budget.estimate("dip", 0.25) is None and budget.allows(None)  # nothing to go by: it runs
+    budget.learn_rows(
+        [
+            {"record": "entry", "method": "dip", "image": "a", "wall_seconds": 40.0, "device": "cuda:0"},
+            {"record": "entry", "method": "dip", "image": "b", "wall_seconds": 400.0, "device": "cpu"},  # not here
+            {
+                "record": "entry",
+                "method": "dip",
+                "image": "c",
+                "wall_seconds": 80.0,
+                "device": "cuda",
+                "settings": {"at_once": 4},
+            },
+            {"record": "failure", "method": "dip", "image": "a"},
+        ],
+        megapixels_of={"a": 0.25, "b": 0.25, "c": 1.0}.get,
+        device_of=lambda method: "cuda" if method == "dip" else "cpu",
+    )
+    assert budget.estimate("tv", 0.25) is None  # another method says nothing
+    budget.learn("tv", 0.25, 1.0)  # a CPU method, learnt directly
+    assert budget.estimate("dip", 0.25) == 40.0  # a's own size, on this device
+    assert budget.estimate("dip", 0.06) == 40.0  # a smaller image: never less (a launch-bound GPU)
+    assert budget.estimate("dip", 2.0) == 40.0  # c, nearest, is a batch of 4's share of 80 s, scaled by pixels
+    assert budget.allows(40.0) and budget.allows(50.0, ahead=10.0) and not budget.allows(50.0, ahead=20.0)
+    budget.learn("dip", 0.25, 30.0)  # this run's own entry of a's size (stepped together, say): the latest counts
+    assert budget.estimate("dip", 0.25) == 30.0
+    now[0] = 161.0
+    assert not budget.allows(None) and not budget.allows(0.0)  # past the deadline nothing starts
+    assert TimeBudget().allows(1e9)  # no deadline: anything
+
+
+def test_a_suite_run_with_a_time_budget_starts_only_the_entries_expected_to_end_in_it(tmp_path, shared_data):
+    import time
+
+    suite = "deblock-clipart"
+    methods = ["input", "tv-chambolle"]
+    first = run_suite(request(tmp_path, shared_data, suite=suite, methods=methods, limit=1))
+    rows = [json.loads(line) for line in first.results_path.read_text().splitlines()]
+    for row in rows:  # as if each entry had taken a quarter of an hour
+        if row.get("record") == "entry":
+            row["wall_seconds"] = 900.0
+    first.results_path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    deferred = run_suite(
+        request(tmp_path, shared_data, suite=suite, methods=methods, limit=3, deadline=time.monotonic() + 600)
+    )
+    assert deferred.computed == 0 and deferred.deferred == 2 * 3 - deferred.skipped > 0
+    assert "left for the next run" in runner.summary_line(deferred)
+    unknown = run_suite(  # a method with nothing to go by runs while the deadline has not passed
+        request(tmp_path, shared_data, suite=suite, methods=["region-fusion"], limit=1, deadline=time.monotonic() + 600)
+    )
+    assert unknown.computed == 1 and unknown.deferred == 0
+    for way in ({"at_once": 2, "methods": ["dip"]}, {"jobs": 2, "methods": ["input"]}):  # every way of running
+        passed = run_suite(request(tmp_path / str(way), shared_data, limit=2, deadline=time.monotonic() - 1, **way))
+        assert passed.computed == 0 and passed.deferred == 2, way
+    resumed = run_suite(
+        request(tmp_path, shared_data, suite=suite, methods=methods, limit=3, deadline=time.monotonic() + 1e5)
+    )
+    assert resumed.computed == deferred.deferred and resumed.deferred == 0
+    with pytest.raises(SystemExit):  # argparse's one line: a budget must be a positive number of seconds
+        run_suites.parse_args([suite, "--time-budget", "0"])

@@ -215,3 +215,42 @@ def test_the_smoke_check_finds_the_recorded_fits_giving_the_eager_ones_images(tm
     rows = [json.loads(line) for line in (tmp_path / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
     checks = [(row["check"], row["ok"], row["recorded"], row["max_difference"]) for row in rows]
     assert checks == [(f"{gpu_campaign.GRAPH_AGREES}: {case}", True, True, 0.0) for case in ("denoise", "DIP-ℓ0")]
+
+
+def test_a_time_budget_defers_what_would_not_end_in_it_and_the_next_run_goes_on(tmp_path, monkeypatch):
+    from benchmarks import common, two_stage_tv
+    from benchmarks.suite import runner
+
+    deferred_entries = [1, 0, 0, 0]  # the suite runner leaves one entry for the next run, then none
+    requests = []
+
+    def fake_run_suite(request):
+        requests.append(request)
+        return runner.BenchSummary(
+            request.suite, request.profile, tmp_path / "r.jsonl", None, deferred=deferred_entries.pop(0)
+        )
+
+    monkeypatch.setattr(runner, "run_suite", fake_run_suite)
+    swept = []
+    monkeypatch.setattr(two_stage_tv, "main", lambda argv: swept.append(argv[argv.index("--lam") + 1]))
+    out = tmp_path / "campaign"
+
+    def events() -> dict[str, str]:
+        rows = common.read_jsonl(out / gpu_campaign.CAMPAIGN_FILE)
+        return {row["stage"]: row["event"] for row in rows if "event" in row}
+
+    # batch-seeds (a whole measurement) is not started in 60 s; the denoise suite runs, with the deadline
+    assert gpu_campaign.run_campaign(out, "cpu", "toy", ["batch-seeds", "denoise"], time_budget=60) == ["denoise"]
+    assert events() == {"batch-seeds": "stage deferred", "denoise": "stage deferred"}  # one entry left
+    assert requests[-1].deadline is not None
+    assert gpu_campaign.run_campaign(out, "cpu", "toy", ["denoise"], time_budget=60) == ["denoise"]
+    assert events()["denoise"] == "stage done" and gpu_campaign._done(out) == {"denoise"}
+    # the λ sweep starts only the λ whose fits would end in time: the first fits plain DIP too
+    gpu_campaign.run_campaign(out, "cpu", "toy", ["l0-tv"], time_budget=2.5 * gpu_campaign.TV_FIT_SECONDS)
+    assert swept == [f"{lam:g}" for lam in gpu_campaign.TV_LAMBDAS[1:]] and events()["l0-tv"] == "stage deferred"
+    # a whole stage's own last duration here replaces the table's
+    campaign = gpu_campaign.Campaign(out, None, gpu_campaign.PROFILES["toy"], None, 1, {})
+    assert campaign.stage_estimate("batch-seeds") == gpu_campaign.STAGE_SECONDS["batch-seeds"]
+    campaign.record("batch-seeds", event="stage done", seconds=30.0)
+    assert campaign.stage_estimate("batch-seeds") == 30.0 and campaign.stage_estimate("denoise") is None
+    assert gpu_campaign.run_campaign(out, "cpu", "toy", ["denoise"]) == []  # done stays done

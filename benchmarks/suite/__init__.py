@@ -8,5 +8,6 @@
 Modules: :mod:`.suites` (data, degradations, scoring; the registry ``SUITES``; the papers' figures come from
 ``benchmarks/paper_figures.json``), :mod:`.methods` (the registry ``METHODS``, and the only calls into deepprior's
 task API), :mod:`.results` (the append-only JSONL results file), :mod:`.runner` (entries, resume, seeds,
-progress), :mod:`.report` (Markdown tables, contact sheets). Importing this package imports nothing else.
+progress), :mod:`.budget` (which entries a time budget starts), :mod:`.report` (Markdown tables, contact sheets).
+Importing this package imports nothing else.
 """

@@ -7,7 +7,8 @@ Entries written before the hash was stored count as finished.
 Every finished entry is appended to the suite's results file (``<results>/<suite>-<profile>.jsonl``, see
 :mod:`.results`) and flushed to disk, so an interrupted run loses at most the entry in progress and the next run
 resumes where it stopped. Progress and the ETA are counted in DIP steps × megapixels, so quick classical entries do
-not distort the estimate.
+not distort the estimate. A run with a deadline (``--time-budget``) starts only the entries it expects to end by
+then (:mod:`.budget`) and leaves the rest to the next run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from benchmarks.common import RESULTS_DIR, append_jsonl, data_dir, now, provenance, read_jsonl
 from benchmarks.suite import report
+from benchmarks.suite.budget import TimeBudget
 from benchmarks.suite.methods import METHODS, MethodOutput, RunOptions, planned_iterations, row_fingerprint
 from benchmarks.suite.results import entry_key, header, images_dir, load_results, results_path
 from benchmarks.suite.suites import PROFILES, SUITES, Item, Profile, Sample, Suite, quantize, score, select_items
@@ -57,6 +59,7 @@ class BenchRequest:
     iterations: int | None = None
     channels: int | None = None
     cuda_graph: bool = False  # deepprior's fits record their step as a CUDA graph (FitSettings.cuda_graph)
+    deadline: float | None = None  # time.monotonic() by which every entry started must end (None: no budget)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class BenchSummary:
     markdown_path: Path | None
     computed: int = 0
     skipped: int = 0
+    deferred: int = 0  # entries not started: they would not have ended by the deadline
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     contact_sheet: Path | None = None
@@ -339,10 +343,29 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         return samples[item.name]
 
     side = profile.sr_crop if suite.task == "super-resolve" else profile.crop
+    named = {item.name: item for item in all_items}
+    hints: dict[str, float] = {}  # read once per image: the budget asks again for every entry it weighs
+
+    def megapixels(item: Item) -> float:
+        if item.name not in hints:
+            hints[item.name] = _pixels_hint(item) if side is None else min(_pixels_hint(item), side * side / 1e6)
+        return hints[item.name]
 
     def weight(item: Item, method: str) -> float:
-        pixels = _pixels_hint(item) if side is None else min(_pixels_hint(item), side * side / 1e6)
-        return planned_iterations(method, suite.task, RunOptions(**options), _scale_of(suite)) * pixels
+        return planned_iterations(method, suite.task, RunOptions(**options), _scale_of(suite)) * megapixels(item)
+
+    budget = TimeBudget(request.deadline)
+
+    def learn(entries: list[dict[str, Any]]) -> None:
+        if request.deadline is None:  # nothing to budget
+            return
+        budget.learn_rows(
+            [entry for entry in entries if entry.get("method") in methods],
+            megapixels_of=lambda image: megapixels(named[image]) if image in named else 0.0,
+            device_of=lambda method: device_label if METHODS.get(method).kind == "network" else "cpu",
+        )
+
+    learn(rows)
 
     def record(item: Item, method: str, seed: int, sample: Sample, measured: dict[str, Any], image: Any) -> None:
         from deepprior.record import versions
@@ -370,6 +393,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             entry["output"] = str(target.relative_to(path.parent))
         append_jsonl(path, entry)
         summary.computed += 1
+        learn([entry])
 
     def fail(item: Item, method: str, seed: int, exc: BaseException) -> None:
         message = f"{item.name} / {method} / seed {seed}: {type(exc).__name__}: {exc}"
@@ -391,17 +415,23 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     total = sum(weights.values())
     remaining = sum(weights[(i.name, m, s)] for i, m, s in todo)
     bar = _Bar(suite.name, total, total - remaining, len(plan), summary.skipped, request.progress)
-    entries = _Entries(suite, options, sample_of, record, fail, bar, weights)
+    entries = _Entries(suite, options, sample_of, record, fail, bar, weights, budget, megapixels)
     try:
         if request.at_once > 1:
             _run_together(entries, todo, request.at_once)
         elif (request.jobs == 1 and not request.ray) or len(todo) <= 1:
             for item, method, seed in todo:
-                entries.settle(item, method, seed, partial(entries.compute, item, method, seed))
+                if entries.in_time([(item, method)]):
+                    entries.settle(item, method, seed, partial(entries.compute, item, method, seed))
         else:
             _run_pool(entries, todo, request.jobs, request.threads, ray=request.ray, gpus_per_fit=request.gpus_per_fit)
     finally:
         bar.close()
+    summary.deferred = budget.deferred
+    if budget.deferred:
+        notes.append(
+            f"{budget.deferred} entries left for the next run: they would not have ended within the time budget"
+        )
     data = load_results(path)
     summary.markdown_path = report.write_markdown(path, data)
     if save_images:
@@ -413,7 +443,8 @@ def run_suite(request: BenchRequest) -> BenchSummary:
 @dataclass
 class _Entries:
     """What every way of running a suite's entries shares: the suite, the run options, the loader of samples, the
-    writers of an entry and of a failure, the progress bar and each entry's weight on it."""
+    writers of an entry and of a failure, the progress bar and each entry's weight on it, and the time budget with
+    each item's megapixels, by which it estimates an entry's seconds."""
 
     suite: Suite
     options: dict[str, Any]
@@ -422,6 +453,23 @@ class _Entries:
     fail: Callable[[Item, str, int, BaseException], None]
     bar: Any
     weights: dict[tuple[str, str, int], float]
+    budget: TimeBudget
+    megapixels: Callable[[Item], float]
+
+    def estimate(self, item: Item, method: str) -> float | None:
+        """The seconds an entry should take (None: nothing to go by yet)."""
+        return self.budget.estimate(method, self.megapixels(item))
+
+    def in_time(self, batch: list[tuple[Item, str]], ahead: float = 0.0) -> bool:
+        """Whether the entries of ``batch``, started after ``ahead`` seconds of queued work, should end by the
+        deadline, their seconds added up (conservative for fits stepped together, which take less); if not, they
+        count as deferred to the next run."""
+        estimates = [self.estimate(item, method) for item, method in batch]
+        seconds = None if None in estimates else sum(e or 0.0 for e in estimates)
+        if self.budget.allows(seconds, ahead):
+            return True
+        self.budget.deferred += len(batch)
+        return False
 
     def compute(self, item: Item, method: str, seed: int) -> tuple[Sample, dict[str, Any], Any]:
         """Load the entry's sample and run it here (:func:`compute_entry`)."""
@@ -460,6 +508,8 @@ def _run_together(entries: _Entries, todo: list[tuple[Item, str, int]], at_once:
         return (sample, *measure(entries.suite, method, sample, output, wall))
 
     def flush(batch: list[tuple[Item, str, int, Sample, Any]]) -> None:
+        if not entries.in_time([(item, method) for item, method, *_ in batch]):
+            return
         start = time.perf_counter()
         try:
             restorations = run_together([plan for *_, plan in batch], at_once=at_once)
@@ -475,7 +525,8 @@ def _run_together(entries: _Entries, todo: list[tuple[Item, str, int]], at_once:
     for item, method, seed in todo:
         runner = METHODS.get(method).run
         if not hasattr(runner, "plan"):  # nothing to step it with: alone
-            entries.settle(item, method, seed, partial(entries.compute, item, method, seed))
+            if entries.in_time([(item, method)]):
+                entries.settle(item, method, seed, partial(entries.compute, item, method, seed))
             continue
         try:
             sample = entries.sample_of(item)
@@ -524,6 +575,9 @@ def _run_pool(
             while queue or pending:
                 while queue and len(pending) < 2 * jobs:
                     item, method, seed = queue.pop(0)
+                    queued = sum(entries.estimate(i, m) or 0.0 for i, m, *_ in pending.values()) / jobs
+                    if not entries.in_time([(item, method)], ahead=queued):
+                        continue
                     try:
                         sample = entries.sample_of(item)
                     except DeepPriorError as exc:
@@ -622,7 +676,9 @@ class _Bar:
 def summary_line(summary: BenchSummary) -> str:
     text = (
         f"{summary.suite} ({summary.profile}): {summary.computed} computed, {summary.skipped} already done"
-        f"{f', {len(summary.failures)} failed' if summary.failures else ''} in {summary.seconds:.1f} s; "
+        f"{f', {len(summary.failures)} failed' if summary.failures else ''}"
+        f"{f', {summary.deferred} left for the next run (time budget)' if summary.deferred else ''}"
+        f" in {summary.seconds:.1f} s; "
         f"{summary.results_path}"
     )
     if summary.markdown_path:

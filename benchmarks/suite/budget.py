@@ -1,0 +1,84 @@
+"""A run's time budget: start an entry only where it is expected to end in time (``run_suites --time-budget``).
+
+A GPU is often lent for a fixed time (a lease, a notebook session), and a fit cut off at its end is lost whole: a
+run with a deadline instead leaves an entry that would not end in time for the next run, and goes on with the
+entries that would (a smaller image, a quicker method). How long an entry takes is read off the finished entries
+of its method on the same kind of device, in its results file and in this run: the one nearest in size (the
+latest of equals), its seconds scaled up by the pixels for a larger image and never down for a smaller one (a
+launch-bound GPU takes about as long per step on a smaller image). An entry whose method has no finished entry
+yet runs if the deadline has not passed: there is nothing to go by, and the first one gives the estimate for the
+rest.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What one finished entry says about its method's cost."""
+
+    megapixels: float
+    seconds: float  # its share of the wall time: a batch's seconds over the fits stepped together in it
+
+
+@dataclass
+class TimeBudget:
+    """The entries a run may still start before ``deadline`` (a :func:`time.monotonic` value; None: any).
+
+    Examples
+    --------
+    >>> budget = TimeBudget(deadline=time.monotonic() + 60)
+    >>> budget.learn("dip", megapixels=0.25, seconds=50.0)
+    >>> budget.estimate("dip", megapixels=1.0), budget.estimate("dip", megapixels=0.0625)
+    (200.0, 50.0)
+    >>> budget.allows(budget.estimate("dip", 0.25)), budget.allows(budget.estimate("dip", 1.0))
+    (True, False)
+    """
+
+    deadline: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    deferred: int = 0  # entries left for the next run
+    _finished: dict[str, list[Finished]] = field(default_factory=dict)
+
+    def learn(self, method: str, megapixels: float, seconds: float) -> None:
+        """Remember that an entry of ``method`` on an image of ``megapixels`` took ``seconds``."""
+        if megapixels > 0 and math.isfinite(seconds) and seconds >= 0:
+            self._finished.setdefault(method, []).append(Finished(megapixels, seconds))
+
+    def learn_rows(
+        self, rows: Iterable[dict], megapixels_of: Callable[[str], float], device_of: Callable[[str], str]
+    ) -> None:
+        """Learn from a results file's entries: those of a method whose device type is ``device_of(method)``
+        (a GPU's seconds say nothing of a CPU's), ``megapixels_of(image)`` each."""
+        for row in rows:
+            method, wall = row.get("method"), row.get("wall_seconds")
+            if row.get("record") != "entry" or method is None or not isinstance(wall, int | float):
+                continue
+            if str(row.get("device") or "cpu").split(":")[0] != device_of(method):
+                continue
+            share = (row.get("settings") or {}).get("at_once") or 1
+            self.learn(method, megapixels_of(row["image"]), wall / share)
+
+    def estimate(self, method: str, megapixels: float) -> float | None:
+        """Seconds an entry of ``method`` on ``megapixels`` should take; None where none has finished."""
+        finished = self._finished.get(method)
+        if not finished or megapixels <= 0:
+            return None
+        # the latest of the nearest: this run's own entries, stepped as this run steps them, over older ones
+        nearest = min(reversed(finished), key=lambda f: abs(math.log(megapixels / f.megapixels)))
+        return nearest.seconds * max(1.0, megapixels / nearest.megapixels)
+
+    def allows(self, seconds: float | None, ahead: float = 0.0) -> bool:
+        """Whether work of ``seconds`` (None: unknown), started after ``ahead`` seconds of work already queued,
+        ends by the deadline; unknown work only needs the deadline not to have passed."""
+        if self.deadline is None:
+            return True
+        return self.clock() + ahead + (seconds or 0.0) <= self.deadline
+
+
+__all__ = ["Finished", "TimeBudget"]
