@@ -665,29 +665,26 @@ def test_the_time_budget_estimates_an_entry_from_its_methods_nearest_finished_en
 
     now = [100.0]
     budget = TimeBudget(deadline=160.0, clock=lambda: now[0])
-    assert budget.estimate("dip", 0.25) is None and budget.allows(None)  # nothing to go by: it runs
+    assert budget.estimate("dip", 0.25, steps=100) is None and budget.allows(None)  # nothing to go by: it runs
+    dip = {"record": "entry", "method": "dip", "iterations": 1000}
     budget.learn_rows(
         [
-            {"record": "entry", "method": "dip", "image": "a", "wall_seconds": 40.0, "device": "cuda:0"},
-            {"record": "entry", "method": "dip", "image": "b", "wall_seconds": 400.0, "device": "cpu"},  # not here
-            {
-                "record": "entry",
-                "method": "dip",
-                "image": "c",
-                "wall_seconds": 80.0,
-                "device": "cuda",
-                "settings": {"at_once": 4},
-            },
+            {**dip, "image": "a", "wall_seconds": 40.0, "device": "cuda:0"},
+            {**dip, "image": "b", "wall_seconds": 400.0, "device": "cpu"},  # another kind of device: not here
+            {**dip, "image": "c", "wall_seconds": 80.0, "device": "cuda", "settings": {"at_once": 4}},
             {"record": "failure", "method": "dip", "image": "a"},
+            {"record": "entry", "method": "tv", "image": "a", "wall_seconds": 1.0, "iterations": 200},  # on the CPU
         ],
         megapixels_of={"a": 0.25, "b": 0.25, "c": 1.0}.get,
-        device_of=lambda method: "cuda" if method == "dip" else "cpu",
+        device_type="cuda",
+        is_network=lambda method: method.startswith("dip"),
     )
-    assert budget.estimate("tv", 0.25) is None  # another method says nothing
-    budget.learn("tv", 0.25, 1.0)  # a CPU method, learnt directly
+    assert budget.estimate("tv", 0.25, steps=None) == 1.0  # a classical method: its own entry, no steps
     assert budget.estimate("dip", 0.25) == 40.0  # a's own size, on this device
     assert budget.estimate("dip", 0.06) == 40.0  # a smaller image: never less (a launch-bound GPU)
     assert budget.estimate("dip", 2.0) == 40.0  # c, nearest, is a batch of 4's share of 80 s, scaled by pixels
+    # a method's first entry: the seconds per step of the network fits (not the classical one's 200 "steps")
+    assert budget.estimate("dip-l0", 0.25, steps=500) == 20.0 and budget.estimate("dip-l0", 0.25) is None
     assert budget.allows(40.0) and budget.allows(50.0, ahead=10.0) and not budget.allows(50.0, ahead=20.0)
     budget.learn("dip", 0.25, 30.0)  # this run's own entry of a's size (stepped together, say): the latest counts
     assert budget.estimate("dip", 0.25) == 30.0

@@ -3,11 +3,11 @@
 A GPU is often lent for a fixed time (a lease, a notebook session), and a fit cut off at its end is lost whole: a
 run with a deadline instead leaves an entry that would not end in time for the next run, and goes on with the
 entries that would (a smaller image, a quicker method). How long an entry takes is read off the finished entries
-of its method on the same kind of device, in its results file and in this run: the one nearest in size (the
+on the same kind of device, in its results file and in this run: those of its method, else (a method's first
+entry) the seconds per step of any network fit, times its steps. The finished entry nearest in size counts (the
 latest of equals), its seconds scaled up by the pixels for a larger image and never down for a smaller one (a
-launch-bound GPU takes about as long per step on a smaller image). An entry whose method has no finished entry
-yet runs if the deadline has not passed: there is nothing to go by, and the first one gives the estimate for the
-rest.
+launch-bound GPU takes about as long per step on a smaller image). With nothing to go by an entry runs if the
+deadline has not passed, and the first one gives the estimate for the rest.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Finished:
-    """What one finished entry says about its method's cost."""
+    """What one finished entry says about the cost of its method."""
 
     megapixels: float
     seconds: float  # its share of the wall time: a batch's seconds over the fits stepped together in it
+    steps: int | None = None  # the steps it ran, for a network fit
 
 
 @dataclass
@@ -33,9 +34,11 @@ class TimeBudget:
     Examples
     --------
     >>> budget = TimeBudget(deadline=time.monotonic() + 60)
-    >>> budget.learn("dip", megapixels=0.25, seconds=50.0)
+    >>> budget.learn("dip", megapixels=0.25, seconds=50.0, steps=1000)
     >>> budget.estimate("dip", megapixels=1.0), budget.estimate("dip", megapixels=0.0625)
     (200.0, 50.0)
+    >>> budget.estimate("dip-tv", megapixels=0.25, steps=500)  # no entry of its own: dip's seconds per step
+    25.0
     >>> budget.allows(budget.estimate("dip", 0.25)), budget.allows(budget.estimate("dip", 1.0))
     (True, False)
     """
@@ -45,33 +48,47 @@ class TimeBudget:
     deferred: int = 0  # entries left for the next run
     _finished: dict[str, list[Finished]] = field(default_factory=dict)
 
-    def learn(self, method: str, megapixels: float, seconds: float) -> None:
-        """Remember that an entry of ``method`` on an image of ``megapixels`` took ``seconds``."""
+    def learn(self, method: str, megapixels: float, seconds: float, steps: int | None = None) -> None:
+        """Remember that an entry of ``method`` on ``megapixels`` took ``seconds`` (and ran ``steps``)."""
         if megapixels > 0 and math.isfinite(seconds) and seconds >= 0:
-            self._finished.setdefault(method, []).append(Finished(megapixels, seconds))
+            self._finished.setdefault(method, []).append(Finished(megapixels, seconds, steps or None))
 
     def learn_rows(
-        self, rows: Iterable[dict], megapixels_of: Callable[[str], float], device_of: Callable[[str], str]
+        self,
+        rows: Iterable[dict],
+        megapixels_of: Callable[[str], float],
+        device_type: str,
+        is_network: Callable[[str], bool],
     ) -> None:
-        """Learn from a results file's entries: those of a method whose device type is ``device_of(method)``
-        (a GPU's seconds say nothing of a CPU's), ``megapixels_of(image)`` each."""
+        """Learn from a results file's entries: a network method's where it ran on ``device_type`` (a GPU's seconds
+        say nothing of a CPU's), the others' where they ran on the CPU; ``megapixels_of(image)`` each."""
         for row in rows:
             method, wall = row.get("method"), row.get("wall_seconds")
             if row.get("record") != "entry" or method is None or not isinstance(wall, int | float):
                 continue
-            if str(row.get("device") or "cpu").split(":")[0] != device_of(method):
+            network = is_network(method)
+            if str(row.get("device") or "cpu").split(":")[0] != (device_type if network else "cpu"):
                 continue
             share = (row.get("settings") or {}).get("at_once") or 1
-            self.learn(method, megapixels_of(row["image"]), wall / share)
+            self.learn(method, megapixels_of(row["image"]), wall / share, row.get("iterations") if network else None)
 
-    def estimate(self, method: str, megapixels: float) -> float | None:
-        """Seconds an entry of ``method`` on ``megapixels`` should take; None where none has finished."""
-        finished = self._finished.get(method)
-        if not finished or megapixels <= 0:
+    def estimate(self, method: str, megapixels: float, steps: int | None = None) -> float | None:
+        """Seconds an entry of ``method`` on ``megapixels`` should take (a network fit: of ``steps``); None with
+        nothing to go by."""
+        if megapixels <= 0:
             return None
+        if method in self._finished:
+            return self._nearest(self._finished[method], megapixels, lambda f: f.seconds)
+        stepped = [f for finished in self._finished.values() for f in finished if f.steps]
+        if steps and stepped:
+            return self._nearest(stepped, megapixels, lambda f: f.seconds / (f.steps or 1) * steps)
+        return None
+
+    @staticmethod
+    def _nearest(finished: list[Finished], megapixels: float, seconds: Callable[[Finished], float]) -> float:
         # the latest of the nearest: this run's own entries, stepped as this run steps them, over older ones
         nearest = min(reversed(finished), key=lambda f: abs(math.log(megapixels / f.megapixels)))
-        return nearest.seconds * max(1.0, megapixels / nearest.megapixels)
+        return seconds(nearest) * max(1.0, megapixels / nearest.megapixels)
 
     def allows(self, seconds: float | None, ahead: float = 0.0) -> bool:
         """Whether work of ``seconds`` (None: unknown), started after ``ahead`` seconds of work already queued,

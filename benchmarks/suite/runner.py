@@ -351,19 +351,29 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             hints[item.name] = _pixels_hint(item) if side is None else min(_pixels_hint(item), side * side / 1e6)
         return hints[item.name]
 
+    def planned(method: str) -> int:
+        return planned_iterations(method, suite.task, RunOptions(**options), _scale_of(suite))
+
     def weight(item: Item, method: str) -> float:
-        return planned_iterations(method, suite.task, RunOptions(**options), _scale_of(suite)) * megapixels(item)
+        return planned(method) * megapixels(item)
 
     budget = TimeBudget(request.deadline)
+
+    def is_network(method: str) -> bool:
+        return METHODS.get(method).kind == "network"
 
     def learn(entries: list[dict[str, Any]]) -> None:
         if request.deadline is None:  # nothing to budget
             return
         budget.learn_rows(
-            [entry for entry in entries if entry.get("method") in methods],
+            [entry for entry in entries if entry.get("method") in METHODS],
             megapixels_of=lambda image: megapixels(named[image]) if image in named else 0.0,
-            device_of=lambda method: device_label if METHODS.get(method).kind == "network" else "cpu",
+            device_type=device_label,
+            is_network=is_network,
         )
+
+    def estimate(item: Item, method: str) -> float | None:
+        return budget.estimate(method, megapixels(item), planned(method) if is_network(method) else None)
 
     learn(rows)
 
@@ -415,7 +425,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     total = sum(weights.values())
     remaining = sum(weights[(i.name, m, s)] for i, m, s in todo)
     bar = _Bar(suite.name, total, total - remaining, len(plan), summary.skipped, request.progress)
-    entries = _Entries(suite, options, sample_of, record, fail, bar, weights, budget, megapixels)
+    entries = _Entries(suite, options, sample_of, record, fail, bar, weights, budget, estimate)
     try:
         if request.at_once > 1:
             _run_together(entries, todo, request.at_once)
@@ -444,7 +454,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
 class _Entries:
     """What every way of running a suite's entries shares: the suite, the run options, the loader of samples, the
     writers of an entry and of a failure, the progress bar and each entry's weight on it, and the time budget with
-    each item's megapixels, by which it estimates an entry's seconds."""
+    its estimate of an entry's seconds (None: nothing to go by yet)."""
 
     suite: Suite
     options: dict[str, Any]
@@ -454,11 +464,7 @@ class _Entries:
     bar: Any
     weights: dict[tuple[str, str, int], float]
     budget: TimeBudget
-    megapixels: Callable[[Item], float]
-
-    def estimate(self, item: Item, method: str) -> float | None:
-        """The seconds an entry should take (None: nothing to go by yet)."""
-        return self.budget.estimate(method, self.megapixels(item))
+    estimate: Callable[[Item, str], float | None]
 
     def in_time(self, batch: list[tuple[Item, str]], ahead: float = 0.0) -> bool:
         """Whether the entries of ``batch``, started after ``ahead`` seconds of queued work, should end by the
