@@ -851,7 +851,7 @@ def _suites(
             channels=profile.channels if channels is None else channels,
             fresh=fresh,
             cuda_graph=cuda_graph,
-            deadline=None if fresh else campaign.budget.deadline,  # a fresh measurement was budgeted as a whole
+            budget=None if fresh else campaign.budget,  # a fresh measurement was budgeted as a whole
         )
         try:
             summary = run_suite(request)

@@ -161,11 +161,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"unknown benchmark suite {target!r}; choose one of {', '.join(SUITES)} (or 'list', 'report', 'all')"
         )
+    from benchmarks.suite.budget import TimeBudget
     from benchmarks.suite.runner import BenchRequest, run_suite, summary_line
 
     status = 0
     requested = _methods(args.methods)
-    deadline = None if args.time_budget is None else time.monotonic() + args.time_budget  # one for all suites
+    budget = TimeBudget(None if args.time_budget is None else time.monotonic() + args.time_budget)  # all suites'
     for name in names:
         methods = requested
         if target == "all" and requested and requested != ["all"]:
@@ -182,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             at_once=args.at_once,
             cuda_graph=args.cuda_graph,
-            deadline=deadline,
+            budget=budget,
             ray=args.ray,
             gpus_per_fit=args.gpus_per_fit,
             threads=args.threads,

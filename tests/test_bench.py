@@ -660,14 +660,15 @@ def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry():
 # --------------------------------------------------------------------------- time budget
 
 
-def test_the_time_budget_estimates_an_entry_from_its_methods_nearest_finished_entry():
+def test_the_time_budget_estimates_an_entry_from_the_nearest_finished_entry_of_its_suite_and_method():
     from benchmarks.suite.budget import TimeBudget
 
     now = [100.0]
     budget = TimeBudget(deadline=160.0, clock=lambda: now[0])
-    assert budget.estimate("dip", 0.25, steps=100) is None and budget.allows(None)  # nothing to go by: it runs
+    assert budget.estimate("s", "dip", 0.25, steps=100) is None and budget.allows(None)  # nothing to go by: runs
     dip = {"record": "entry", "method": "dip", "iterations": 1000}
     budget.learn_rows(
+        "s",
         [
             {**dip, "image": "a", "wall_seconds": 40.0, "device": "cuda:0"},
             {**dip, "image": "b", "wall_seconds": 400.0, "device": "cpu"},  # another kind of device: not here
@@ -679,15 +680,15 @@ def test_the_time_budget_estimates_an_entry_from_its_methods_nearest_finished_en
         device_type="cuda",
         is_network=lambda method: method.startswith("dip"),
     )
-    assert budget.estimate("tv", 0.25, steps=None) == 1.0  # a classical method: its own entry, no steps
-    assert budget.estimate("dip", 0.25) == 40.0  # a's own size, on this device
-    assert budget.estimate("dip", 0.06) == 40.0  # a smaller image: never less (a launch-bound GPU)
-    assert budget.estimate("dip", 2.0) == 40.0  # c, nearest, is a batch of 4's share of 80 s, scaled by pixels
-    # a method's first entry: the seconds per step of the network fits (not the classical one's 200 "steps")
-    assert budget.estimate("dip-l0", 0.25, steps=500) == 20.0 and budget.estimate("dip-l0", 0.25) is None
+    assert budget.estimate("s", "tv", 0.25, steps=None) == 1.0  # a classical method: its own entry, no steps
+    assert budget.estimate("s", "dip", 0.25) == 40.0  # a's own size, on this device
+    assert budget.estimate("s", "dip", 0.06) == 40.0  # a smaller image: never less (a launch-bound GPU)
+    assert budget.estimate("s", "dip", 2.0) == 40.0  # c, nearest, is a batch of 4's share of 80 s, scaled by pixels
+    # a first entry (another suite's dip runs other steps): the seconds per step of the network fits, not of tv's
+    assert budget.estimate("t", "dip", 0.25, steps=500) == 20.0 and budget.estimate("t", "dip", 0.25) is None
     assert budget.allows(40.0) and budget.allows(50.0, ahead=10.0) and not budget.allows(50.0, ahead=20.0)
-    budget.learn("dip", 0.25, 30.0)  # this run's own entry of a's size (stepped together, say): the latest counts
-    assert budget.estimate("dip", 0.25) == 30.0
+    budget.learn("s", "dip", 0.25, 30.0)  # this run's own entry of a's size (stepped together, say): it counts
+    assert budget.estimate("s", "dip", 0.25) == 30.0
     now[0] = 161.0
     assert not budget.allows(None) and not budget.allows(0.0)  # past the deadline nothing starts
     assert TimeBudget().allows(1e9)  # no deadline: anything
@@ -695,6 +696,11 @@ def test_the_time_budget_estimates_an_entry_from_its_methods_nearest_finished_en
 
 def test_a_suite_run_with_a_time_budget_starts_only_the_entries_expected_to_end_in_it(tmp_path, shared_data):
     import time
+
+    from benchmarks.suite.budget import TimeBudget
+
+    def budget(seconds: float) -> TimeBudget:
+        return TimeBudget(time.monotonic() + seconds)
 
     suite = "deblock-clipart"
     methods = ["input", "tv-chambolle"]
@@ -705,21 +711,18 @@ def test_a_suite_run_with_a_time_budget_starts_only_the_entries_expected_to_end_
             row["wall_seconds"] = 900.0
     first.results_path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
-    deferred = run_suite(
-        request(tmp_path, shared_data, suite=suite, methods=methods, limit=3, deadline=time.monotonic() + 600)
-    )
+    shared = budget(600)  # one budget for two suite runs: each summary counts its own
+    deferred = run_suite(request(tmp_path, shared_data, suite=suite, methods=methods, limit=3, budget=shared))
     assert deferred.computed == 0 and deferred.deferred == 2 * 3 - deferred.skipped > 0
     assert "left for the next run" in runner.summary_line(deferred)
     unknown = run_suite(  # a method with nothing to go by runs while the deadline has not passed
-        request(tmp_path, shared_data, suite=suite, methods=["region-fusion"], limit=1, deadline=time.monotonic() + 600)
+        request(tmp_path, shared_data, suite=suite, methods=["region-fusion"], limit=1, budget=shared)
     )
     assert unknown.computed == 1 and unknown.deferred == 0
     for way in ({"at_once": 2, "methods": ["dip"]}, {"jobs": 2, "methods": ["input"]}):  # every way of running
-        passed = run_suite(request(tmp_path / str(way), shared_data, limit=2, deadline=time.monotonic() - 1, **way))
+        passed = run_suite(request(tmp_path / str(way), shared_data, limit=2, budget=budget(-1), **way))
         assert passed.computed == 0 and passed.deferred == 2, way
-    resumed = run_suite(
-        request(tmp_path, shared_data, suite=suite, methods=methods, limit=3, deadline=time.monotonic() + 1e5)
-    )
+    resumed = run_suite(request(tmp_path, shared_data, suite=suite, methods=methods, limit=3, budget=budget(1e5)))
     assert resumed.computed == deferred.deferred and resumed.deferred == 0
     with pytest.raises(SystemExit):  # argparse's one line: a budget must be a positive number of seconds
         run_suites.parse_args([suite, "--time-budget", "0"])

@@ -242,7 +242,7 @@ def test_a_time_budget_defers_what_would_not_end_in_it_and_the_next_run_goes_on(
     # batch-seeds (a whole measurement) is not started in 60 s; the denoise suite runs, with the deadline
     assert gpu_campaign.run_campaign(out, "cpu", "toy", ["batch-seeds", "denoise"], time_budget=60) == ["denoise"]
     assert events() == {"batch-seeds": "stage deferred", "denoise": "stage deferred"}  # one entry left
-    assert requests[-1].deadline is not None
+    assert requests[-1].budget.deadline is not None
     assert gpu_campaign.run_campaign(out, "cpu", "toy", ["denoise"], time_budget=60) == ["denoise"]
     assert events()["denoise"] == "stage done" and gpu_campaign._done(out) == {"denoise"}
     # the λ sweep starts only the λ whose fits would end in time: the first fits plain DIP too

@@ -3,11 +3,11 @@
 A GPU is often lent for a fixed time (a lease, a notebook session), and a fit cut off at its end is lost whole: a
 run with a deadline instead leaves an entry that would not end in time for the next run, and goes on with the
 entries that would (a smaller image, a quicker method). How long an entry takes is read off the finished entries
-on the same kind of device, in its results file and in this run: those of its method, else (a method's first
-entry) the seconds per step of any network fit, times its steps. The finished entry nearest in size counts (the
-latest of equals), its seconds scaled up by the pixels for a larger image and never down for a smaller one (a
-launch-bound GPU takes about as long per step on a smaller image). With nothing to go by an entry runs if the
-deadline has not passed, and the first one gives the estimate for the rest.
+on the same kind of device, in the results files of the run's suites and in the run: those of its suite and
+method, else (their first entry) the seconds per step of any network fit, times its steps. The finished entry
+nearest in size counts (the latest of equals), its seconds scaled up by the pixels for a larger image and never
+down for a smaller one (a launch-bound GPU takes about as long per step on a smaller image). With nothing to go
+by an entry runs if the deadline has not passed, and the first one gives the estimate for the rest.
 """
 
 from __future__ import annotations
@@ -29,39 +29,43 @@ class Finished:
 
 @dataclass
 class TimeBudget:
-    """The entries a run may still start before ``deadline`` (a :func:`time.monotonic` value; None: any).
+    """The entries a run may still start before ``deadline`` (a :func:`time.monotonic` value; None: any), and
+    what the run knows of their seconds; one budget may serve several suites (a method's steps differ between
+    tasks, so its seconds are kept per suite).
 
     Examples
     --------
     >>> budget = TimeBudget(deadline=time.monotonic() + 60)
-    >>> budget.learn("dip", megapixels=0.25, seconds=50.0, steps=1000)
-    >>> budget.estimate("dip", megapixels=1.0), budget.estimate("dip", megapixels=0.0625)
+    >>> budget.learn("denoise", "dip", megapixels=0.25, seconds=50.0, steps=1000)
+    >>> budget.estimate("denoise", "dip", megapixels=1.0), budget.estimate("denoise", "dip", megapixels=0.0625)
     (200.0, 50.0)
-    >>> budget.estimate("dip-tv", megapixels=0.25, steps=500)  # no entry of its own: dip's seconds per step
+    >>> budget.estimate("inpaint", "dip", megapixels=0.25, steps=500)  # a first entry: the seconds per step
     25.0
-    >>> budget.allows(budget.estimate("dip", 0.25)), budget.allows(budget.estimate("dip", 1.0))
+    >>> budget.allows(budget.estimate("denoise", "dip", 0.25)), budget.allows(budget.estimate("denoise", "dip", 1.0))
     (True, False)
     """
 
     deadline: float | None = None
     clock: Callable[[], float] = time.monotonic
     deferred: int = 0  # entries left for the next run
-    _finished: dict[str, list[Finished]] = field(default_factory=dict)
+    _finished: dict[tuple[str, str], list[Finished]] = field(default_factory=dict)
 
-    def learn(self, method: str, megapixels: float, seconds: float, steps: int | None = None) -> None:
-        """Remember that an entry of ``method`` on ``megapixels`` took ``seconds`` (and ran ``steps``)."""
+    def learn(self, suite: str, method: str, megapixels: float, seconds: float, steps: int | None = None) -> None:
+        """Remember that an entry of ``suite``'s ``method`` on ``megapixels`` took ``seconds`` (and ran ``steps``)."""
         if megapixels > 0 and math.isfinite(seconds) and seconds >= 0:
-            self._finished.setdefault(method, []).append(Finished(megapixels, seconds, steps or None))
+            self._finished.setdefault((suite, method), []).append(Finished(megapixels, seconds, steps or None))
 
     def learn_rows(
         self,
+        suite: str,
         rows: Iterable[dict],
         megapixels_of: Callable[[str], float],
         device_type: str,
         is_network: Callable[[str], bool],
     ) -> None:
-        """Learn from a results file's entries: a network method's where it ran on ``device_type`` (a GPU's seconds
-        say nothing of a CPU's), the others' where they ran on the CPU; ``megapixels_of(image)`` each."""
+        """Learn from the entries of ``suite``'s results file: a network method's where it ran on ``device_type``
+        (a GPU's seconds say nothing of a CPU's), the others' where they ran on the CPU; ``megapixels_of(image)``
+        each."""
         for row in rows:
             method, wall = row.get("method"), row.get("wall_seconds")
             if row.get("record") != "entry" or method is None or not isinstance(wall, int | float):
@@ -70,15 +74,16 @@ class TimeBudget:
             if str(row.get("device") or "cpu").split(":")[0] != (device_type if network else "cpu"):
                 continue
             share = (row.get("settings") or {}).get("at_once") or 1
-            self.learn(method, megapixels_of(row["image"]), wall / share, row.get("iterations") if network else None)
+            steps = row.get("iterations") if network else None
+            self.learn(suite, method, megapixels_of(row["image"]), wall / share, steps)
 
-    def estimate(self, method: str, megapixels: float, steps: int | None = None) -> float | None:
-        """Seconds an entry of ``method`` on ``megapixels`` should take (a network fit: of ``steps``); None with
-        nothing to go by."""
+    def estimate(self, suite: str, method: str, megapixels: float, steps: int | None = None) -> float | None:
+        """Seconds an entry of ``suite``'s ``method`` on ``megapixels`` should take (a network fit: of ``steps``);
+        None with nothing to go by."""
         if megapixels <= 0:
             return None
-        if method in self._finished:
-            return self._nearest(self._finished[method], megapixels, lambda f: f.seconds)
+        if (suite, method) in self._finished:
+            return self._nearest(self._finished[(suite, method)], megapixels, lambda f: f.seconds)
         stepped = [f for finished in self._finished.values() for f in finished if f.steps]
         if steps and stepped:
             return self._nearest(stepped, megapixels, lambda f: f.seconds / (f.steps or 1) * steps)

@@ -59,7 +59,7 @@ class BenchRequest:
     iterations: int | None = None
     channels: int | None = None
     cuda_graph: bool = False  # deepprior's fits record their step as a CUDA graph (FitSettings.cuda_graph)
-    deadline: float | None = None  # time.monotonic() by which every entry started must end (None: no budget)
+    budget: TimeBudget | None = None  # the deadline by which every entry started must end (None: none)
 
 
 @dataclass
@@ -357,15 +357,17 @@ def run_suite(request: BenchRequest) -> BenchSummary:
     def weight(item: Item, method: str) -> float:
         return planned(method) * megapixels(item)
 
-    budget = TimeBudget(request.deadline)
+    budget = request.budget or TimeBudget()
+    deferred_before = budget.deferred  # a budget may serve several suites
 
     def is_network(method: str) -> bool:
         return METHODS.get(method).kind == "network"
 
     def learn(entries: list[dict[str, Any]]) -> None:
-        if request.deadline is None:  # nothing to budget
+        if budget.deadline is None:  # nothing to budget
             return
         budget.learn_rows(
+            suite.name,
             [entry for entry in entries if entry.get("method") in METHODS],
             megapixels_of=lambda image: megapixels(named[image]) if image in named else 0.0,
             device_type=device_label,
@@ -373,7 +375,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         )
 
     def estimate(item: Item, method: str) -> float | None:
-        return budget.estimate(method, megapixels(item), planned(method) if is_network(method) else None)
+        return budget.estimate(suite.name, method, megapixels(item), planned(method) if is_network(method) else None)
 
     learn(rows)
 
@@ -437,10 +439,11 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             _run_pool(entries, todo, request.jobs, request.threads, ray=request.ray, gpus_per_fit=request.gpus_per_fit)
     finally:
         bar.close()
-    summary.deferred = budget.deferred
-    if budget.deferred:
+    summary.deferred = budget.deferred - deferred_before
+    if summary.deferred:
         notes.append(
-            f"{budget.deferred} entries left for the next run: they would not have ended within the time budget"
+            f"{summary.deferred} {'entry' if summary.deferred == 1 else 'entries'} left for the next run: "
+            "not expected to end within the time budget"
         )
     data = load_results(path)
     summary.markdown_path = report.write_markdown(path, data)
