@@ -424,9 +424,13 @@ def _smoke_no_hidden_sync(campaign: Campaign) -> None:
 
 #: The smoke check that a fit whose step is recorded as a CUDA graph returns the eager fit's image (one per case).
 GRAPH_AGREES = "the step as a CUDA graph gives the eager fit"
-#: Largest difference (of [0, 1] pixel values) between the two that still counts as the same fit: a replay runs
-#: the eager step's kernels, so only cuDNN's non-deterministic sums may part them, by far less.
+#: Mean absolute difference (of [0, 1] pixel values) between the two that counts as the same fit whatever the
+#: run-to-run noise: a replay runs the eager step's kernels, so only non-deterministic sums may part them.
 GRAPH_AGREES_MAX_DIFF = 1e-3
+#: ... or at most this many times the difference between two eager fits of the same seed: on CUDA the backward
+#: passes of reflection padding and bilinear upsampling add with atomics in no fixed order, and over 100 steps
+#: (and Region Fusion's thresholds, for DIP-ℓ0) those last-bit differences may grow past any fixed bound.
+GRAPH_NOISE_FACTOR = 3.0
 GRAPH_L0_CASE = "DIP-ℓ0"  # the case whose check decides whether the DIP-ℓ0 suites record their steps
 
 
@@ -438,7 +442,8 @@ def graph_agrees_check(case: str) -> str:
 def _smoke_step_graph_agrees(campaign: Campaign) -> None:
     """Short fits, eager and with the step recorded (``cuda_graph=True``), give the same image: plain denoising,
     and DIP-ℓ0 with a v-step every 5 steps, whose recorded penalty must read each new v and w (its buffers are
-    overwritten in place). The suites record DIP-ℓ0's steps only where this passed
+    overwritten in place). "The same" is within the run-to-run noise of two eager fits (:data:`GRAPH_NOISE_FACTOR`)
+    or :data:`GRAPH_AGREES_MAX_DIFF`. The suites record DIP-ℓ0's steps only where this passed
     (:meth:`Campaign.suite_cuda_graph`)."""
     import deepprior
 
@@ -458,14 +463,18 @@ def _smoke_step_graph_agrees(campaign: Campaign) -> None:
         check = graph_agrees_check(name)
         try:
             eager = run(image, **options)
+            again = run(image, **options)  # the same eager fit: how far two runs part by themselves
             graphed = run(image, cuda_graph=True, **options)
-            difference = float(np.abs(graphed.image - eager.image).max())
+            difference = float(np.abs(graphed.image - eager.image).mean())
+            noise = float(np.abs(again.image - eager.image).mean())
             campaign.record(
                 "smoke",
                 check=check,
-                ok=graphed.record.cuda_graph and difference <= GRAPH_AGREES_MAX_DIFF,
+                ok=graphed.record.cuda_graph and difference <= max(GRAPH_AGREES_MAX_DIFF, GRAPH_NOISE_FACTOR * noise),
                 recorded=graphed.record.cuda_graph,
-                max_difference=difference,
+                mean_difference=difference,
+                eager_noise=noise,
+                max_difference=float(np.abs(graphed.image - eager.image).max()),
             )
         except Exception as exc:
             campaign.record("smoke", check=check, ok=False, error=f"{type(exc).__name__}: {exc}")

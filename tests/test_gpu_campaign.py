@@ -213,8 +213,42 @@ def test_the_smoke_check_finds_the_recorded_fits_giving_the_eager_ones_images(tm
     campaign = gpu_campaign.Campaign(tmp_path, torch.device("cuda"), profile, None, 0, {})
     gpu_campaign._smoke_step_graph_agrees(campaign)
     rows = [json.loads(line) for line in (tmp_path / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
-    checks = [(row["check"], row["ok"], row["recorded"], row["max_difference"]) for row in rows]
-    assert checks == [(f"{gpu_campaign.GRAPH_AGREES}: {case}", True, True, 0.0) for case in ("denoise", "DIP-ℓ0")]
+    checks = [(row["check"], row["ok"], row["recorded"], row["mean_difference"], row["eager_noise"]) for row in rows]
+    assert checks == [(f"{gpu_campaign.GRAPH_AGREES}: {case}", True, True, 0.0, 0.0) for case in ("denoise", "DIP-ℓ0")]
+
+
+@pytest.mark.parametrize(
+    "eager_noise, graph_difference, ok",
+    [
+        (0.0, 0.0, True),  # deterministic: the same image
+        (0.0, 5e-4, True),  # within the fixed bound
+        (0.0, 0.02, False),  # deterministic eager fits, a different recorded one: a bug
+        (0.01, 0.02, True),  # two eager fits part by 0.01 by themselves (atomics): within the noise
+        (0.01, 0.05, False),  # far beyond the noise
+    ],
+)
+def test_the_smoke_check_allows_the_recorded_fit_the_run_to_run_noise_of_eager_ones(
+    tmp_path, monkeypatch, eager_noise, graph_difference, ok
+):
+    import types
+
+    import torch
+
+    import deepprior
+
+    calls = []
+
+    def fit(image, cuda_graph=False, **options):  # eager, eager again, recorded: each its offset image
+        calls.append(cuda_graph)
+        offset = graph_difference if cuda_graph else (eager_noise if len(calls) % 3 == 2 else 0.0)
+        return types.SimpleNamespace(image=image + offset, record=types.SimpleNamespace(cuda_graph=cuda_graph))
+
+    monkeypatch.setattr(deepprior, "denoise", fit)
+    monkeypatch.setattr(deepprior, "smooth", fit)
+    campaign = gpu_campaign.Campaign(tmp_path, torch.device("cuda"), gpu_campaign.PROFILES["toy"], None, 0, {})
+    gpu_campaign._smoke_step_graph_agrees(campaign)
+    rows = [json.loads(line) for line in (tmp_path / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    assert calls == [False, False, True] * 2 and [row["ok"] for row in rows] == [ok, ok]
 
 
 def test_a_time_budget_defers_what_would_not_end_in_it_and_the_next_run_goes_on(tmp_path, monkeypatch):
