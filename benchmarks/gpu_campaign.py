@@ -764,8 +764,10 @@ STEP_GRAPH_LOOPS: dict[str, dict[str, Any]] = {
     "bf16 channels_last, the step as a CUDA graph": {"channels_last": True, "amp": True, "cuda_graph": True},
 }
 #: PSNR (dB) a recorded fit may lose against the eager one and still count as the same fit: a replayed step runs
-#: the eager step's kernels, so anything beyond run-to-run noise would be a bug, not a trade.
-GRAPH_PSNR_TOLERANCE = 0.1
+#: the eager step's kernels, so anything beyond run-to-run noise would be a bug, not a trade. That noise is not
+#: small: the third run's same four 1000-step fits, run in three ways, parted by up to 0.14 dB per image
+#: (``results/gpu/README.md``), where a bug (a buffer read stale, gradients added up) costs dBs.
+GRAPH_PSNR_TOLERANCE = 0.2
 
 
 @STAGES.register("step-graph")
