@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
 
     status = 0
     requested = _methods(args.methods)
-    budget = TimeBudget(None if args.time_budget is None else time.monotonic() + args.time_budget)  # all suites'
+    budget = TimeBudget(None if args.time_budget is None else time.monotonic() + args.time_budget)  # one for all
     for name in names:
         methods = requested
         if target == "all" and requested and requested != ["all"]:

@@ -59,7 +59,7 @@ class BenchRequest:
     iterations: int | None = None
     channels: int | None = None
     cuda_graph: bool = False  # deepprior's fits record their step as a CUDA graph (FitSettings.cuda_graph)
-    budget: TimeBudget | None = None  # the deadline by which every entry started must end (None: none)
+    budget: TimeBudget | None = None  # the deadline every entry started must meet; one may serve several suites
 
 
 @dataclass
