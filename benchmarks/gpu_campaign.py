@@ -1101,7 +1101,8 @@ def run_campaign(
     return ran
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m benchmarks.gpu_campaign`` (GPU.md's commands are checked against it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True)
@@ -1127,6 +1128,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="copy the data the campaign reads into DIR (to carry to the GPU machine) and stop",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.jobs < 0:
         parser.error(f"--jobs must be 0 (as the throughput stage found fastest) or more, got {args.jobs}")

@@ -288,3 +288,36 @@ def test_a_time_budget_defers_what_would_not_end_in_it_and_the_next_run_goes_on(
     campaign.record("batch-seeds", event="stage done", seconds=30.0)
     assert campaign.stage_estimate("batch-seeds") == 30.0 and campaign.stage_estimate("denoise") is None
     assert gpu_campaign.run_campaign(out, "cpu", "toy", ["denoise"]) == []  # done stays done
+
+
+def test_gpu_md_commands_parse_and_each_call_carries_the_data_its_stages_read(shared_data):
+    """A typo in GPU.md's commands, or a stage whose images its call does not carry, costs a GPU call."""
+    import re
+    import shlex
+    from itertools import takewhile
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "benchmarks" / "GPU.md").read_text()
+    parser = gpu_campaign.build_parser()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if "benchmarks.gpu_campaign" in line:
+                tokens = shlex.split(line.split("benchmarks.gpu_campaign", 1)[1])
+                args = parser.parse_args(takewhile(lambda token: token not in ("2>&1", "|", ";", "&&"), tokens))
+                timeout = re.search(r"timeout (\d+) ", line)
+                commands.append((args, int(timeout.group(1)) if timeout else None))
+    shares = {args.prepare.name: args.stages for args, _ in commands if args.prepare}
+    calls = [(args, timeout) for args, timeout in commands if args.device == "cuda"]
+    for span in re.findall(r"`(--data-dir \S+ --stages [^`]+)`", text):  # the calls given as their difference
+        calls.append((parser.parse_args(["--out", "o", *shlex.split(span)]), None))
+    assert {"gpu_data_a", "gpu_data_b"} == set(shares) and len(calls) >= 2
+
+    def files(stages):
+        patterns = {pattern for stage in stages for pattern in gpu_campaign.STAGE_DATA.get(stage, ())}
+        return {path for pattern in patterns for path in shared_data.glob(pattern) if path.is_file()}
+
+    for args, timeout in calls:
+        assert files(args.stages) <= files(shares[args.data_dir.name]), args.stages
+        if timeout is not None:  # the campaign ends by itself before the timeout cuts it off
+            assert args.time_budget is not None and args.time_budget < timeout
