@@ -3,8 +3,8 @@
 A GPU is often lent for a fixed time (a lease, a notebook session), and a fit cut off at its end is lost whole: a
 run with a deadline instead leaves an entry that would not end in time for the next run, and goes on with the
 entries that would (a smaller image, a quicker method). How long an entry takes is read off the finished entries
-on the same kind of device, in the results files of the run's suites and in the run: those of its suite and
-method, else (their first entry) the seconds per step of any network fit, times its steps. The finished entry
+on the same kind of device, in the results files of the run's suites and in the run: those of its method in its
+results file, else (their first entry) the seconds per step of any network fit, times its steps. The finished entry
 nearest in size counts (the latest of equals), its seconds scaled up by the pixels for a larger image and never
 down for a smaller one (a launch-bound GPU takes about as long per step on a smaller image). With nothing to go
 by an entry runs if the deadline has not passed, and the first one gives the estimate for the rest.
@@ -30,8 +30,8 @@ class Finished:
 @dataclass
 class TimeBudget:
     """The entries a run may still start before ``deadline`` (a :func:`time.monotonic` value; None: any), and
-    what the run knows of their seconds; one budget may serve several suites (a method's steps differ between
-    tasks, so its seconds are kept per suite).
+    what the run knows of their seconds; one budget may serve several suites, a method's seconds kept per results
+    file (``table``: one suite at one profile's settings, since its steps and width differ between them).
 
     Examples
     --------
@@ -50,20 +50,21 @@ class TimeBudget:
     deferred: int = 0  # entries left for the next run
     _finished: dict[tuple[str, str], list[Finished]] = field(default_factory=dict)
 
-    def learn(self, suite: str, method: str, megapixels: float, seconds: float, steps: int | None = None) -> None:
-        """Remember that an entry of ``suite``'s ``method`` on ``megapixels`` took ``seconds`` (and ran ``steps``)."""
+    def learn(self, table: str, method: str, megapixels: float, seconds: float, steps: int | None = None) -> None:
+        """Remember that an entry of ``method`` in ``table`` on ``megapixels`` took ``seconds`` (and ran
+        ``steps``)."""
         if megapixels > 0 and math.isfinite(seconds) and seconds >= 0:
-            self._finished.setdefault((suite, method), []).append(Finished(megapixels, seconds, steps or None))
+            self._finished.setdefault((table, method), []).append(Finished(megapixels, seconds, steps or None))
 
     def learn_rows(
         self,
-        suite: str,
+        table: str,
         rows: Iterable[dict],
         megapixels_of: Callable[[str], float],
         device_type: str,
         is_network: Callable[[str], bool],
     ) -> None:
-        """Learn from the entries of ``suite``'s results file: a network method's where it ran on ``device_type``
+        """Learn from the entries of the results file ``table``: a network method's where it ran on ``device_type``
         (a GPU's seconds say nothing of a CPU's), the others' where they ran on the CPU; ``megapixels_of(image)``
         each."""
         for row in rows:
@@ -75,15 +76,15 @@ class TimeBudget:
                 continue
             share = (row.get("settings") or {}).get("at_once") or 1
             steps = row.get("iterations") if network else None
-            self.learn(suite, method, megapixels_of(row["image"]), wall / share, steps)
+            self.learn(table, method, megapixels_of(row["image"]), wall / share, steps)
 
-    def estimate(self, suite: str, method: str, megapixels: float, steps: int | None = None) -> float | None:
-        """Seconds an entry of ``suite``'s ``method`` on ``megapixels`` should take (a network fit: of ``steps``);
-        None with nothing to go by."""
+    def estimate(self, table: str, method: str, megapixels: float, steps: int | None = None) -> float | None:
+        """Seconds an entry of ``method`` in ``table`` on ``megapixels`` should take (a network fit: of
+        ``steps``); None with nothing to go by."""
         if megapixels <= 0:
             return None
-        if (suite, method) in self._finished:
-            return self._nearest(self._finished[(suite, method)], megapixels, lambda f: f.seconds)
+        if (table, method) in self._finished:
+            return self._nearest(self._finished[(table, method)], megapixels, lambda f: f.seconds)
         stepped = [f for finished in self._finished.values() for f in finished if f.steps]
         if steps and stepped:
             return self._nearest(stepped, megapixels, lambda f: f.seconds / (f.steps or 1) * steps)

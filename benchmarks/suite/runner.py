@@ -367,7 +367,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         if budget.deadline is None:  # nothing to budget
             return
         budget.learn_rows(
-            suite.name,
+            str(path),
             [entry for entry in entries if entry.get("method") in METHODS],
             megapixels_of=lambda image: megapixels(named[image]) if image in named else 0.0,
             device_type=device_label,
@@ -375,7 +375,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         )
 
     def estimate(item: Item, method: str) -> float | None:
-        return budget.estimate(suite.name, method, megapixels(item), planned(method) if is_network(method) else None)
+        return budget.estimate(str(path), method, megapixels(item), planned(method) if is_network(method) else None)
 
     learn(rows)
 
