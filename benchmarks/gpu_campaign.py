@@ -1163,20 +1163,22 @@ STAGE_DATA = {
 }
 
 
+def stage_files(source: Path, stages: list[str] | None = None) -> set[Path]:
+    """The files of the shared data folder ``source`` that the given stages read (all stages: None)."""
+    patterns = {pattern for stage in stages or STAGES.names() for pattern in STAGE_DATA.get(stage, ())}
+    return {path for pattern in patterns for path in source.glob(pattern) if path.is_file()}
+
+
 def prepare(target: Path, source: Path, stages: list[str] | None = None) -> None:
     """Copy the data the given stages read (all stages: None) into ``target``, keeping the shared layout."""
     import shutil
 
-    copied = 0
-    for stage in stages or STAGES.names():
-        for pattern in STAGE_DATA.get(stage, ()):
-            for path in source.glob(pattern):
-                if path.is_file():
-                    destination = target / path.relative_to(source)
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(path, destination)
-                    copied += path.stat().st_size
-    print(f"copied {copied / 2**20:.1f} MiB into {target}")
+    files = stage_files(source, stages)
+    for path in sorted(files):
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+    print(f"copied {sum(path.stat().st_size for path in files) / 2**20:.1f} MiB into {target}")
 
 
 if __name__ == "__main__":

@@ -313,11 +313,8 @@ def test_gpu_md_commands_parse_and_each_call_carries_the_data_its_stages_read(sh
         calls.append((parser.parse_args(["--out", "o", *shlex.split(span)]), None))
     assert {"gpu_data_a", "gpu_data_b"} == set(shares) and len(calls) >= 2
 
-    def files(stages):
-        patterns = {pattern for stage in stages for pattern in gpu_campaign.STAGE_DATA.get(stage, ())}
-        return {path for pattern in patterns for path in shared_data.glob(pattern) if path.is_file()}
-
     for args, timeout in calls:
-        assert files(args.stages) <= files(shares[args.data_dir.name]), args.stages
+        carried = gpu_campaign.stage_files(shared_data, shares[args.data_dir.name])
+        assert gpu_campaign.stage_files(shared_data, args.stages) <= carried, args.stages
         if timeout is not None:  # the campaign ends by itself before the timeout cuts it off
             assert args.time_budget is not None and args.time_budget < timeout
