@@ -660,7 +660,7 @@ def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry():
 # --------------------------------------------------------------------------- time budget
 
 
-def test_the_time_budget_estimates_an_entry_from_the_nearest_finished_entry_of_its_suite_and_method():
+def test_the_time_budget_estimates_an_entry_from_the_nearest_finished_entry_of_its_method_in_its_table():
     from benchmarks.suite.budget import TimeBudget
 
     now = [100.0]
@@ -684,7 +684,7 @@ def test_the_time_budget_estimates_an_entry_from_the_nearest_finished_entry_of_i
     assert budget.estimate("s", "dip", 0.25) == 40.0  # a's own size, on this device
     assert budget.estimate("s", "dip", 0.06) == 40.0  # a smaller image: never less (a launch-bound GPU)
     assert budget.estimate("s", "dip", 2.0) == 40.0  # c, nearest, is a batch of 4's share of 80 s, scaled by pixels
-    # a first entry (another suite's dip runs other steps): the seconds per step of the network fits, not of tv's
+    # a first entry (another table: other steps, say): the seconds per step of the network fits, not of tv's
     assert budget.estimate("t", "dip", 0.25, steps=500) == 20.0 and budget.estimate("t", "dip", 0.25) is None
     assert budget.allows(40.0) and budget.allows(50.0, ahead=10.0) and not budget.allows(50.0, ahead=20.0)
     budget.learn("s", "dip", 0.25, 30.0)  # this run's own entry of a's size (stepped together, say): it counts
