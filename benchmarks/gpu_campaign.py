@@ -177,11 +177,8 @@ class Campaign:
         None for the stages that run suites, whose entries are budgeted one by one."""
         if stage not in STAGE_SECONDS:
             return None
-        path = self.out / CAMPAIGN_FILE
         durations = [
-            row["seconds"]
-            for row in (common.read_jsonl(path) if path.exists() else [])
-            if row.get("stage") == stage and row.get("event") == "stage done"
+            row["seconds"] for row in self.rows() if row.get("stage") == stage and row.get("event") == "stage done"
         ]
         return durations[-1] if durations else STAGE_SECONDS[stage]
 
@@ -195,10 +192,9 @@ class Campaign:
         at_once = self.suite_at_once() if measured_by == "throughput" else 1
         if at_once > 1:
             return 1, at_once
-        path = self.out / CAMPAIGN_FILE
         rates = {
             (row["jobs"], row.get("at_once") or 1): row["computed"] / row["seconds"]
-            for row in (common.read_jsonl(path) if path.exists() else [])
+            for row in self.rows()
             if row.get("stage") == measured_by and row.get("ok") and row.get("computed") and row.get("seconds")
         }
         return max(rates, key=rates.__getitem__) if rates else (1, 1)
@@ -207,9 +203,8 @@ class Campaign:
         """GPU-bound DIP fits of one size stepped together in the suites (the runner's ``at_once``): the
         ``batch-seeds`` stage's seeds (4) where stepping them together did more fits per hour than one at a time at
         every width it measured, else 1."""
-        path = self.out / CAMPAIGN_FILE
         rates: dict[tuple[int, str], float] = {}
-        for row in common.read_jsonl(path) if path.exists() else []:
+        for row in self.rows():
             if row.get("stage") == "batch-seeds" and row.get("ok"):
                 rates[(row["width"], row["mode"])] = row["fits_per_hour"]
         widths = {width for width, _ in rates}
@@ -225,8 +220,7 @@ class Campaign:
         (``cuda_graph=True``): where the ``step-graph`` stage found a whole fp32 fit of F16 faster that way than
         eager, recording included, at the eager fit's PSNR (within :data:`GRAPH_PSNR_TOLERANCE`); DIP-ℓ0's fits
         only if the latest smoke check found its recorded fit giving the eager one's image too."""
-        path = self.out / CAMPAIGN_FILE
-        rows = common.read_jsonl(path) if path.exists() else []
+        rows = self.rows()
         fits = {
             row["loop"]: row
             for row in rows
@@ -240,6 +234,10 @@ class Campaign:
             if not agrees or agrees[-1] is not True:
                 return False
         return graph["seconds"] < eager["seconds"] and graph["psnr"] >= eager["psnr"] - GRAPH_PSNR_TOLERANCE
+
+    def rows(self) -> list[dict[str, Any]]:
+        """What the campaign has measured so far in ``out`` (this run's rows and earlier runs')."""
+        return campaign_rows(self.out)
 
     def record(self, stage: str, **row: Any) -> None:
         """Append one measurement (flushed to disk at once)."""
@@ -986,7 +984,6 @@ def _tv_sweep(campaign: Campaign) -> None:
 
     profile = campaign.profile
     size = profile.crop or 0
-    path = campaign.out / CAMPAIGN_FILE
     for index, lam in enumerate(TV_LAMBDAS):
         folder = campaign.out / "two_stage_tv" / f"lam{lam:g}"
         if (folder / f"{two_stage_tv.results_stem('F16', size)}.json").exists():
@@ -994,7 +991,7 @@ def _tv_sweep(campaign: Campaign) -> None:
         methods = two_stage_tv.METHODS if index == 0 else [m for m in two_stage_tv.METHODS if m != "dip"]
         per_fit = [
             row["seconds"] / row["fits"]
-            for row in (common.read_jsonl(path) if path.exists() else [])
+            for row in campaign.rows()
             if row.get("stage") == "l0-tv" and row.get("ok") and row.get("fits") and row.get("seconds")
         ]
         if not campaign.in_time((per_fit[-1] if per_fit else TV_FIT_SECONDS) * len(methods)):
@@ -1054,10 +1051,14 @@ def stage_fast_rows(campaign: Campaign) -> None:
 # --------------------------------------------------------------------------------------------- driver
 
 
-def _done(out: Path) -> set[str]:
+def campaign_rows(out: Path) -> list[dict[str, Any]]:
+    """The rows of ``out``'s campaign file (none before the first)."""
     path = out / CAMPAIGN_FILE
-    rows = common.read_jsonl(path) if path.exists() else []
-    return {row["stage"] for row in rows if row.get("event") == "stage done"}
+    return common.read_jsonl(path) if path.exists() else []
+
+
+def _done(out: Path) -> set[str]:
+    return {row["stage"] for row in campaign_rows(out) if row.get("event") == "stage done"}
 
 
 def run_campaign(

@@ -47,7 +47,6 @@ class TimeBudget:
 
     deadline: float | None = None
     clock: Callable[[], float] = time.monotonic
-    deferred: int = 0  # entries left for the next run
     _finished: dict[tuple[str, str], list[Finished]] = field(default_factory=dict)
 
     def learn(self, table: str, method: str, megapixels: float, seconds: float, steps: int | None = None) -> None:

@@ -358,7 +358,6 @@ def run_suite(request: BenchRequest) -> BenchSummary:
         return planned(method) * megapixels(item)
 
     budget = request.budget or TimeBudget()
-    deferred_before = budget.deferred  # a budget may serve several suites
 
     def is_network(method: str) -> bool:
         return METHODS.get(method).kind == "network"
@@ -439,7 +438,7 @@ def run_suite(request: BenchRequest) -> BenchSummary:
             _run_pool(entries, todo, request.jobs, request.threads, ray=request.ray, gpus_per_fit=request.gpus_per_fit)
     finally:
         bar.close()
-    summary.deferred = budget.deferred - deferred_before
+    summary.deferred = entries.deferred
     if summary.deferred:
         notes.append(
             f"{summary.deferred} {'entry' if summary.deferred == 1 else 'entries'} left for the next run: "
@@ -468,6 +467,7 @@ class _Entries:
     weights: dict[tuple[str, str, int], float]
     budget: TimeBudget
     estimate: Callable[[Item, str], float | None]
+    deferred: int = 0  # entries not started: not expected to end by the deadline
 
     def in_time(self, batch: list[tuple[Item, str]], ahead: float = 0.0) -> bool:
         """Whether the entries of ``batch``, started after ``ahead`` seconds of queued work, should end by the
@@ -477,7 +477,7 @@ class _Entries:
         seconds = None if None in estimates else sum(e or 0.0 for e in estimates)
         if self.budget.allows(seconds, ahead):
             return True
-        self.budget.deferred += len(batch)
+        self.deferred += len(batch)
         return False
 
     def compute(self, item: Item, method: str, seed: int) -> tuple[Sample, dict[str, Any], Any]:
