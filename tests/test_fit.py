@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import deepprior
-from deepprior.callbacks import Callback
+from deepprior.callbacks import Callback, Checkpointing, Progress, Snapshots, load_checkpoint
 from deepprior.errors import InputError
 from deepprior.inputs import make_input
 from deepprior.loop import crop_to, fit, pad_to, padded_size
@@ -58,10 +58,13 @@ def _observation(size=64):
     return torch.from_numpy(add_noise(smooth_image(size))).permute(2, 0, 1)[None]
 
 
-def _fit_small(settings, regularizer=None, callbacks=(), size=64):
+def _fit_small(settings, regularizer=None, callbacks=(), size=64, resume=None):
     net = build_generator("skip", 8, 3, seed=settings.seed, **TINY)
     z = make_input("noise", 8, size, size, seed=settings.seed)
-    return fit(net, z, _observation(size), Identity(), settings, regularizer=regularizer, callbacks=callbacks), net
+    observation = _observation(size)
+    return fit(
+        net, z, observation, Identity(), settings, regularizer=regularizer, callbacks=callbacks, resume=resume
+    ), net
 
 
 def test_a_direct_call_of_the_loop_is_as_reproducible_as_a_task_call():
@@ -73,6 +76,37 @@ def test_a_direct_call_of_the_loop_is_as_reproducible_as_a_task_call():
     settings = FitSettings(iterations=12, lr=0.01, reg_noise_std=1 / 30, seed=5)
     direct, _ = _fit_small(settings)
     assert np.array_equal(task.image, direct.image[0].permute(1, 2, 0).numpy())
+
+
+class _Kill(Callback):
+    checkpointed = False  # the resumed fit has none
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, state):
+        if state.step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_a_killed_fit_resumes_to_the_same_bits_with_or_without_a_bar_or_snapshots(tmp_path):
+    """What only shows or saves a fit (a progress bar, snapshots, the checkpointing itself) is no part of its
+    checkpoint: a fit started with them resumes without them, and the other way round."""
+    settings = FitSettings(iterations=20, lr=0.01, reg_noise_std=0.05, average=0.9, backtrack=True, check_every=5)
+    whole, _ = _fit_small(settings)
+    path, snapshots = tmp_path / "fit.pt", []
+    showing = [Progress("fit"), Snapshots(3, lambda step, image: snapshots.append(step))]
+    for first, then in ((showing, []), ([], showing)):
+        with pytest.raises(KeyboardInterrupt):  # after the save at step 9
+            _fit_small(settings, callbacks=[*first, Checkpointing(path, 0.0, "this fit"), _Kill(12)])
+        saved = load_checkpoint(path, torch.device("cpu"), "this fit")
+        assert saved["step"] == 9 and saved["kinds"] == ["Averaging", "HistoryRecorder", "Backtracking"]
+        resumed, _ = _fit_small(settings, callbacks=then, resume=saved)
+        assert torch.equal(resumed.image, whole.image) and resumed.history.loss == whole.history.loss
+    assert snapshots == [3, 6, 9, 12, 12, 15, 18]  # the first run's until the kill, then the resumed one's
+    saved["kinds"].append("StopRule")
+    with pytest.raises(InputError, match="other features"):
+        _fit_small(settings, resume=saved)
 
 
 class Wreck(Callback):

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .callbacks import Callback, Checkpointing, FunctionCallback, Progress
+from .callbacks import Callback, Checkpointing, FunctionCallback, Progress, checkpointed
 from .device import fast_defaults
 from .errors import InputError
 from .loop import (
@@ -152,8 +152,8 @@ class BatchState:
             ended = k not in stack.active
             members.append(
                 {
-                    "callbacks": [callback.state_dict() for callback in state.callbacks],
-                    "kinds": [type(callback).__name__ for callback in state.callbacks],
+                    "callbacks": [callback.state_dict() for callback in checkpointed(state.callbacks)],
+                    "kinds": [type(callback).__name__ for callback in checkpointed(state.callbacks)],
                     "jitter": None if state.jitter is None else state.jitter.get_state(),
                     "regularizer": None if state.regularizer is None else copy.deepcopy(state.regularizer.state_dict()),
                     "step": state.step,
@@ -180,7 +180,7 @@ class BatchState:
         """Load a :meth:`checkpoint` of the same batch; returns the step to go on from."""
         saved = checkpoint["batch"]
         if len(checkpoint["members"]) != len(self.states) or any(
-            entry["kinds"] != [type(callback).__name__ for callback in state.callbacks]
+            entry["kinds"] != [type(callback).__name__ for callback in checkpointed(state.callbacks)]
             for entry, state in zip(checkpoint["members"], self.states)
         ):
             raise InputError("cannot resume: the checkpoint's batch had other members or features (callbacks)")
@@ -193,7 +193,7 @@ class BatchState:
         self.stack.active = list(rows)
         self.start = time.perf_counter() - saved["elapsed"]
         for k, (entry, state) in enumerate(zip(checkpoint["members"], self.states)):
-            for callback, callback_state in zip(state.callbacks, entry["callbacks"]):
+            for callback, callback_state in zip(checkpointed(state.callbacks), entry["callbacks"]):
                 callback.load_state_dict(callback_state)
             state.follow_average()
             if state.jitter is not None:

@@ -13,8 +13,10 @@
 A callback implements any of :meth:`Callback.on_start`, :meth:`~Callback.on_step` (every step),
 :meth:`~Callback.on_check` (every ``check_every`` steps and at the last one: the only place that may read device
 values on the host) and :meth:`~Callback.on_end`; returning True from ``on_step`` or ``on_check`` stops the fit.
-``state_dict`` / ``load_state_dict`` capture its state: backtracking (and a checkpoint) restores every callback
-whose ``restorable`` is True together with the weights, Adam and the regulariser. A plain function
+``state_dict`` / ``load_state_dict`` capture its state: backtracking restores every callback whose ``restorable``
+is True together with the weights, Adam and the regulariser, and a checkpoint saves every callback whose
+``checkpointed`` is True (those that only show, time or save the fit are left out, so that a run may resume with
+or without them). A plain function
 ``f(state) -> bool | None`` passed as a callback is called after every step.
 """
 
@@ -44,6 +46,9 @@ class Callback:
 
     #: Whether backtracking and checkpoints restore this callback's state with the weights.
     restorable: ClassVar[bool] = True
+    #: Whether a checkpoint saves this callback's state and a resumed fit must have it too: False for a callback
+    #: that only shows, times or saves the fit (a progress bar, a thread count, snapshots, the checkpoint itself).
+    checkpointed: ClassVar[bool] = True
 
     def on_start(self, state: FitState) -> None:
         """Before the first step."""
@@ -68,6 +73,11 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Return to a state taken by :meth:`state_dict`."""
+
+
+def checkpointed(callbacks: list[Callback]) -> list[Callback]:
+    """The callbacks a checkpoint saves and a resume must find again, in order (see :attr:`Callback.checkpointed`)."""
+    return [callback for callback in callbacks if callback.checkpointed]
 
 
 def _clone(value: torch.Tensor | None) -> torch.Tensor | None:
@@ -259,6 +269,7 @@ class StepClock(Callback):
     :attr:`per_step` is None until then."""
 
     restorable = False
+    checkpointed = False
     MEASURED_STEPS = 3
 
     def __init__(self) -> None:
@@ -371,6 +382,7 @@ class Snapshots(Callback):
     """Every ``every`` steps, hand ``(step, image)`` to ``write`` (the average when averaging is on)."""
 
     restorable = False
+    checkpointed = False
 
     def __init__(self, every: int, write: Callable[[int, torch.Tensor], None]) -> None:
         if every < 1:
@@ -393,6 +405,7 @@ class ThreadShare(Callback):
     """
 
     restorable = False
+    checkpointed = False
 
     def on_start(self, state: FitState) -> None:
         self._apply(state, log=False)
@@ -421,6 +434,7 @@ class Checkpointing(Callback):
     """
 
     restorable = False
+    checkpointed = False
 
     def __init__(
         self, path: str | os.PathLike[str], every: float = 120.0, fingerprint: str = "", at_end: bool = False
@@ -484,6 +498,7 @@ __all__ = [
     "ThreadShare",
     "Checkpointing",
     "load_checkpoint",
+    "checkpointed",
     "Callback",
     "Averaging",
     "HistoryRecorder",

@@ -28,6 +28,7 @@ from .callbacks import (
     Progress,
     StopRule,
     ThreadShare,
+    checkpointed,
 )
 from .device import fast_defaults
 from .errors import DeviceError, InputError
@@ -111,22 +112,23 @@ class FitState:
         self.average = next((cb.average for cb in self.callbacks if isinstance(cb, Averaging)), None)
 
     def checkpoint(self) -> dict[str, Any]:
-        """A :meth:`snapshot` plus every callback's state (history and backtracking's saved state included) and
-        the step: all a killed fit needs to go on as if it had never stopped."""
+        """A :meth:`snapshot` plus every checkpointed callback's state (history and backtracking's saved state
+        included) and the step: all a killed fit needs to go on as if it had never stopped."""
         return {
             "snapshot": self.snapshot(),
-            "callbacks_all": [callback.state_dict() for callback in self.callbacks],
-            "kinds": [type(callback).__name__ for callback in self.callbacks],
+            "callbacks_all": [callback.state_dict() for callback in checkpointed(self.callbacks)],
+            "kinds": [type(callback).__name__ for callback in checkpointed(self.callbacks)],
             "step": self.step,
             "threads": torch.get_num_threads(),
         }
 
     def resume(self, checkpoint: dict[str, Any]) -> None:
-        """Load a :meth:`checkpoint` (its callbacks must be the same kinds, in the same order)."""
-        if checkpoint["kinds"] != [type(callback).__name__ for callback in self.callbacks]:
+        """Load a :meth:`checkpoint` (its checkpointed callbacks must be the same kinds, in the same order)."""
+        saved = checkpointed(self.callbacks)
+        if checkpoint["kinds"] != [type(callback).__name__ for callback in saved]:
             raise InputError("cannot resume: the checkpoint's fit had other features (callbacks)")
         self.restore(checkpoint["snapshot"])
-        for callback, state in zip(self.callbacks, checkpoint["callbacks_all"]):
+        for callback, state in zip(saved, checkpoint["callbacks_all"]):
             callback.load_state_dict(state)
         self.follow_average()
         self.step = checkpoint["step"]
