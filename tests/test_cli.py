@@ -119,6 +119,12 @@ def _bad(tmp_path, noisy_png):
         "lam without reg": (["denoise", str(noisy_png), "-o", out, "--lam", "0.1", *FAST], "--regularizer"),
         "unknown preset": (["denoise", str(noisy_png), "-o", out, "--preset", "quick"], "--preset"),
         "zero seeds": (["denoise", str(noisy_png), "-o", out, "--seeds", "0"], "--seeds"),
+        "bad time limit": (["denoise", str(noisy_png), "-o", out, "--time-limit", "5 minutes"], "--time-limit"),
+        "zero time limit": (["denoise", str(noisy_png), "-o", out, "--time-limit", "0s"], "--time-limit"),
+        "time limit, classical": (
+            ["smooth", str(noisy_png), "-o", out, "--method", "region-fusion", "--time-limit", "5m"],
+            "--time-limit does not apply",
+        ),
     }
 
 
@@ -148,6 +154,9 @@ def run_cli(argv):
         "lam without reg",
         "unknown preset",
         "zero seeds",
+        "bad time limit",
+        "zero time limit",
+        "time limit, classical",
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
@@ -161,6 +170,26 @@ def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("5min", 300.0), ("1.5h", 5400.0)]
+)
+def test_a_time_limit_is_read_with_its_unit(text, seconds):
+    from deepprior.argtypes import duration
+
+    assert duration(text) == seconds
+
+
+def test_a_time_limit_ends_the_fit_and_the_summary_and_record_say_so(tmp_path, noisy_png, capsys):
+    out = tmp_path / "out.png"
+    argv = ["denoise", str(noisy_png), "-o", str(out), "--iterations", "100000", "--channels", "8"]
+    assert main([*argv, "--time-limit", "1s"]) == 0
+    assert "ended by the time limit" in capsys.readouterr().out
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["settings"]["time_limit"] == 1.0 and record["iterations_run"] < 100000
+    assert record["stopped_at"] == record["iterations_run"] - 1
+    assert [e["event"] for e in record["history"]["events"]] == ["time limit"]
 
 
 def test_console_script_reports_errors_without_traceback(tmp_path):

@@ -134,9 +134,9 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     return preset.for_scale(scale or 4).settings.iterations * preset.seeds
 
 
-#: Loop settings that change how a step runs, not what it computes: at their defaults they stay out of
-#: :func:`row_fingerprint`, so that adding one to ``FitSettings`` leaves every stored entry valid.
-EXECUTION_ONLY_SETTINGS = ("cuda_graph",)
+#: Loop settings that the suites leave at their defaults (how a step runs; a wall-clock limit): at their defaults
+#: they stay out of :func:`row_fingerprint`, so that adding one to ``FitSettings`` leaves every stored entry valid.
+EXECUTION_ONLY_SETTINGS = ("cuda_graph", "time_limit")
 
 
 def _without_execution_defaults(text: str, settings: Any) -> str:

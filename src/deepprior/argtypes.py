@@ -47,6 +47,22 @@ def positive(text: str) -> float:
     return value
 
 
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """A positive duration in seconds: ``90``, ``90s``, ``5m`` (or ``5min``), ``1.5h``."""
+    number = text.strip().lower()
+    unit = next(u for u in sorted(_DURATION_UNITS, key=len, reverse=True) if number.endswith(u))
+    try:
+        value = float(number[: len(number) - len(unit)]) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90, 90s, 5m or 1.5h, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a duration > 0, got {text}")
+    return value
+
+
 def scale_factor(text: str) -> int:
     """An integer scale >= 2 (``4`` and ``4.0`` are accepted, ``1.5`` is not)."""
     try:

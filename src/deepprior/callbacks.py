@@ -8,7 +8,8 @@
 - :class:`Backtracking` restores the last good state of the whole fit when it diverges;
 - :class:`StepClock` measures the seconds per step; :class:`Progress` (a clock) draws a progress bar and
   announces a long fit's duration; :class:`Snapshots` hands images to a writer every N steps;
-- :class:`Checkpointing` saves the whole fit every few minutes, so that a killed run can resume.
+- :class:`Checkpointing` saves the whole fit every few minutes, so that a killed run can resume;
+- :class:`TimeLimit` ends the fit at the last check before its time is up.
 
 A callback implements any of :meth:`Callback.on_start`, :meth:`~Callback.on_step` (every step),
 :meth:`~Callback.on_check` (every ``check_every`` steps and at the last one: the only place that may read device
@@ -347,6 +348,9 @@ class Progress(StepClock):
                 f"{self.label}: about {duration(total)} for the {left} steps left{fits} on {state.device} "
                 f"({per_step:.3g} s/step{maybe})"
             )
+            limit = state.settings.time_limit
+            if limit is not None and limit * self.fits < total:
+                line += f"; the time limit ends it after about {duration(limit * self.fits)}"
             clause = self.alternative() if self.alternative is not None else None
             self._bar.write(line if clause is None else f"{line}; {clause}")
 
@@ -465,6 +469,37 @@ class Checkpointing(Callback):
         self._last = time.perf_counter()
 
 
+class TimeLimit(Callback):
+    """Ends the fit at the last check before ``seconds`` of steps are up (``FitSettings.time_limit``): at a check,
+    if the next one, as many seconds away as the last one was, would come after the limit. The first check always
+    comes, and the last step of the fit is never called cut short.
+
+    Each run of a fit has its own limit: a resumed fit counts its seconds from the resume.
+    """
+
+    restorable = False
+    checkpointed = False
+
+    def __init__(self, seconds: float) -> None:
+        if not (seconds > 0 and math.isfinite(seconds)):
+            raise InputError(f"the time limit must be a positive number of seconds, got {seconds}")
+        self.seconds = float(seconds)
+        self.reached = False
+        self._start = self._last = 0.0
+
+    def on_start(self, state: FitState) -> None:
+        self._start = self._last = time.perf_counter()
+
+    def on_check(self, state: FitState) -> bool:
+        # the history's flush, before this, waited for the device: the clock reads the steps' real end
+        now = time.perf_counter()
+        since_start, since_last, self._last = now - self._start, now - self._last, now
+        if state.step < state.settings.iterations - 1 and since_start + since_last > self.seconds:
+            self.reached = True
+            state.history.events.append({"step": state.step, "event": "time limit", "seconds": since_start})
+        return self.reached
+
+
 def load_checkpoint(path: str | os.PathLike[str], device: torch.device, fingerprint: str = "") -> dict[str, Any]:
     """Read a checkpoint written by :class:`Checkpointing` onto ``device``.
 
@@ -507,6 +542,7 @@ __all__ = [
     "Progress",
     "StepClock",
     "Snapshots",
+    "TimeLimit",
     "FunctionCallback",
     "duration",
 ]

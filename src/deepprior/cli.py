@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import presets
-from .argtypes import non_negative, positive, positive_int, scale_factor
+from .argtypes import duration, non_negative, positive, positive_int, scale_factor
 from .errors import DeepPriorError, InputError
 
 if TYPE_CHECKING:
@@ -135,6 +135,13 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         choices=OUTPUT_POLICIES,
         help="which image to return (default auto: the early-stop pick, the regulariser's output, "
         "the average, or the last output, the first that exists)",
+    )
+    group.add_argument(
+        "--time-limit",
+        type=duration,
+        metavar="DURATION",
+        help="end each image's fit by this time (90, 90s, 5m, 1.5h), at the last check before it, with the "
+        "result its stopping rule or average has then (the seeds of an ensemble share it)",
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
@@ -253,6 +260,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "lam",
         "seeds",
         "batch_seeds",
+        "time_limit",
     )
     batched = (("--batch-seeds", args.batch_seeds), ("--batch-images", _at_once(args) > 1))
     together = [flag for flag, on in batched if on]
@@ -442,6 +450,8 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
         )
     if record.selected_step is not None:
         text += f" at step {record.selected_step}"
+    if restoration.history is not None and any(e["event"] == "time limit" for e in restoration.history.events):
+        text += ", ended by the time limit"
     if reference is not None and reference.pixels.shape == restoration.output.pixels.shape:
         from .metrics import psnr
 

@@ -87,6 +87,8 @@ def run_plan(plan: Plan) -> Restoration:
         members = fit_together([plan])[0]
     else:
         members = []
+        limit = overrides.get("time_limit") if seeds > 1 else None
+        deadline = None if limit is None else time.perf_counter() + limit
         for index in range(seeds):
             clock = None
             if progress:
@@ -100,6 +102,9 @@ def run_plan(plan: Plan) -> Restoration:
             member = overrides
             if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: resumes skip it
                 member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
+            if deadline is not None:  # the seeds share the time limit: each what is left over the fits left
+                share = max(deadline - time.perf_counter(), 1e-3) / (seeds - index)
+                member = {**member, "time_limit": share}
             prepared = _prepare_fit(plan.preset, plan.problem, seed + index, member, clock, seeds > 1)
             members.append(_fit_one(plan.preset, plan.problem, prepared, member))
     return complete(plan, members)
@@ -205,7 +210,7 @@ def _fingerprint(
     digest = hashlib.sha256()
     described = {
         "row": preset.key,
-        "settings": dataclasses.asdict(settings),
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "time_limit"},  # each run its own
         "net": repr(net),
         "regularizer": regularizer,
         "input": input_kind,

@@ -28,6 +28,7 @@ from .callbacks import (
     Progress,
     StopRule,
     ThreadShare,
+    TimeLimit,
     checkpointed,
 )
 from .device import fast_defaults
@@ -217,6 +218,8 @@ def default_callbacks(
         callbacks.append(ThreadShare())
     if progress:
         callbacks.append(Progress(progress if isinstance(progress, str) else "fit"))
+    if settings.time_limit is not None:  # last: its clock reads the end of the steps the others waited for
+        callbacks.append(TimeLimit(settings.time_limit))
     return callbacks
 
 

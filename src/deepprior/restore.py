@@ -37,7 +37,8 @@ class Overrides(TypedDict, total=False):
     Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
     ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``discrepancy``,
     ``check_every``, ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``cuda_graph``,
-    ``optimize_input``. Giving ``iterations`` without ``stop`` turns the preset's default early stop off.
+    ``optimize_input``, ``time_limit`` (seconds; the fits of a seed ensemble share it). Giving ``iterations``
+    without ``stop`` turns the preset's default early stop off.
 
     The network and its input: ``generator`` (a name of :data:`deepprior.registry.GENERATORS`),
     ``generator_options`` (merged over the preset's when the generator is the preset's), ``width`` (feature
@@ -81,6 +82,7 @@ class Overrides(TypedDict, total=False):
     threads: int | str
     compile: bool | str
     cuda_graph: bool
+    time_limit: float
     optimize_input: bool
     generator: str
     generator_options: dict[str, Any]

@@ -75,6 +75,11 @@ class FitSettings:
         step eagerly); a regulariser that is not ``graph_safe`` (a plug-in's that replaces its tensors between
         steps) is stepped eagerly, with a warning. Not with ``compile``. Off by default until a GPU run measures
         it.
+    time_limit
+        Seconds of steps after which the fit ends: at each check, if the next check (as many seconds away as the
+        last one was) would come after the limit, the fit stops there and returns what ``output`` picks at that
+        step (the early-stopping pick so far, the average, ...), and its history notes a ``"time limit"`` event.
+        The first check always comes. None: no limit. With a limit, how far a fit gets depends on the machine.
     """
 
     iterations: int = 3000
@@ -96,6 +101,7 @@ class FitSettings:
     optimize_input: bool = False
     compile: bool | str = False
     cuda_graph: bool = False
+    time_limit: float | None = None
 
     def validate(self) -> None:
         """Raise :class:`InputError` on nonsense values, naming the setting."""
@@ -127,6 +133,12 @@ class FitSettings:
             raise InputError(f"cuda_graph must be True or False, got {self.cuda_graph!r}")
         if self.cuda_graph and self.compile:
             raise InputError("cuda_graph and compile are two ways to graph a step: ask for one of them")
+        if self.time_limit is not None and (
+            isinstance(self.time_limit, bool)
+            or not isinstance(self.time_limit, (int, float))
+            or not (self.time_limit > 0 and math.isfinite(self.time_limit))
+        ):
+            raise InputError(f"time_limit must be a positive number of seconds or None, got {self.time_limit!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
         from .registry import DATA_TERMS, STOPPERS
