@@ -17,7 +17,7 @@ from deepprior.nets import build_generator
 from deepprior.operators import Identity
 from deepprior.registry import GENERATORS, REGULARIZERS
 from deepprior.settings import FitSettings
-from helpers import add_noise, smooth_image
+from helpers import OneSecondAStep, add_noise, smooth_image
 
 SIZE = 64
 
@@ -380,18 +380,13 @@ def test_the_command_line_steps_a_folders_images_together(tmp_path, capsys):
 
 
 def test_fits_stepped_together_end_at_their_time_limit(monkeypatch):
-    now = [0.0]
-    monkeypatch.setattr("deepprior.callbacks.time.perf_counter", lambda: now[0])
-
-    def tick(state):  # the first member's: one second a step for the whole batch
-        now[0] += 1.0
-
+    clock = OneSecondAStep()  # the first member's steps: one second a step for the whole batch
+    monkeypatch.setattr("deepprior.callbacks.time.perf_counter", clock)
     y = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     members = []
     for seed in range(2):
         net, z, settings = _problem("skip", seed, iterations=100, check_every=5, time_limit=17.0)
-        members.append(Member(net, z, y, Identity(), settings, callbacks=[tick] if seed == 0 else []))
+        members.append(Member(net, z, y, Identity(), settings, callbacks=[clock] if seed == 0 else []))
     results = fit_batch(members, output_size=(SIZE, SIZE))
-    # checks at 5 s and 10 s leave room for one more; at 15 s the next would end at 20
-    assert [r.stopped_at for r in results] == [14, 14]
+    assert [r.stopped_at for r in results] == [16, 16]  # step 16 ends at 17 s, and the next would end at 18
     assert all(r.history.events[-1]["event"] == "time limit" for r in results)

@@ -14,7 +14,7 @@ from deepprior.nets import build_generator
 from deepprior.operators import Identity
 from deepprior.regularizers import BuildContext, Regularizer, build_regularizer, total_variation
 from deepprior.settings import FitSettings
-from helpers import TINY, add_noise, smooth_image
+from helpers import TINY, OneSecondAStep, add_noise, smooth_image
 
 
 @pytest.mark.slow
@@ -109,28 +109,24 @@ def test_a_killed_fit_resumes_to_the_same_bits_with_or_without_a_bar_or_snapshot
         _fit_small(settings, resume=saved)
 
 
-def _ticking(monkeypatch):
-    """A clock that reads one second more after each step (a callback after the default ones advances it)."""
-    now = [0.0]
-    monkeypatch.setattr("deepprior.callbacks.time.perf_counter", lambda: now[0])
-
-    def tick(state):
-        now[0] += 1.0
-
-    return tick
+def _one_second_a_step(monkeypatch):
+    clock = OneSecondAStep()
+    monkeypatch.setattr("deepprior.callbacks.time.perf_counter", clock)
+    monkeypatch.setattr("deepprior.dip.time.perf_counter", clock)
+    return clock
 
 
 @pytest.mark.parametrize(
     "iterations, limit, stopped_at",
     [
-        (100, 17.0, 14),  # checks at 5 s and 10 s leave room for one more; at 15 s the next would end at 20
-        (100, 0.5, 4),  # the first check always comes
-        (15, 17.0, None),  # the last step is a check, and no cut
+        (100, 17.0, 16),  # step 16 ends at 17 s, and the next would end at 18
+        (100, 0.5, 0),  # the first step always runs
+        (17, 17.0, None),  # the last step ends at 17 s: no cut
     ],
 )
-def test_a_time_limit_ends_the_fit_at_the_last_check_before_it(monkeypatch, iterations, limit, stopped_at):
+def test_a_time_limit_ends_the_fit_at_the_last_step_before_it(monkeypatch, iterations, limit, stopped_at):
     settings = FitSettings(iterations=iterations, lr=0.01, average=0.9, check_every=5, time_limit=limit)
-    result, _ = _fit_small(settings, callbacks=[_ticking(monkeypatch)])
+    result, _ = _fit_small(settings, callbacks=[_one_second_a_step(monkeypatch)])
     assert result.stopped_at == stopped_at and result.source == "average"
     events = [e for e in result.history.events if e["event"] == "time limit"]
     expected = [] if stopped_at is None else [{"step": stopped_at, "event": "time limit", "seconds": stopped_at + 1.0}]
@@ -139,10 +135,10 @@ def test_a_time_limit_ends_the_fit_at_the_last_check_before_it(monkeypatch, iter
 
 def test_the_seeds_of_an_ensemble_share_its_time_limit(monkeypatch):
     noisy = add_noise(smooth_image(40))
-    tick = _ticking(monkeypatch)
+    clock = _one_second_a_step(monkeypatch)
     options = dict(iterations=100, stop="fixed", check_every=5, generator_options=TINY, progress=False)
-    result = deepprior.denoise(noisy, seeds=2, time_limit=20.0, callbacks=[tick], **options)
-    # 10 s each: the check at 10 s of a fit would let the next end at 15 s
+    result = deepprior.denoise(noisy, seeds=2, time_limit=20.0, callbacks=[clock], **options)
+    # 10 s each: the first seed's share is half the limit, the second's what is left
     assert [fit["iterations_run"] for fit in result.record.seeds] == [10, 10]
 
 

@@ -9,7 +9,7 @@
 - :class:`StepClock` measures the seconds per step; :class:`Progress` (a clock) draws a progress bar and
   announces a long fit's duration; :class:`Snapshots` hands images to a writer every N steps;
 - :class:`Checkpointing` saves the whole fit every few minutes, so that a killed run can resume;
-- :class:`TimeLimit` ends the fit at the last check before its time is up.
+- :class:`TimeLimit` ends the fit at the last step before its time is up.
 
 A callback implements any of :meth:`Callback.on_start`, :meth:`~Callback.on_step` (every step),
 :meth:`~Callback.on_check` (every ``check_every`` steps and at the last one: the only place that may read device
@@ -336,6 +336,10 @@ class Progress(StepClock):
         return super().on_step(state)
 
     def measured(self, state: FitState, per_step: float) -> None:
+        limit = state.settings.time_limit
+        if limit is not None:  # the bar ends where the time limit will end the fit
+            self._bar.total = max(self._bar.n, min(state.settings.iterations, int(limit / per_step)))
+            self._bar.refresh()
         self._announce(state, per_step)
 
     def _announce(self, state: FitState, per_step: float) -> None:
@@ -350,7 +354,8 @@ class Progress(StepClock):
             )
             limit = state.settings.time_limit
             if limit is not None and limit * self.fits < total:
-                line += f"; the time limit ends it after about {duration(limit * self.fits)}"
+                steps = f"{int(limit / per_step)} steps{' a fit' if self.fits > 1 else ''}"
+                line += f"; the time limit ends it after about {duration(limit * self.fits)} (about {steps})"
             clause = self.alternative() if self.alternative is not None else None
             self._bar.write(line if clause is None else f"{line}; {clause}")
 
@@ -470,11 +475,12 @@ class Checkpointing(Callback):
 
 
 class TimeLimit(Callback):
-    """Ends the fit at the last check before ``seconds`` of steps are up (``FitSettings.time_limit``): at a check,
-    if the next one, as many seconds away as the last one was, would come after the limit. The first check always
-    comes, and the last step of the fit is never called cut short.
+    """Ends the fit at the last step before ``seconds`` are up (``FitSettings.time_limit``): after a step, if the
+    next one, as long as the last one was, would end after the limit. The first step always runs, and the last
+    step of the fit is never called cut short.
 
-    Each run of a fit has its own limit: a resumed fit counts its seconds from the resume.
+    The clock is the host's: on a GPU, where the device runs a few steps behind it, the fit may end those steps'
+    time after the limit. Each run of a fit has its own limit: a resumed fit counts from the resume.
     """
 
     restorable = False
@@ -490,8 +496,7 @@ class TimeLimit(Callback):
     def on_start(self, state: FitState) -> None:
         self._start = self._last = time.perf_counter()
 
-    def on_check(self, state: FitState) -> bool:
-        # the history's flush, before this, waited for the device: the clock reads the steps' real end
+    def on_step(self, state: FitState) -> bool:
         now = time.perf_counter()
         since_start, since_last, self._last = now - self._start, now - self._last, now
         if state.step < state.settings.iterations - 1 and since_start + since_last > self.seconds:

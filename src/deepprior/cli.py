@@ -140,7 +140,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "--time-limit",
         type=duration,
         metavar="DURATION",
-        help="end each image's fit by this time (90, 90s, 5m, 1.5h), at the last check before it, with the "
+        help="end each image's fit by this time (90, 90s, 5m, 1.5h), at the last step before it, with the "
         "result its stopping rule or average has then (the seeds of an ensemble share it)",
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

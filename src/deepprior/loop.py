@@ -218,7 +218,7 @@ def default_callbacks(
         callbacks.append(ThreadShare())
     if progress:
         callbacks.append(Progress(progress if isinstance(progress, str) else "fit"))
-    if settings.time_limit is not None:  # last: its clock reads the end of the steps the others waited for
+    if settings.time_limit is not None:
         callbacks.append(TimeLimit(settings.time_limit))
     return callbacks
 

@@ -76,10 +76,10 @@ class FitSettings:
         steps) is stepped eagerly, with a warning. Not with ``compile``. Off by default until a GPU run measures
         it.
     time_limit
-        Seconds of steps after which the fit ends: at each check, if the next check (as many seconds away as the
-        last one was) would come after the limit, the fit stops there and returns what ``output`` picks at that
-        step (the early-stopping pick so far, the average, ...), and its history notes a ``"time limit"`` event.
-        The first check always comes. None: no limit. With a limit, how far a fit gets depends on the machine.
+        Seconds of steps after which the fit ends: after a step, if the next one (as long as the last one) would
+        end after the limit, the fit stops there and returns what ``output`` picks at that step (the
+        early-stopping pick so far, the average, ...), and its history notes a ``"time limit"`` event. The first
+        step always runs. None: no limit. With a limit, how far a fit gets depends on the machine.
     """
 
     iterations: int = 3000
