@@ -381,7 +381,7 @@ def test_the_command_line_steps_a_folders_images_together(tmp_path, capsys):
 
 def test_fits_stepped_together_end_at_their_time_limit(monkeypatch):
     clock = OneSecondAStep()  # the first member's steps: one second a step for the whole batch
-    monkeypatch.setattr("deepprior.callbacks.time.perf_counter", clock)
+    monkeypatch.setattr("time.perf_counter", clock)
     y = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     members = []
     for seed in range(2):
