@@ -16,7 +16,7 @@ def test_the_campaign_runs_every_stage_at_the_toy_profile_and_resumes(tmp_path, 
     out = tmp_path / "campaign"
     ran = gpu_campaign.run_campaign(out, "cpu", "toy", data_dir=shared_data)
     assert ran == gpu_campaign.STAGES.names()
-    rows = [json.loads(line) for line in (out / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    rows = gpu_campaign.campaign_rows(out)
     failed = [row for row in rows if row.get("ok") is False and row.get("loop") != "deepinv DeepImagePrior"]
     assert failed == []
     assert {row["stage"] for row in rows if row.get("event") == "stage done"} == set(ran)
@@ -78,7 +78,7 @@ def test_every_suite_request_of_the_gpu_profile_passes_the_runners_checks(tmp_pa
     ]
     assert set(suite_stages) <= set(gpu_campaign.STAGES.names())
     gpu_campaign.run_campaign(tmp_path / "campaign", "cpu", "gpu", suite_stages)
-    rows = [json.loads(line) for line in (tmp_path / "campaign" / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    rows = gpu_campaign.campaign_rows(tmp_path / "campaign")
     assert [row for row in rows if row.get("ok") is False] == []
     assert {r.profile for r in requests} == {"paper", "full"}
     assert {r.channels for r in requests if r.profile == "full"} == {
@@ -212,7 +212,7 @@ def test_the_smoke_check_finds_the_recorded_fits_giving_the_eager_ones_images(tm
     profile = dataclasses.replace(gpu_campaign.PROFILES["toy"], smoke_size=32)
     campaign = gpu_campaign.Campaign(tmp_path, torch.device("cuda"), profile, None, 0, {})
     gpu_campaign._smoke_step_graph_agrees(campaign)
-    rows = [json.loads(line) for line in (tmp_path / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    rows = gpu_campaign.campaign_rows(tmp_path)
     checks = [(row["check"], row["ok"], row["recorded"], row["mean_difference"], row["eager_noise"]) for row in rows]
     assert checks == [(f"{gpu_campaign.GRAPH_AGREES}: {case}", True, True, 0.0, 0.0) for case in ("denoise", "DIP-ℓ0")]
 
@@ -247,12 +247,12 @@ def test_the_smoke_check_allows_the_recorded_fit_the_run_to_run_noise_of_eager_o
     monkeypatch.setattr(deepprior, "smooth", fit)
     campaign = gpu_campaign.Campaign(tmp_path, torch.device("cuda"), gpu_campaign.PROFILES["toy"], None, 0, {})
     gpu_campaign._smoke_step_graph_agrees(campaign)
-    rows = [json.loads(line) for line in (tmp_path / gpu_campaign.CAMPAIGN_FILE).read_text().splitlines()]
+    rows = gpu_campaign.campaign_rows(tmp_path)
     assert calls == [False, False, True] * 2 and [row["ok"] for row in rows] == [ok, ok]
 
 
 def test_a_time_budget_defers_what_would_not_end_in_it_and_the_next_run_goes_on(tmp_path, monkeypatch):
-    from benchmarks import common, two_stage_tv
+    from benchmarks import two_stage_tv
     from benchmarks.suite import runner
 
     deferred_entries = [1, 0, 0, 0]  # the suite runner leaves one entry for the next run, then none
@@ -270,8 +270,7 @@ def test_a_time_budget_defers_what_would_not_end_in_it_and_the_next_run_goes_on(
     out = tmp_path / "campaign"
 
     def events() -> dict[str, str]:
-        rows = common.read_jsonl(out / gpu_campaign.CAMPAIGN_FILE)
-        return {row["stage"]: row["event"] for row in rows if "event" in row}
+        return {row["stage"]: row["event"] for row in gpu_campaign.campaign_rows(out) if "event" in row}
 
     # batch-seeds (a whole measurement) is not started in 60 s; the denoise suite runs, with the deadline
     assert gpu_campaign.run_campaign(out, "cpu", "toy", ["batch-seeds", "denoise"], time_budget=60) == ["denoise"]

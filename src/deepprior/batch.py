@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .callbacks import Callback, Checkpointing, FunctionCallback, Progress, checkpointed
+from .callbacks import Callback, Checkpointing, FunctionCallback, Progress, checkpointed, checkpointed_kinds
 from .device import fast_defaults
 from .errors import InputError
 from .loop import (
@@ -153,7 +153,7 @@ class BatchState:
             members.append(
                 {
                     "callbacks": [callback.state_dict() for callback in checkpointed(state.callbacks)],
-                    "kinds": [type(callback).__name__ for callback in checkpointed(state.callbacks)],
+                    "kinds": checkpointed_kinds(state.callbacks),
                     "jitter": None if state.jitter is None else state.jitter.get_state(),
                     "regularizer": None if state.regularizer is None else copy.deepcopy(state.regularizer.state_dict()),
                     "step": state.step,
@@ -180,7 +180,7 @@ class BatchState:
         """Load a :meth:`checkpoint` of the same batch; returns the step to go on from."""
         saved = checkpoint["batch"]
         if len(checkpoint["members"]) != len(self.states) or any(
-            entry["kinds"] != [type(callback).__name__ for callback in checkpointed(state.callbacks)]
+            entry["kinds"] != checkpointed_kinds(state.callbacks)
             for entry, state in zip(checkpoint["members"], self.states)
         ):
             raise InputError("cannot resume: the checkpoint's batch had other members or features (callbacks)")

@@ -81,6 +81,11 @@ def checkpointed(callbacks: list[Callback]) -> list[Callback]:
     return [callback for callback in callbacks if callback.checkpointed]
 
 
+def checkpointed_kinds(callbacks: list[Callback]) -> list[str]:
+    """The class names of :func:`checkpointed`'s callbacks: what a checkpoint and its resume must agree on."""
+    return [type(callback).__name__ for callback in checkpointed(callbacks)]
+
+
 def _clone(value: torch.Tensor | None) -> torch.Tensor | None:
     return None if value is None else value.clone()
 
@@ -539,6 +544,7 @@ __all__ = [
     "Checkpointing",
     "load_checkpoint",
     "checkpointed",
+    "checkpointed_kinds",
     "Callback",
     "Averaging",
     "HistoryRecorder",

@@ -30,6 +30,7 @@ from .callbacks import (
     ThreadShare,
     TimeLimit,
     checkpointed,
+    checkpointed_kinds,
 )
 from .device import fast_defaults
 from .errors import DeviceError, InputError
@@ -118,18 +119,17 @@ class FitState:
         return {
             "snapshot": self.snapshot(),
             "callbacks_all": [callback.state_dict() for callback in checkpointed(self.callbacks)],
-            "kinds": [type(callback).__name__ for callback in checkpointed(self.callbacks)],
+            "kinds": checkpointed_kinds(self.callbacks),
             "step": self.step,
             "threads": torch.get_num_threads(),
         }
 
     def resume(self, checkpoint: dict[str, Any]) -> None:
         """Load a :meth:`checkpoint` (its checkpointed callbacks must be the same kinds, in the same order)."""
-        saved = checkpointed(self.callbacks)
-        if checkpoint["kinds"] != [type(callback).__name__ for callback in saved]:
+        if checkpoint["kinds"] != checkpointed_kinds(self.callbacks):
             raise InputError("cannot resume: the checkpoint's fit had other features (callbacks)")
         self.restore(checkpoint["snapshot"])
-        for callback, state in zip(saved, checkpoint["callbacks_all"]):
+        for callback, state in zip(checkpointed(self.callbacks), checkpoint["callbacks_all"]):
             callback.load_state_dict(state)
         self.follow_average()
         self.step = checkpoint["step"]
