@@ -97,6 +97,26 @@ def test_folder_input_continues_past_a_failing_image(tmp_path, capsys):
     assert "1 of 3 image(s) failed" in err and "b.png" in err
 
 
+def test_a_folder_in_worker_processes_shows_each_warning_once(tmp_path, capsys, monkeypatch):
+    """Every image warns that 4 steps under-fit: the main process shows that once, for the two workers (each
+    printed its own copy before, where a Ray node's went nowhere; tests/test_ray.py checks Ray's)."""
+    import warnings
+
+    import deepprior.device
+
+    monkeypatch.setattr(deepprior.device, "free_cores", lambda **sampling: 2)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in "abc":
+        write_image(folder / f"{name}.png", smooth_image(40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # the command line's filter, not the test suite's "ignore"
+        assert main(["denoise", str(folder), "-o", str(tmp_path / "out"), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert err.count("is far below the denoise/dip preset's 3000") == 1, err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a.png", "b.png", "c.png"]
+
+
 def _bad(tmp_path, noisy_png):
     small = write_image(tmp_path / "small.png", smooth_image(40)[:9, :9])
     mask = write_image(tmp_path / "mask.png", np.ones((20, 20), np.uint8) * 255)

@@ -726,8 +726,27 @@ def _worker_start(fits_a_network: bool) -> None:
     warnings.showwarning = _warn_in_one_line
 
 
-def _worker_job(restorer: Restorer, images: dict[str, Path], output: Path) -> None:
-    _restore_one(dataclasses.replace(restorer, quiet_bar=True), images, output)
+#: A warning raised where the user cannot see it (a worker process, a Ray node): its message and category.
+Warned = tuple[str, type[Warning]]
+
+
+def _worker_job(restorer: Restorer, images: dict[str, Path], output: Path) -> list[Warned]:
+    """Restore one image of a folder away from the main process; returns the warnings it raised, which
+    :func:`relay_warnings` shows there (each worker would print its own copy; a Ray node's output is not shown)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        _restore_one(dataclasses.replace(restorer, quiet_bar=True), images, output)
+    return [(str(warning.message), warning.category) for warning in caught]
+
+
+def relay_warnings(warned: list[Warned]) -> None:
+    """Raise a worker's warnings again in this process, through its filters: the same warning from many images
+    of a folder is shown once (the default filter's once per message and place)."""
+    import warnings
+
+    for message, category in warned:
+        warnings.warn(message, category, stacklevel=1)
 
 
 def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Path]]) -> list[str]:
@@ -745,7 +764,7 @@ def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Pat
         try:
             for future, source in futures.items():
                 try:
-                    future.result()
+                    relay_warnings(future.result())
                 except DeepPriorError as exc:
                     skip_image(failures, source.name, exc)
         except BaseException:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DeepPriorError, InputError
 
 if TYPE_CHECKING:
-    from .cli import Restorer
+    from .cli import Restorer, Warned
 
 #: How often Ray runs a task again when its worker dies.
 RETRIES = 3
@@ -44,21 +44,25 @@ def connect(address: str) -> Any:
     return ray
 
 
-def _restore_remote(job: Callable[..., None], *arguments: Any) -> str | None:
-    """Run one job; a user-facing failure comes back as its message (Ray would retry nothing else)."""
+def _restore_remote(job: Callable[..., list[Warned]], *arguments: Any) -> tuple[str | None, list[Warned]]:
+    """Run one job; returns a user-facing failure as its message (Ray would retry nothing else), or None, and the
+    warnings the job raised (a node's output does not reach the user)."""
     try:
-        job(*arguments)
+        return None, job(*arguments)
     except DeepPriorError as exc:
-        return str(exc)
-    return None
+        return str(exc), []
 
 
 def run_on_ray(
-    address: str, gpus_per_fit: float, job: Callable[..., None], restorer: Restorer, jobs: list[tuple[Path, Path]]
+    address: str,
+    gpus_per_fit: float,
+    job: Callable[..., list[Warned]],
+    restorer: Restorer,
+    jobs: list[tuple[Path, Path]],
 ) -> list[str]:
     """Send one task per (input, output) job to the cluster; returns the failures (one line each), printing each
-    result as it arrives."""
-    from .cli import skip_image
+    result, and showing its warnings once each, as it arrives."""
+    from .cli import relay_warnings, skip_image
 
     ray = connect(address)
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_fit, max_retries=RETRIES)(_restore_remote)
@@ -70,9 +74,10 @@ def run_on_ray(
         done, _ = ray.wait(list(pending), num_returns=1)
         source, output = pending.pop(done[0])
         try:
-            error = ray.get(done[0])
+            error, warned = ray.get(done[0])
         except Exception as exc:  # the task failed RETRIES + 1 times: a worker that keeps dying
-            error = f"its worker kept failing ({type(exc).__name__})"
+            error, warned = f"its worker kept failing ({type(exc).__name__})", []
+        relay_warnings(warned)
         if error is not None:
             skip_image(failures, source.name, error)
         elif not restorer.args.quiet:
