@@ -145,6 +145,7 @@ def _bad(tmp_path, noisy_png):
             ["smooth", str(noisy_png), "-o", out, "--method", "region-fusion", "--time-limit", "5m"],
             "--time-limit does not apply",
         ),
+        "report without a record": (["report", str(noisy_png)], "has no run record beside it ('noisy.json'"),
     }
 
 
@@ -177,6 +178,7 @@ def run_cli(argv):
         "bad time limit",
         "zero time limit",
         "time limit, classical",
+        "report without a record",
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):

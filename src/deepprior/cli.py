@@ -834,6 +834,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"wrote {write_index(target)}")
         return 0
     record = target if target.suffix.lower() == ".json" else target.with_suffix(".json")
+    if not record.exists():  # an output image given: its record is beside it, unless --no-json left it out
+        raise InputError(f"'{target}' has no run record beside it ('{record.name}'; written unless --no-json)")
     print(f"wrote {write_report(record)}")
     return 0
 
