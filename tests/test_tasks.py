@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -103,7 +105,10 @@ def test_smoothing_and_deblocking_lambdas_come_from_one_table():
         (lambda: deepprior.denoise(smooth_image(40), method="bm3d"), "denoise method"),
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, passes=3), "do not apply"),
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, lam=0.1), "need a regularizer"),
-        (lambda: deepprior.denoise(smooth_image(40), iterations=1, bogus=3), "unknown option"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, bogus=3), "unknown option(s): bogus"),
+        (lambda: deepprior.denoise(smooth_image(40), iteration=1), "iteration (did you mean iterations?)"),
+        (lambda: deepprior.denoise(smooth_image(40), channels=8), "the command line's --channels is width=..."),
+        (lambda: deepprior.smooth(smooth_image(40), "region-fusion", lamda=0.1), "(did you mean lam?)"),
         (lambda: deepprior.denoise(np.zeros((40, 40, 5)), iterations=1), "C in 1..4"),
         (lambda: deepprior.denoise(np.full((40, 40), np.nan), iterations=1), "NaN"),
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, generator="vgg"), "unknown generator"),
@@ -114,7 +119,7 @@ def test_smoothing_and_deblocking_lambdas_come_from_one_table():
     ],
 )
 def test_bad_input_raises_one_clear_input_error(call, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=re.escape(message)):
         call()
 
 

@@ -231,10 +231,6 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-# the flag each override comes from, where its name is not the override's
-_FLAGS = {"amp": "--fp32", "output": "--result", "width": "--channels", "regularizer_options": "--tv-kind"}
-
-
 def _classical_extras(args: argparse.Namespace) -> list[tuple[str, bool]]:
     """The fit options outside the overrides, and whether the user gave each (a classical solver takes none: it
     is deterministic and runs on the CPU)."""
@@ -287,7 +283,9 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         options["regularizer_options"] = {"kind": args.tv_kind}
     row = _row(args)
     if row.kind == "classical":
-        fit_flags = [_FLAGS.get(k, f"--{k.replace('_', '-')}") for k in options if k != "lam"]
+        from .restore import CLI_FLAGS
+
+        fit_flags = [CLI_FLAGS.get(k, (f"--{k.replace('_', '-')}",))[0] for k in options if k != "lam"]
         fit_flags += [flag for flag, given in _classical_extras(args) if given]
         if fit_flags:
             verb = "does" if len(fit_flags) == 1 else "do"

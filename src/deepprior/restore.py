@@ -111,6 +111,26 @@ _DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
 
 _SOLVER_NAMES = {"lam", "passes", "kappa", "beta_max", "reference", "progress"}
 
+#: The command-line flag of each override whose name is not the override's, and how the flag is written here.
+CLI_FLAGS = {
+    "amp": ("--fp32", "amp=False"),
+    "output": ("--result", "output=..."),
+    "width": ("--channels", "width=..."),
+    "regularizer_options": ("--tv-kind", "regularizer_options={'kind': ...}"),
+}
+
+
+def _named_here(name: str) -> str:
+    """An unknown option with what it may have meant: the override a command-line flag stands for, or a
+    near spelling."""
+    from difflib import get_close_matches
+
+    for flag, written in CLI_FLAGS.values():
+        if name == flag.removeprefix("--").replace("-", "_"):
+            return f"{name} (the command line's {flag} is {written} here)"
+    near = get_close_matches(name, sorted(_DIP_NAMES | _SOLVER_NAMES), n=1)
+    return f"{name} (did you mean {near[0]}?)" if near else name
+
 
 @dataclass
 class Restoration:
@@ -152,7 +172,7 @@ class Restoration:
 def _check_names(given: dict[str, Any], allowed: set[str], method: str) -> None:
     unknown = sorted(k for k, v in given.items() if k not in _DIP_NAMES | _SOLVER_NAMES)
     if unknown:
-        raise InputError(f"unknown option(s): {', '.join(unknown)}")
+        raise InputError(f"unknown option(s): {', '.join(map(_named_here, unknown))}")
     ignored = sorted(k for k, v in given.items() if k not in allowed and v is not None)
     if ignored:
         raise InputError(f"option(s) {', '.join(ignored)} do not apply to {method}")
