@@ -281,6 +281,21 @@ def test_nonsense_settings_are_input_errors(bad):
         FitSettings(**bad).validate()
 
 
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (torch.rand(1, 3, 32, 32), r"A·x has shape \(1, 3, 64, 64\) but y has \(1, 3, 32, 32\)"),
+        (torch.rand(1, 3, 1, 64), "but y has"),  # mse_loss would broadcast it over A·x, with a warning only
+        (torch.rand(3, 64, 64), r"observation must have shape \(1, C, h, w\)"),
+        (np.random.rand(1, 3, 64, 64), "observation must be a torch.Tensor"),
+    ],
+)
+def test_the_loop_refuses_a_y_that_does_not_fit_its_operator(y, message):
+    net = build_generator("skip", 8, 3, seed=0, **TINY)
+    with pytest.raises(InputError, match=message):
+        fit(net, make_input("noise", 8, 64, 64, seed=0), y, Identity(), FitSettings(iterations=2))
+
+
 def test_optimize_input_trains_z():
     seen = {}
 

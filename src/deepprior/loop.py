@@ -223,6 +223,17 @@ def default_callbacks(
     return callbacks
 
 
+def _check_tensors(**tensors: torch.Tensor | None) -> None:
+    """The loop's images are (1, C, h, w) torch tensors (None: not given)."""
+    for name, value in tensors.items():
+        if value is None:
+            continue
+        if not isinstance(value, torch.Tensor):
+            raise InputError(f"{name} must be a torch.Tensor of shape (1, C, h, w), not {type(value).__name__}")
+        if value.ndim != 4:
+            raise InputError(f"{name} must have shape (1, C, h, w), got {tuple(value.shape)}")
+
+
 def fit(
     net: Generator,
     z: torch.Tensor,
@@ -279,7 +290,8 @@ def fit(
     Raises
     ------
     InputError
-        Nonsense settings, an output policy that cannot be met, or a loss that becomes NaN.
+        Nonsense settings, an output policy that cannot be met, a loss that becomes NaN, a z, y or reference
+        that is not a (1, C, h, w) tensor, or an A·x whose shape is not y's.
     DeviceError
         The device ran out of memory (one line with what to try).
 
@@ -296,6 +308,7 @@ def fit(
     (torch.Size([1, 3, 64, 64]), 3)
     """
     settings.validate()
+    _check_tensors(z=z, observation=observation, reference=reference)
     device = device or observation.device
     default_channels_last, default_amp = fast_defaults(device)
     channels_last = settings.channels_last if settings.channels_last is not None else default_channels_last
@@ -361,6 +374,11 @@ def fit(
         inp = z if noise is None else z + settings.reg_noise_std * noise
         output = forward(inp)
         prediction = operator(output)
+        if prediction.shape != observation.shape:  # the loss would broadcast one over the other, silently
+            raise InputError(
+                f"A·x has shape {tuple(prediction.shape)} but y has {tuple(observation.shape)}: give y at the "
+                "operator's output size, and z at the generator's input size for the image"
+            )
         loss = data_term(prediction, observation)
         penalty = None if regularizer is None else regularizer.penalty(output, step)
         if penalty is not None:
