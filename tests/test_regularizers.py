@@ -31,6 +31,9 @@ def test_total_variation_values():
     assert total_variation(x, "isotropic", "sum") == pytest.approx(2.0, abs=1e-3)  # (H-1)×(W-1) grid
     with pytest.raises(InputError):
         total_variation(x, "l2")
+    for bad in (x[0], x.numpy(), np.zeros((3, 3, 3))):  # an (H, W, C) array would be differenced along W and C
+        with pytest.raises(InputError, match=r"an \(N, C, H, W\) torch.Tensor, got a"):
+            total_variation(bad)
 
 
 def test_two_stage_tv_switches_off_after_the_fraction():

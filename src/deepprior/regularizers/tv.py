@@ -48,7 +48,7 @@ def total_variation(
     Raises
     ------
     InputError
-        Unknown ``kind``.
+        ``x`` is not an (N, C, H, W) tensor, or ``kind`` is unknown.
 
     References
     ----------
@@ -61,6 +61,9 @@ def total_variation(
     >>> float(total_variation(x, "anisotropic", "sum"))
     3.0
     """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:  # an (H, W, C) array would be differenced along W and C
+        shape = f" of shape {tuple(x.shape)}" if hasattr(x, "shape") else ""
+        raise InputError(f"total_variation takes an (N, C, H, W) torch.Tensor, got a {type(x).__name__}{shape}")
     dh = x[..., :, 1:] - x[..., :, :-1]
     dv = x[..., 1:, :] - x[..., :-1, :]
     if kind == "anisotropic":
