@@ -73,3 +73,27 @@ def test_unknown_generator_and_bad_options_are_input_errors():
         SkipNet(32, 3, channels_down=[8, 8], channels_up=[8] * 5, channels_skip=[4] * 5)
     with pytest.raises(InputError):
         build_generator("skip", 3, 3, no_such_option=1)
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
+@pytest.mark.parametrize(
+    "in_channels, out_channels, width, message",
+    [(8, 3, 0, "width must be"), (8, 0, 8, "out_channels must be"), (0, 3, 8, "in_channels must be")],
+)
+def test_a_network_without_channels_is_refused_not_built(name, in_channels, out_channels, width, message):
+    with pytest.raises(InputError, match=message):  # each was built, with empty convolutions, and failed later
+        build_generator(name, in_channels, out_channels, width=width)
+
+
+def test_a_skip_net_may_drop_a_skip_branch_but_not_a_scale():
+    net = SkipNet(8, 3, channels_down=8, channels_up=8, channels_skip=[4, 0, 4, 0, 4])
+    assert net(torch.rand(1, 8, 64, 64)).shape == (1, 3, 64, 64)
+    with pytest.raises(InputError, match="channels_down must be at least 1 at every scale"):
+        SkipNet(8, 3, channels_down=[8, 8, 0, 8, 8], channels_up=8)
+
+
+def test_z_needs_a_channel_a_row_and_a_column():
+    from deepprior.inputs import make_input
+
+    with pytest.raises(InputError, match="at least 1 channel"):
+        make_input("noise", -1, 16, 16)

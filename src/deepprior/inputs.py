@@ -44,7 +44,7 @@ def make_input(
     Raises
     ------
     InputError
-        Unknown kind, or a meshgrid of other than 2 channels.
+        Unknown kind, a size below 1, or a meshgrid of other than 2 channels.
 
     Examples
     --------
@@ -53,6 +53,8 @@ def make_input(
             [0.0000, 0.5000, 1.0000],
             [0.0000, 0.5000, 1.0000]])
     """
+    if min(channels, height, width) < 1:
+        raise InputError(f"z must have at least 1 channel, row and column, got {(channels, height, width)}")
     generator = torch_generator(seed, "input")
     if kind == "noise":
         return torch.rand((1, channels, height, width), generator=generator) * scale

@@ -6,6 +6,7 @@ A new generator is one module in this folder whose :class:`Generator` subclass c
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -42,7 +43,7 @@ def build_generator(
     Raises
     ------
     InputError
-        Unknown name, an option the generator does not take, or a bad value.
+        Unknown name, an option the generator does not take, or a bad value (channels or a width below 1).
 
     Examples
     --------
@@ -51,6 +52,9 @@ def build_generator(
     32
     """
     cls = GENERATORS.get(name)
+    for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value < 1):
+            raise InputError(f"generator {name!r}: {what} must be a whole number >= 1, got {value!r}")
     if width is not None:
         options = {**options, **cls.width_options(int(width))}
     with torch.random.fork_rng(devices=[]):

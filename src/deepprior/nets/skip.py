@@ -60,12 +60,12 @@ class _Level(nn.Module):
         return self.up(merged)
 
 
-def _per_scale(value: int | Sequence[int], scales: int, name: str) -> list[int]:
+def _per_scale(value: int | Sequence[int], scales: int, name: str, minimum: int = 1) -> list[int]:
     values = [int(value)] * scales if isinstance(value, int) else [int(v) for v in value]
     if len(values) != scales:
         raise InputError(f"{name} has {len(values)} entries but the network has {scales} scales")
-    if any(v < 0 for v in values):
-        raise InputError(f"{name} must not be negative, got {values}")
+    if any(v < minimum for v in values):
+        raise InputError(f"{name} must be at least {minimum} at every scale, got {values}")
     return values
 
 
@@ -114,7 +114,7 @@ class SkipNet(Generator):
             raise InputError(f"upsample_mode must be bilinear, nearest or bicubic, got {upsample_mode!r}")
         down = _per_scale(channels_down, scales, "channels_down")
         up = _per_scale(channels_up, scales, "channels_up")
-        skip = _per_scale(channels_skip, scales, "channels_skip")
+        skip = _per_scale(channels_skip, scales, "channels_skip", minimum=0)  # 0: no skip branch there
         self.in_channels, self.out_channels = in_channels, out_channels
         self.size_multiple = 2**scales
         # The deepest maps must be larger than the reflection padding of the kd×kd convolutions.
