@@ -115,6 +115,9 @@ def test_smoothing_and_deblocking_lambdas_come_from_one_table():
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, regularizer="l1"), "unknown regulariser"),
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, generator="decoder", width=0), "decoder"),
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, reference=np.zeros((8, 8))), "reference is"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, reference="gt.png"), "not the path 'gt.png'"),
+        (lambda: deepprior.denoise("noisy.png", iterations=1), "read it with deepprior.io.read_image"),
+        (lambda: deepprior.denoise(smooth_image(40), iterations=1, callbacks=[3]), "a callback must be"),
         (lambda: deepprior.denoise(smooth_image(40), iterations=1, lr=-1), "lr"),
     ],
 )

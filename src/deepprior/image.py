@@ -23,6 +23,7 @@ reading and writing files stays light.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,8 @@ def as_image(data: ImageLike, what: str = "image") -> Image:
     """
     if isinstance(data, Image):
         return data
+    if isinstance(data, (str, os.PathLike)):
+        raise InputError(f"{what} must be an image, not the path {str(data)!r}: read it with deepprior.io.read_image")
     try:
         a = np.asarray(data)
     except (TypeError, ValueError) as exc:

@@ -234,6 +234,14 @@ def _check_tensors(**tensors: torch.Tensor | None) -> None:
             raise InputError(f"{name} must have shape (1, C, h, w), got {tuple(value.shape)}")
 
 
+def _user_callbacks(callbacks: Sequence[Callback | Callable[[FitState], bool | None]]) -> list[Callback]:
+    """The caller's callbacks, a plain function wrapped as a :class:`FunctionCallback`."""
+    for callback in callbacks:
+        if not isinstance(callback, Callback) and not callable(callback):
+            raise InputError(f"a callback must be a Callback or a function of the fit state, not {callback!r}")
+    return [cb if isinstance(cb, Callback) else FunctionCallback(cb) for cb in callbacks]
+
+
 def fit(
     net: Generator,
     z: torch.Tensor,
@@ -365,9 +373,7 @@ def fit(
     )
     if isinstance(settings.threads, int):
         torch.set_num_threads(settings.threads)
-    state.callbacks = default_callbacks(settings, progress, device) + [
-        cb if isinstance(cb, Callback) else FunctionCallback(cb) for cb in callbacks
-    ]
+    state.callbacks = default_callbacks(settings, progress, device) + _user_callbacks(callbacks)
     noise = torch.zeros(z.shape, device=device, dtype=z.dtype) if jitter is not None else None  # drawn in place
 
     def train_step(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
