@@ -197,7 +197,9 @@ def as_image(data: ImageLike, what: str = "image") -> Image:
     if isinstance(data, Image):
         return data
     if isinstance(data, (str, os.PathLike)):
-        raise InputError(f"{what} must be an image, not the path {str(data)!r}: read it with deepprior.io.read_image")
+        raise InputError(
+            f"{what} must be an array or an Image, not the path {str(data)!r}: read it with deepprior.io.read_image"
+        )
     try:
         a = np.asarray(data)
     except (TypeError, ValueError) as exc:
