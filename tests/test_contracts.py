@@ -299,3 +299,19 @@ def test_the_package_root_is_lazy_and_complete():
     assert deepprior.fit is fit
     with pytest.raises(AttributeError):
         deepprior.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda tmp: deepprior.denoise(np.full((40, 40), 0.5), iterations=2, width=8), "is far below"),
+        (lambda tmp: deepprior.inpaint(np.full((40, 40), 0.5), np.eye(40) > 0, iterations=2, width=8), "inverted"),
+        (lambda tmp: write_image(tmp / "a.jpg", np.full((8, 8, 4), 0.5)), "cannot store an alpha channel"),
+    ],
+)
+def test_a_warning_points_at_the_users_line_not_ours(call, message, tmp_path):
+    """Python shows a warning's file and line, and its default filter counts it once per line: the caller's
+    line, wherever in the package it was raised (deepprior.errors.warn)."""
+    with pytest.warns(UserWarning, match=message) as caught:
+        call(tmp_path)
+    assert {warning.filename for warning in caught if message in str(warning.message)} == {__file__}

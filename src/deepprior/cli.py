@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import presets
 from .argtypes import duration, non_negative, positive, positive_int, scale_factor
-from .errors import DeepPriorError, InputError
+from .errors import DeepPriorError, InputError, warn
 
 if TYPE_CHECKING:
     from .image import Image
@@ -741,10 +741,8 @@ def _worker_job(restorer: Restorer, images: dict[str, Path], output: Path) -> li
 def relay_warnings(warned: list[Warned]) -> None:
     """Raise a worker's warnings again in this process, through its filters: the same warning from many images
     of a folder is shown once (the default filter's once per message and place)."""
-    import warnings
-
     for message, category in warned:
-        warnings.warn(message, category, stacklevel=1)
+        warn(message, category)
 
 
 def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Path]]) -> list[str]:

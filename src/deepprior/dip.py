@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -24,7 +23,7 @@ import torch
 
 from .callbacks import Callback, Checkpointing, Progress, StepClock, duration, load_checkpoint
 from .device import device_name, resolve_device
-from .errors import InputError
+from .errors import InputError, warn
 from .image import Image, ImageLike, as_image
 from .inputs import make_input
 from .loop import FitResult, as_numpy_image, as_tensor_image, fit, pad_to, padded_size
@@ -248,11 +247,9 @@ def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
     """Warn once per run when the steps are far below the row's: the result will be under-fitted."""
     planned = preset.settings.iterations
     if settings.iterations < UNDERFIT_FRACTION * planned:
-        warnings.warn(
+        warn(
             f"iterations={settings.iterations} is far below the {preset.key} preset's {planned}: expect an "
-            "under-fitted result (blurred, or close to the input)",
-            UserWarning,
-            stacklevel=3,
+            "under-fitted result (blurred, or close to the input)"
         )
 
 

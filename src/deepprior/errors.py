@@ -1,4 +1,12 @@
-"""Exceptions that the command line turns into one clear line and a non-zero exit."""
+"""Exceptions that the command line turns into one clear line and a non-zero exit, and the package's warnings."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class DeepPriorError(Exception):
@@ -11,3 +19,14 @@ class InputError(DeepPriorError, ValueError):
 
 class DeviceError(DeepPriorError, RuntimeError):
     """The requested compute device does not exist or ran out of memory."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the first line outside this package on the way up the stack: the user's call, where Python shows
+    the warning and its default filter counts it once, not a line of ours."""
+    frame = sys._getframe(1)
+    level = 2  # warnings.warn's count: 1 is this function, 2 its caller
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,7 @@ from .callbacks import (
     checkpointed_kinds,
 )
 from .device import fast_defaults
-from .errors import DeviceError, InputError
+from .errors import DeviceError, InputError, warn
 from .nets.base import Generator
 from .operators import Operator
 from .record import History
@@ -191,11 +190,9 @@ def _records_the_step(settings: FitSettings, device: torch.device, regularizer: 
     if not settings.cuda_graph or device.type != "cuda":
         return False
     if regularizer is not None and not regularizer.graph_safe:
-        warnings.warn(
+        warn(
             f"cuda_graph: the {type(regularizer).__name__} regulariser is not graph_safe, so the step is not "
-            "recorded as a CUDA graph",
-            UserWarning,
-            stacklevel=3,
+            "recorded as a CUDA graph"
         )
         return False
     return True

@@ -14,10 +14,11 @@ and a regulariser may enter another phase (:meth:`deepprior.regularizers.Regular
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Hashable
 
 import torch
+
+from .errors import warn
 
 #: The step at an index: forward, backpropagate and step Adam (its caller zeroes the gradients); returns
 #: (output, prediction, loss).
@@ -62,7 +63,7 @@ class StepGraph:
             try:
                 self._record(step)
             except RuntimeError as exc:  # an operation that cannot be recorded (a plug-in's host sync)
-                warnings.warn(f"the step could not be recorded as a CUDA graph ({exc}); stepping eagerly", stacklevel=3)
+                warn(f"the step could not be recorded as a CUDA graph ({exc}); stepping eagerly")
                 self._failed = True
                 return self(step, key)  # eagerly
             self._key = key

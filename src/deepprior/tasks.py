@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, warn
 from .image import ImageLike, as_image
 from .presets import get_preset
 
@@ -427,11 +426,7 @@ def inpaint(
     if not known.any():
         raise InputError("the mask marks no known pixel (non-zero = known)")
     if known.mean() < INVERTED_MASK_KNOWN:  # the paper's hardest case, 50% pixels, is far from this
-        warnings.warn(
-            f"the mask marks {1 - known.mean():.0%} of the pixels missing (non-zero = known): is it inverted?",
-            UserWarning,
-            stacklevel=2,
-        )
+        warn(f"the mask marks {1 - known.mean():.0%} of the pixels missing (non-zero = known): is it inverted?")
     observed = source.pixels * known[..., None]
     return plan_dip(
         row,

@@ -67,7 +67,7 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from ..errors import InputError
+from ..errors import InputError, warn
 from ..image import Image, ImageLike, as_image
 from .files import _q, atomic_write
 
@@ -582,7 +582,7 @@ def write_image(
         al = al_img.pixels[:, :, 0]
     if al is not None and suffix not in _ALPHA_SUFFIXES:
         kind = "JPEG" if suffix in _JPEG_SUFFIXES else "BMP"
-        warnings.warn(f"{name}: {kind} cannot store an alpha channel; it was dropped", UserWarning, stacklevel=2)
+        warn(f"{name}: {kind} cannot store an alpha channel; it was dropped")
         al = None
 
     if depth == 32 and given is not None and given.value_range is not None:
