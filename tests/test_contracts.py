@@ -315,3 +315,41 @@ def test_a_warning_points_at_the_users_line_not_ours(call, message, tmp_path):
     with pytest.warns(UserWarning, match=message) as caught:
         call(tmp_path)
     assert {warning.filename for warning in caught if message in str(warning.message)} == {__file__}
+
+
+def _misspelt_option(taker, given=()):
+    """A taker's first keyword option, and that name with its last letter dropped."""
+    import inspect
+
+    skip = {"self", "cls", "context", *given}
+    names = [p.name for p in inspect.signature(taker).parameters.values() if p.default is not p.empty]
+    option = next(name for name in names if name not in skip)
+    return option, option[:-1]
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
+def test_a_misspelt_generator_option_is_refused_with_the_one_meant(name):
+    option, typo = _misspelt_option(GENERATORS.get(name), ("in_channels", "out_channels"))
+    with pytest.raises(InputError, match=rf"takes no option '{typo}' \(did you mean {option}\?\); its options: "):
+        build_generator(name, 8, 3, **{typo: 1})
+
+
+@pytest.mark.parametrize("name", [name for name in STOPPERS.names() if name != "fixed"])  # fixed ignores them
+def test_a_misspelt_stopping_option_is_refused_with_the_one_meant(name):
+    option, typo = _misspelt_option(STOPPERS.get(name))
+    with pytest.raises(InputError, match=rf"takes no option '{typo}' \(did you mean {option}\?\)"):
+        make_stopper(name, **{typo: 1})
+
+
+@pytest.mark.parametrize("name", REGULARIZERS.names())
+def test_a_misspelt_regulariser_option_is_refused_with_the_one_meant(name):
+    cls = REGULARIZERS.get(name)
+    option, typo = _misspelt_option(cls, ("observation", "seed"))
+    context = BuildContext(observation=torch.rand(1, 3, 8, 8), image_size=(8, 8), iterations=30)
+    with pytest.raises(InputError, match=rf"takes no option '{typo}' \(did you mean {option}\?\)"):
+        build_regularizer(name, context, **{typo: 1})
+
+
+def test_an_unknown_name_is_refused_with_the_one_meant():
+    with pytest.raises(InputError, match=r"unknown generator 'skipp' \(did you mean skip\?\); choose one of"):
+        GENERATORS.get("skipp")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Iterable
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -19,6 +20,14 @@ class InputError(DeepPriorError, ValueError):
 
 class DeviceError(DeepPriorError, RuntimeError):
     """The requested compute device does not exist or ran out of memory."""
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the choice nearest to a name that is not one of them, else ``""``."""
+    from difflib import get_close_matches
+
+    near = get_close_matches(str(name), sorted(choices), n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:

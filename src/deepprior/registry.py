@@ -15,11 +15,12 @@ imports neither torch nor numpy: ``deepprior --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 
 T = TypeVar("T")
 
@@ -74,7 +75,8 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise InputError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}") from None
+            hint = did_you_mean(name, self.names())
+            raise InputError(f"unknown {self.kind} {name!r}{hint}; choose one of {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         """Every registered name, in registration order."""
@@ -105,6 +107,30 @@ class Registry(Generic[T]):
         return f"Registry({self.kind!r}, {self.names() if self._loaded else '...'})"
 
 
+def check_options(
+    what: str, options: Mapping[str, Any], *takers: Callable[..., Any], given: Collection[str] = ()
+) -> None:
+    """Refuse an option that no taker accepts, with the one it may have meant and the list of those it takes.
+
+    ``takers`` are the callables the options pass through, outermost first (a plug-in's ``build`` and then its
+    class): a taker with ``**options`` hands the rest on to the next; if the last one does too, anything goes.
+    ``given`` are the parameters that the caller fills in itself, not options.
+    """
+    accepted: set[str] = set()
+    for taker in takers:
+        parameters = inspect.signature(taker).parameters.values()
+        accepted |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    else:
+        return
+    accepted -= {"self", "cls", "context", *given}
+    for name in options:
+        if name not in accepted:
+            hint = did_you_mean(name, accepted)
+            raise InputError(f"{what} takes no option {name!r}{hint}; its options: {', '.join(sorted(accepted))}")
+
+
 # The registries of the package. Each entry's module lives in the named package; benchmark methods and suites have
 # their own registries in the repository's benchmarks/ folder (not installed).
 GENERATORS: Registry = Registry("generator", "deepprior.nets")
@@ -115,4 +141,14 @@ STOPPERS: Registry = Registry("stopping rule", "deepprior.stopping")
 SOLVERS: Registry = Registry("ℓ0 solver", "deepprior.solvers")
 REFINERS: Registry = Registry("refiner", "deepprior.refiners")
 
-__all__ = ["Registry", "GENERATORS", "OPERATORS", "DATA_TERMS", "REGULARIZERS", "STOPPERS", "SOLVERS", "REFINERS"]
+__all__ = [
+    "Registry",
+    "check_options",
+    "GENERATORS",
+    "OPERATORS",
+    "DATA_TERMS",
+    "REGULARIZERS",
+    "STOPPERS",
+    "SOLVERS",
+    "REFINERS",
+]

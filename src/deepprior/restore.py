@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .image import Image, ImageLike
 from .presets import Preset
 from .record import History, RunRecord
@@ -123,13 +123,10 @@ CLI_FLAGS = {
 def _named_here(name: str) -> str:
     """An unknown option with what it may have meant: the override a command-line flag stands for, or a
     near spelling."""
-    from difflib import get_close_matches
-
     for flag, written in CLI_FLAGS.values():
         if name == flag.removeprefix("--").replace("-", "_"):
             return f"{name} (the command line's {flag} is {written} here)"
-    near = get_close_matches(name, sorted(_DIP_NAMES | _SOLVER_NAMES), n=1)
-    return f"{name} (did you mean {near[0]}?)" if near else name
+    return name + did_you_mean(name, _DIP_NAMES | _SOLVER_NAMES)
 
 
 @dataclass

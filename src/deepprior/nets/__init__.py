@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..errors import InputError
-from ..registry import GENERATORS
+from ..registry import GENERATORS, check_options
 from ..seeding import seed_for
 from .base import Generator
 
@@ -55,6 +55,7 @@ def build_generator(
     for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value < 1):
             raise InputError(f"generator {name!r}: {what} must be a whole number >= 1, got {value!r}")
+    check_options(f"the generator {name!r}", options, cls, given=("in_channels", "out_channels"))
     if width is not None:
         options = {**options, **cls.width_options(int(width))}
     with torch.random.fork_rng(devices=[]):

@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..registry import REGULARIZERS
+from ..registry import REGULARIZERS, check_options
 
 if TYPE_CHECKING:
     from .admm import L0ADMM
@@ -41,6 +41,7 @@ def build_regularizer(name: str, context: BuildContext, **options: Any) -> Regul
         Unknown name, or an option it does not take or accept.
     """
     cls = REGULARIZERS.get(name)
+    check_options(f"the regulariser {name!r}", options, cls.build, cls, given=("observation", "seed"))
     try:
         return cls.build(context, **options)
     except TypeError as exc:

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
-from ..registry import STOPPERS
+from ..registry import STOPPERS, check_options
 from .base import EarlyStopping
 from .es_emv import ESEMV
 from .es_wmv import ESWMV
@@ -48,6 +48,7 @@ def make_stopper(name: str, **options: Any) -> EarlyStopping | None:
     """
     key = name.strip().lower().replace("_", "-") if isinstance(name, str) else name
     cls = STOPPERS.get(key)
+    check_options(f"the stopping rule {key!r}", options, cls)
     try:
         rule = cls(**options)
     except TypeError as exc:
