@@ -214,16 +214,18 @@ def test_a_time_limit_ends_the_fit_and_the_summary_and_record_say_so(tmp_path, n
     assert [e["event"] for e in record["history"]["events"]] == ["time limit"]
 
 
-def test_console_script_reports_errors_without_traceback(tmp_path):
+@pytest.mark.parametrize("module", ["deepprior.cli", "deepprior"])  # python -m deepprior, without the script
+def test_console_script_reports_errors_without_traceback(tmp_path, module):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, "-m", "deepprior.cli", "denoise", str(tmp_path / "missing.png")],
+        [sys.executable, "-m", module, "denoise", str(tmp_path / "missing.png")],
         capture_output=True,
         text=True,
         env=env,
     )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("deepprior: error:") and "Traceback" not in done.stderr
+    assert "does not exist" in done.stderr
 
 
 def test_demo_writes_images_curve_and_record(tmp_path, capsys):
