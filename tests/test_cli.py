@@ -146,6 +146,7 @@ def _bad(tmp_path, noisy_png):
             "--time-limit does not apply",
         ),
         "report without a record": (["report", str(noisy_png)], "has no run record beside it ('noisy.json'"),
+        "report, a folder without records": (["report", str(tmp_path)], "holds no run records"),
     }
 
 
@@ -179,6 +180,7 @@ def run_cli(argv):
         "zero time limit",
         "time limit, classical",
         "report without a record",
+        "report, a folder without records",
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
@@ -191,7 +193,7 @@ def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
     assert run_cli(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
-    assert not (tmp_path / "out.png").exists()
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "index.html").exists()
 
 
 @pytest.mark.parametrize(

@@ -165,7 +165,10 @@ def write_report(record_path: str | os.PathLike[str], target: str | os.PathLike[
 
 def write_index(folder: str | os.PathLike[str], failures: list[str] | None = None, build: bool = True) -> Path:
     """Write ``index.html`` in a folder of results: one row per run (thumbnail, link to its report) and the
-    failures, if any. ``build``: write each run's report too (False: they were written with the runs)."""
+    failures, if any. ``build``: write each run's report too (False: they were written with the runs).
+
+    Raises :class:`InputError` for a folder with neither (an empty page written into a folder of inputs would
+    only be litter)."""
     from .io import atomic_write, read_image
 
     root = Path(folder)
@@ -182,6 +185,8 @@ def write_index(folder: str | os.PathLike[str], failures: list[str] | None = Non
             f"</td><td><a href='{html.escape(report.name)}'>{html.escape(record_path.stem)}</a></td>"
             f"<td>{html.escape(what_ran(record))}, {float(record.get('seconds') or 0):.1f} s</td></tr>"
         )
+    if not rows and not failures:
+        raise InputError(f"'{root}' holds no run records (the .json written beside each output) to index")
     failed = "".join(f"<li class='fail'>{html.escape(line)}</li>" for line in failures or [])
     page = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>deepprior: {html.escape(root.name)}"
