@@ -97,11 +97,10 @@ def test_folder_input_continues_past_a_failing_image(tmp_path, capsys):
     assert "1 of 3 image(s) failed" in err and "b.png" in err
 
 
+@pytest.mark.filterwarnings("default")  # the command line's filter, not the test suite's "ignore"
 def test_a_folder_in_worker_processes_shows_each_warning_once(tmp_path, capsys, monkeypatch):
     """Every image warns that 4 steps under-fit: the main process shows that once, for the two workers (each
     printed its own copy before, where a Ray node's went nowhere; tests/test_ray.py checks Ray's)."""
-    import warnings
-
     import deepprior.device
 
     monkeypatch.setattr(deepprior.device, "free_cores", lambda **sampling: 2)
@@ -109,9 +108,7 @@ def test_a_folder_in_worker_processes_shows_each_warning_once(tmp_path, capsys, 
     folder.mkdir()
     for name in "abc":
         write_image(folder / f"{name}.png", smooth_image(40))
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")  # the command line's filter, not the test suite's "ignore"
-        assert main(["denoise", str(folder), "-o", str(tmp_path / "out"), *FAST]) == 0
+    assert main(["denoise", str(folder), "-o", str(tmp_path / "out"), *FAST]) == 0
     err = capsys.readouterr().err
     assert err.count("is far below the denoise/dip preset's 3000") == 1, err
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a.png", "b.png", "c.png"]
@@ -183,6 +180,7 @@ def run_cli(argv):
         "report, a folder without records",
     ],
 )
+@pytest.mark.filterwarnings("default")  # the command line's filter: a warning would be a second line
 def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
     if case == "cuda absent":
         import torch

@@ -71,7 +71,6 @@ def plan_dip(
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
     refiner = _refiner(overrides.get("refine", preset.refine), operator)
-    _warn_if_underfitted(preset, _settings(preset, overrides, seed))
     problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
     return Plan(preset, problem, int(seed), int(seeds), dict(overrides), refiner, finish)
 
@@ -105,6 +104,8 @@ def run_plan(plan: Plan) -> Restoration:
                 share = max(deadline - time.perf_counter(), 1e-3) / (seeds - index)
                 member = {**member, "time_limit": share}
             prepared = _prepare_fit(plan.preset, plan.problem, seed + index, member, clock, seeds > 1)
+            if index == 0:
+                _warn_if_underfitted(plan.preset, prepared.settings)
             members.append(_fit_one(plan.preset, plan.problem, prepared, member))
     return complete(plan, members)
 
@@ -244,7 +245,8 @@ def _checkpointing(
 
 
 def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
-    """Warn once per run when the steps are far below the row's: the result will be under-fitted."""
+    """Warn once per plan, once its first fit is built and checked (an image too small for the network gets its
+    error alone), when the steps are far below the row's: the result will be under-fitted."""
     planned = preset.settings.iterations
     if settings.iterations < UNDERFIT_FRACTION * planned:
         warn(
@@ -293,6 +295,9 @@ def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
     fits = [(plan, plan.seed + index) for plan in plans for index in range(plan.seeds)]
     shared = {"checkpoint", "resume", "checkpoint_every"}
     prepared = [_prepare_fit(plan.preset, plan.problem, seed, _without(plan.overrides, shared)) for plan, seed in fits]
+    for (plan, seed), fit_ in zip(fits, prepared):
+        if seed == plan.seed:
+            _warn_if_underfitted(plan.preset, fit_.settings)
     device = resolve_device(first_plan.problem.device)
     first = prepared[0]
     check_fit_memory(first.net, (1, first.input_channels, *first.z.shape[-2:]), device, fits=len(fits))
