@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import presets
 from .argtypes import duration, non_negative, positive, positive_int, scale_factor
-from .errors import DeepPriorError, InputError, warn
+from .errors import DeepPriorError, InputError, Warned, warn
 
 if TYPE_CHECKING:
     from .image import Image
@@ -531,7 +531,7 @@ def _finish_call(restorer: Restorer, call: _Call, restoration: Restoration, wall
         print(_summary(restoration, output, wall, restorer.reference, _fits_a_network(args)))
 
 
-def skip_image(failures: list[str], name: str, error: object) -> None:
+def _skip_image(failures: list[str], name: str, error: object) -> None:
     """A folder's image that failed: one line now, and one in the list printed at the end."""
     failures.append(f"{name}: {error}")
     print(f"deepprior: skipped {name}: {error}", file=sys.stderr)
@@ -559,7 +559,7 @@ def _restore_batched(restorer: Restorer, jobs: list[tuple[Path, Path]], at_once:
     failures: list[str] = []
 
     def failed(call: _Call, error: DeepPriorError) -> None:
-        skip_image(failures, call.images["image"].name, error)
+        _skip_image(failures, call.images["image"].name, error)
 
     def run(batch: list[tuple[_Call, Any]]) -> None:
         start = time.perf_counter()
@@ -661,7 +661,13 @@ def _run_jobs(
 
         if not args.quiet:
             print(f"deepprior: {len(jobs)} image(s) on the Ray cluster at {args.ray}", file=sys.stderr)
-        failures = run_on_ray(args.ray, args.gpus_per_fit, _worker_job, restorer, jobs)
+        tasks = [((source, output), (restorer, restorer.inputs(source), output)) for source, output in jobs]
+        for (source, output), error, warned in run_on_ray(args.ray, args.gpus_per_fit, _worker_job, tasks):
+            _relay_warnings(warned)
+            if error is not None:
+                _skip_image(failures, source.name, error)
+            elif not args.quiet:
+                print(f"wrote {output}")
     elif at_once > 1 and len(jobs) > 1:
         if not args.quiet:
             print(f"deepprior: {len(jobs)} images, up to {at_once} of one size at once", file=sys.stderr)
@@ -683,7 +689,7 @@ def _run_jobs(
             except DeepPriorError as exc:
                 if len(jobs) == 1:
                     raise
-                skip_image(failures, source.name, exc)
+                _skip_image(failures, source.name, exc)
     if getattr(args, "report", False) and not args.no_json and args.input.is_dir() and jobs:
         from .report import write_index
 
@@ -724,13 +730,9 @@ def _worker_start(fits_a_network: bool) -> None:
     warnings.showwarning = _warn_in_one_line
 
 
-#: A warning raised where the user cannot see it (a worker process, a Ray node): its message and category.
-Warned = tuple[str, type[Warning]]
-
-
 def _worker_job(restorer: Restorer, images: dict[str, Path], output: Path) -> list[Warned]:
     """Restore one image of a folder away from the main process; returns the warnings it raised, which
-    :func:`relay_warnings` shows there (each worker would print its own copy; a Ray node's output is not shown)."""
+    :func:`_relay_warnings` shows there (each worker would print its own copy; a Ray node's output is not shown)."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -738,7 +740,7 @@ def _worker_job(restorer: Restorer, images: dict[str, Path], output: Path) -> li
     return [(str(warning.message), warning.category) for warning in caught]
 
 
-def relay_warnings(warned: list[Warned]) -> None:
+def _relay_warnings(warned: list[Warned]) -> None:
     """Raise a worker's warnings again in this process, through its filters: the same warning from many images
     of a folder is shown once (the default filter's once per message and place)."""
     for message, category in warned:
@@ -760,9 +762,9 @@ def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Pat
         try:
             for future, source in futures.items():
                 try:
-                    relay_warnings(future.result())
+                    _relay_warnings(future.result())
                 except DeepPriorError as exc:
-                    skip_image(failures, source.name, exc)
+                    _skip_image(failures, source.name, exc)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

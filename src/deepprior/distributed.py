@@ -8,14 +8,12 @@ reported, not retried. ``num_gpus`` per task may be a fraction, so several fits 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from .errors import DeepPriorError, InputError
+from .errors import DeepPriorError, InputError, Warned
 
-if TYPE_CHECKING:
-    from .cli import Restorer, Warned
+Key = TypeVar("Key")
 
 #: How often Ray runs a task again when its worker dies.
 RETRIES = 3
@@ -57,32 +55,21 @@ def run_on_ray(
     address: str,
     gpus_per_fit: float,
     job: Callable[..., list[Warned]],
-    restorer: Restorer,
-    jobs: list[tuple[Path, Path]],
-) -> list[str]:
-    """Send one task per (input, output) job to the cluster; returns the failures (one line each), printing each
-    result, and showing its warnings once each, as it arrives."""
-    from .cli import relay_warnings, skip_image
-
+    tasks: list[tuple[Key, tuple[Any, ...]]],
+) -> Iterator[tuple[Key, str | None, list[Warned]]]:
+    """Run ``job(*arguments)`` on the cluster for each ``(key, arguments)`` task; yields, as each task ends, its
+    key, its failure in one line (None if it succeeded) and the warnings it raised, for the caller to show."""
     ray = connect(address)
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_fit, max_retries=RETRIES)(_restore_remote)
-    pending = {
-        remote.remote(job, restorer, restorer.inputs(source), output): (source, output) for source, output in jobs
-    }
-    failures: list[str] = []
+    pending = {remote.remote(job, *arguments): key for key, arguments in tasks}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
-        source, output = pending.pop(done[0])
+        key = pending.pop(done[0])
         try:
             error, warned = ray.get(done[0])
         except Exception as exc:  # the task failed RETRIES + 1 times: a worker that keeps dying
             error, warned = f"its worker kept failing ({type(exc).__name__})", []
-        relay_warnings(warned)
-        if error is not None:
-            skip_image(failures, source.name, error)
-        elif not restorer.args.quiet:
-            print(f"wrote {output}")
-    return failures
+        yield key, error, warned
 
 
 __all__ = ["RETRIES", "connect", "run_on_ray"]

@@ -30,6 +30,11 @@ def did_you_mean(name: object, choices: Iterable[str]) -> str:
     return f" (did you mean {near[0]}?)" if near else ""
 
 
+#: A warning raised where the user cannot see it (a worker process, a Ray node): its message and category, to be
+#: raised again with :func:`warn` where the user can.
+Warned = tuple[str, type[Warning]]
+
+
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """Warn at the first line outside this package on the way up the stack: the user's call, where Python shows
     the warning and its default filter counts it once, not a line of ours."""
