@@ -13,6 +13,7 @@ from deepprior.metrics import psnr
 from deepprior.nets import build_generator
 from deepprior.operators import Identity
 from deepprior.regularizers import BuildContext, Regularizer, build_regularizer, total_variation
+from deepprior.restore import run_together
 from deepprior.settings import FitSettings
 from helpers import TINY, OneSecondAStep, add_noise, smooth_image
 
@@ -139,6 +140,47 @@ def test_the_seeds_of_an_ensemble_share_its_time_limit(monkeypatch):
     result = deepprior.denoise(noisy, seeds=2, time_limit=20.0, callbacks=[clock], **options)
     # 10 s each: the first seed's share is half the limit, the second's what is left
     assert [fit["iterations_run"] for fit in result.record.seeds] == [10, 10]
+
+
+def test_a_time_limit_leaves_the_refiner_its_measured_time(monkeypatch):
+    noisy = add_noise(smooth_image(40))
+    clock = _one_second_a_step(monkeypatch)
+    monkeypatch.setattr("deepprior.dip._refiner_seconds", lambda plan: 5.0)
+    options = dict(iterations=100, stop="fixed", check_every=5, generator_options=TINY, progress=False)
+    result = deepprior.denoise(noisy, refine="wiener", time_limit=20.0, callbacks=[clock], **options)
+    assert result.record.iterations_run == 15  # 15 s of fit, its last step ending at 15 s: 5 s left to refine
+    assert result.record.refinement["reserved_seconds"] == 5.0 and result.record.settings["time_limit"] == 15.0
+    with pytest.raises(InputError, match="refiner wiener alone takes about 5 s"):
+        deepprior.denoise(noisy, refine="wiener", time_limit=4.0, **options)
+
+
+def test_fits_stepped_together_leave_time_for_every_refiner_after_them(monkeypatch):
+    monkeypatch.setattr("deepprior.dip._refiner_seconds", lambda plan: 3.0)
+    rng = np.random.default_rng(0)
+    options = dict(iterations=2, generator_options=TINY, refine="wiener", time_limit=20.0)
+    plans = [deepprior.denoise.plan(rng.random((32, 32, 3)), **options) for _ in range(2)]
+    for restoration in run_together(plans, at_once=2):  # the second image's refiner runs after the first's
+        assert restoration.record.refinement["reserved_seconds"] == pytest.approx(6.0, abs=0.5)
+        assert restoration.record.settings["time_limit"] == pytest.approx(14.0, abs=0.5)
+
+
+@pytest.mark.parametrize("shape", [(200, 300, 3), (20, 50, 3)])
+def test_a_refiners_time_is_read_off_the_line_through_its_times_on_two_crops(monkeypatch, shape):
+    from deepprior import dip
+
+    now, crops = [0.0], []
+
+    def refiner(y, pilot, sigma, device="cpu"):  # 0.5 s + 1 ms a pixel, and 100 s to warm up
+        crops.append(y.shape[:2])
+        now[0] += (100.0 if len(crops) == 1 else 0.0) + 0.5 + 1e-3 * y.shape[0] * y.shape[1]
+        return pilot
+
+    monkeypatch.setattr("time.perf_counter", lambda: now[0])
+    monkeypatch.setattr(dip.REFINERS, "get", lambda name: refiner)
+    plan = deepprior.denoise.plan(np.random.default_rng(0).random(shape), refine="wiener")
+    assert dip._refiner_seconds(plan) == pytest.approx(0.5 + 1e-3 * shape[0] * shape[1])
+    small, large = (tuple(min(side, n) for n in shape[:2]) for side in dip.PROBE_SIDES)
+    assert crops == [small, small, large]
 
 
 class Wreck(Callback):

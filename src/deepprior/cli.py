@@ -141,7 +141,8 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         type=duration,
         metavar="DURATION",
         help="end each image's fit by this time (90, 90s, 5m, 1.5h), at the last step before it, with the "
-        "result its stopping rule or average has then (the seeds of an ensemble share it)",
+        "result its stopping rule or average has then (the seeds of an ensemble share it; a refiner's time, "
+        "measured first on crops of the image, is held back from it)",
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")

@@ -78,7 +78,9 @@ def plan_dip(
 def run_plan(plan: Plan) -> Restoration:
     """Fit a DIP plan (each seed, one after another or stepped together), refine and finish: the task's
     :class:`deepprior.restore.Restoration`."""
-    overrides, seeds, seed = plan.overrides, plan.seeds, plan.seed
+    if not plan.refine_reserve:
+        plan = reserve_refine_time([plan])[0]
+    overrides, seeds, seed = plan.fit_overrides, plan.seeds, plan.seed
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
     if overrides.get("batch_seeds") and seeds > 1:
@@ -113,8 +115,65 @@ def run_plan(plan: Plan) -> Restoration:
 def complete(plan: Plan, members: list[Restoration]) -> Restoration:
     """The seeds' restorations averaged, refined and finished."""
     restoration = members[0] if len(members) == 1 else _seed_average(members, plan.overrides.get("reference"))
-    restoration = _refine(restoration, plan.refiner, plan.problem)
+    restoration = _refine(restoration, plan.refiner, plan.problem, plan.refine_reserve)
     return restoration if plan.finish is None else plan.finish(restoration)
+
+
+#: Sides of the centre crops of y that a refiner is timed on (after a warm-up run on the first): its time on the
+#: whole image is read off the line through the two, per pixel where it runs on the CPU, nearly constant where
+#: a GPU's launch overhead dominates.
+PROBE_SIDES = (32, 64)
+
+
+def reserve_refine_time(plans: Sequence[Plan]) -> list[Plan]:
+    """The plans, each with :attr:`Plan.refine_reserve` set when it has a time limit and the plans have refiners:
+    the refiners' time, measured on crops of each plan's y (:data:`PROBE_SIDES`), and this measuring's, held
+    back from the fit. Plans stepped together (their fits end together, their refiners then run one after
+    another) share one reserve, the sum of their refiners' times.
+
+    Raises
+    ------
+    InputError
+        The limit leaves the fit no time: the refiners alone would take longer.
+    """
+    limit = plans[0].overrides.get("time_limit")
+    refined = [plan for plan in plans if plan.refiner is not None]
+    if not refined or isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+        return list(plans)  # no reserve; a nonsense limit is refused with the fit's settings
+    start = time.perf_counter()
+    needed = sum(_refiner_seconds(plan) for plan in refined)
+    reserve = needed + (time.perf_counter() - start)
+    if reserve >= limit:
+        name, (height, width) = refined[0].refiner, refined[0].problem.image_size
+        images = f"these {len(refined)} images" if len(refined) > 1 else f"this {width}×{height} image"
+        raise InputError(
+            f"a time limit of {duration(limit)} leaves the fit no time: the refiner {name} alone takes about "
+            f"{duration(needed)} on {images} on {resolve_device(plans[0].problem.device)}; give a longer limit, "
+            "or no refiner"
+        )
+    return [replace(plan, refine_reserve=reserve) for plan in plans]
+
+
+def _refiner_seconds(plan: Plan) -> float:
+    """The refiner's time on the plan's whole y, estimated from runs on two centre crops (:data:`PROBE_SIDES`)."""
+    from .metrics import noise_sigma
+
+    refine = REFINERS.get(plan.refiner)
+    device = str(resolve_device(plan.problem.device))
+    y = plan.problem.observation
+    sigma = noise_sigma(y)  # the refiner's (σ = 0 returns y at once)
+    height, width = y.shape[:2]
+    timed = []
+    for side in (PROBE_SIDES[0], *PROBE_SIDES):  # the first run warms up (kernels, caches)
+        h, w = min(side, height), min(side, width)
+        top, left = (height - h) // 2, (width - w) // 2
+        crop = np.ascontiguousarray(y[top : top + h, left : left + w])
+        start = time.perf_counter()
+        refine(crop, crop, sigma, device=device)
+        timed.append((h * w, time.perf_counter() - start))
+    (small, t_small), (large, t_large) = timed[1:]
+    per_pixel = max(t_large - t_small, 0.0) / (large - small) if large > small else 0.0
+    return t_large + per_pixel * (height * width - large)
 
 
 def _refiner(name: str | None, operator: Operator) -> str | None:
@@ -131,8 +190,9 @@ def _refiner(name: str | None, operator: Operator) -> str | None:
     return name
 
 
-def _refine(restoration: Restoration, name: str | None, problem: _Problem) -> Restoration:
-    """Run the refiner ``name`` (see :func:`_refiner`) with the fit's output as the pilot and σ estimated from y."""
+def _refine(restoration: Restoration, name: str | None, problem: _Problem, reserved: float = 0.0) -> Restoration:
+    """Run the refiner ``name`` (see :func:`_refiner`) with the fit's output as the pilot and σ estimated from y;
+    the record says how long it took and, under a time limit, the seconds held back for it."""
     if name is None:
         return restoration
     from .metrics import noise_sigma
@@ -142,6 +202,8 @@ def _refine(restoration: Restoration, name: str | None, problem: _Problem) -> Re
     sigma = noise_sigma(problem.observation)
     pixels = refine(problem.observation, restoration.output.pixels, sigma, device=str(resolve_device(problem.device)))
     refinement = {"name": name, "sigma": sigma, "seconds": time.perf_counter() - start}
+    if reserved:
+        refinement["reserved_seconds"] = reserved
     output = replace(restoration.output, pixels=pixels)
     return replace(restoration, output=output, record=replace(restoration.record, refinement=refinement))
 
@@ -294,7 +356,9 @@ def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
         raise InputError("fits stepped together cannot take callbacks: each would be called once per fit")
     fits = [(plan, plan.seed + index) for plan in plans for index in range(plan.seeds)]
     shared = {"checkpoint", "resume", "checkpoint_every"}
-    prepared = [_prepare_fit(plan.preset, plan.problem, seed, _without(plan.overrides, shared)) for plan, seed in fits]
+    prepared = [
+        _prepare_fit(plan.preset, plan.problem, seed, _without(plan.fit_overrides, shared)) for plan, seed in fits
+    ]
     for (plan, seed), fit_ in zip(fits, prepared):
         if seed == plan.seed:
             _warn_if_underfitted(plan.preset, fit_.settings)
@@ -565,4 +629,4 @@ def _restoration(
     return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
 
 
-__all__ = ["complete", "fit_together", "plan_dip", "run_plan"]
+__all__ = ["complete", "fit_together", "plan_dip", "reserve_refine_time", "run_plan"]

@@ -77,7 +77,8 @@ class RunRecord:
         a single fit.
     refinement
         The refiner run after the fit (``Preset.refine``): its name, the noise level σ it used (estimated from
-        the observation) and its seconds; None when none ran.
+        the observation), its seconds and, under a time limit, the ``reserved_seconds`` held back for it from
+        the fit (:func:`deepprior.dip.reserve_refine_time`); None when none ran.
     inputs, output_path, command, wall_seconds
         Filled in by the command line: the files read and written and the command that ran.
     """

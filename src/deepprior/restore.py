@@ -37,8 +37,9 @@ class Overrides(TypedDict, total=False):
     Loop settings (see :class:`deepprior.settings.FitSettings`): ``iterations``, ``lr``, ``reg_noise_std``,
     ``average``, ``backtrack``, ``backtrack_drop``, ``data_term``, ``stop``, ``stop_options``, ``discrepancy``,
     ``check_every``, ``output``, ``channels_last``, ``amp``, ``threads``, ``compile``, ``cuda_graph``,
-    ``optimize_input``, ``time_limit`` (seconds; the fits of a seed ensemble share it). Giving ``iterations``
-    without ``stop`` turns the preset's default early stop off.
+    ``optimize_input``, ``time_limit`` (seconds; the fits of a seed ensemble share it, and the fit leaves the
+    refiner the time it was measured to need: the restoration ends by the limit). Giving ``iterations`` without
+    ``stop`` turns the preset's default early stop off.
 
     The network and its input: ``generator`` (a name of :data:`deepprior.registry.GENERATORS`),
     ``generator_options`` (merged over the preset's when the generator is the preset's), ``width`` (feature
@@ -203,6 +204,10 @@ class Plan:
         The refiner to run after the fit (:data:`deepprior.registry.REFINERS`), or None.
     finish
         What the task does last to the restoration (inpainting keeps the known pixels), or None.
+    refine_reserve
+        Seconds held back from a time-limited fit for the refiners that run after it (its own and, stepped
+        together, the other plans'), so that the restoration, not only the fit, ends by the time limit; 0 until
+        :func:`deepprior.dip.reserve_refine_time` measures them.
     """
 
     preset: Preset
@@ -212,6 +217,14 @@ class Plan:
     overrides: dict[str, Any]
     refiner: str | None
     finish: Callable[[Restoration], Restoration] | None
+    refine_reserve: float = 0.0
+
+    @property
+    def fit_overrides(self) -> dict[str, Any]:
+        """The overrides the fit runs with: the user's, with the time limit less :attr:`refine_reserve`."""
+        if not self.refine_reserve:
+            return self.overrides
+        return {**self.overrides, "time_limit": self.overrides["time_limit"] - self.refine_reserve}
 
     @property
     def batch_key(self) -> tuple[Any, ...] | None:
@@ -287,16 +300,17 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
     for plan in plans:
         if plan.batch_key is None:
             raise InputError(f"{plan.preset.method} is a classical solver: it fits no network to step together")
-    from .dip import complete, fit_together
+    from .dip import complete, fit_together, reserve_refine_time
 
     results: dict[int, Restoration] = {}
     for group in _batches(plans, at_once):
         if len(group) == 1 and plans[group[0]].seeds == 1:  # nothing to step it with
             results[group[0]] = plans[group[0]].run()
             continue
-        restorations = fit_together([plans[i] for i in group])
-        for index, members in zip(group, restorations):
-            results[index] = complete(plans[index], members)
+        batch = reserve_refine_time([plans[i] for i in group])
+        restorations = fit_together(batch)
+        for index, plan, members in zip(group, batch, restorations):
+            results[index] = complete(plan, members)
     return [results[i] for i in range(len(plans))]
 
 
