@@ -498,6 +498,66 @@ def test_every_orientation_matches_exif_transpose(tmp_path, orientation):
     assert np.array_equal(np.round(img.pixels * 255).astype(np.uint8), ref)
 
 
+def _icc(space: bytes = b"RGB ") -> bytes:
+    """A real sRGB ICC profile, its header's colour space set to ``space`` (readers do not check the rest)."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return profile[:16] + space + profile[20:]
+
+
+def _written_profile(path: Path) -> bytes | None:
+    """The profile in a file as another reader sees it (tifffile for TIFF, Pillow for the rest)."""
+    if path.suffix == ".tif":
+        with tifffile.TiffFile(path) as tif:
+            return tif.pages[0].iccprofile
+    with PILImage.open(path) as im:
+        return im.info.get("icc_profile")
+
+
+@pytest.mark.parametrize("source", ["png8", "png16", "tif16", "jpg"])
+@pytest.mark.parametrize("suffix,bit_depth", [(".png", 8), (".png", 16), (".tif", 8), (".tif", 32), (".jpg", 8)])
+def test_a_colour_profile_is_read_and_written_back(tmp_path, source, suffix, bit_depth):
+    profile = _icc()
+    kind, depth = source[:3], int(source[3:] or 8)
+    path = tmp_path / f"in.{kind}"
+    if depth == 16:  # Pillow writes no 16-bit RGB: the PNG gets its iCCP chunk by hand, the TIFF its tag
+        a = _u16((6, 5, 3))
+        if kind == "png":
+            body = b"p\x00\x00" + zlib.compress(profile)
+            path.write_bytes(_with_chunk(imagecodecs.png_encode(a), b"iCCP", body))
+        else:
+            tifffile.imwrite(path, a, photometric="rgb", iccprofile=profile)
+    else:
+        PILImage.fromarray(_u8((6, 5, 3))).save(path, icc_profile=profile)
+    image = read_image(path)
+    assert image.icc_profile == profile and image.bit_depth == depth
+    restored = image.with_pixels(1 - image.pixels)  # what a restoration returns
+    written = write_image(tmp_path / f"out{suffix}", restored, bit_depth=bit_depth)
+    assert _written_profile(written) == profile and read_image(written).icc_profile == profile
+
+
+def test_a_profile_that_does_not_describe_the_samples_is_not_kept(tmp_path):
+    cmyk = PILImage.fromarray(_u8((6, 5, 4)), mode="CMYK")
+    cmyk.save(tmp_path / "cmyk.jpg", icc_profile=_icc(b"CMYK"))
+    assert read_image(tmp_path / "cmyk.jpg").icc_profile is None  # read as RGB, which it does not describe
+    PILImage.fromarray(_u8((6, 5))).save(tmp_path / "gray.png", icc_profile=_icc(b"GRAY"))
+    gray = read_image(tmp_path / "gray.png")
+    assert gray.icc_profile == _icc(b"GRAY")
+    write_image(tmp_path / "gray-out.png", gray)
+    assert _written_profile(tmp_path / "gray-out.png") == _icc(b"GRAY")
+    as_colour = Image(np.repeat(gray.pixels, 3, axis=2), None, 8, icc_profile=gray.icc_profile)
+    write_image(tmp_path / "rgb-out.png", as_colour)  # a gray profile does not describe RGB: not written
+    assert _written_profile(tmp_path / "rgb-out.png") is None
+
+
+def test_bmp_drops_a_colour_profile_with_a_warning(tmp_path):
+    image = Image(np.full((4, 4, 3), 0.5, np.float32), None, 8, icc_profile=_icc())
+    with pytest.warns(UserWarning, match="BMP cannot store the input's colour profile"):
+        write_image(tmp_path / "out.bmp", image)
+    assert read_image(tmp_path / "out.bmp").icc_profile is None
+
+
 def test_orientation_for_16bit_png_and_tiff(tmp_path):
     a = _u16((5, 7, 3))
     exif = PILImage.Exif()

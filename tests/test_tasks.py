@@ -41,6 +41,17 @@ def test_gray_input_gives_gray_output_and_alpha_is_carried():
     assert np.array_equal(result.alpha, rgba[..., 3])
 
 
+@pytest.mark.parametrize("task", ["denoise", "super_resolve", "smooth-region-fusion"])
+def test_the_input_colour_profile_is_the_outputs(task):
+    image = deepprior.Image(smooth_image(40), None, 8, icc_profile=b"a profile, as read from the file")
+    if task == "smooth-region-fusion":  # a classical solver's output
+        result = deepprior.smooth(image, method="region-fusion")
+    else:
+        options = {"scale": 2} if task == "super_resolve" else {}
+        result = getattr(deepprior, task)(image, iterations=2, progress=False, generator_options=TINY, **options)
+    assert result.output.icc_profile == image.icc_profile
+
+
 def test_integer_images_are_scaled_by_their_dtype():
     image = (smooth_image(40) * 65535).astype(np.uint16)
     result = deepprior.denoise(

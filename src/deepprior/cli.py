@@ -404,8 +404,11 @@ def _fits_a_network(args: argparse.Namespace) -> bool:
     return args.command != "l0" and _row(args).kind == "dip"
 
 
-def _snapshots(every: int, output: Path, bit_depth: int) -> Any:
+def _snapshots(every: int, output: Path, source: Image) -> Any:
+    """Every ``every`` steps, the fit's image as a PNG beside the output, in the source's bit depth (16 at most)
+    and colour profile."""
     from .callbacks import Snapshots
+    from .image import Image
     from .io import write_image
     from .loop import as_numpy_image
 
@@ -416,7 +419,8 @@ def _snapshots(every: int, output: Path, bit_depth: int) -> Any:
     return Snapshots(
         every,
         lambda step, image: write_image(
-            folder / f"step_{step:06d}.png", as_numpy_image(image), bit_depth=min(bit_depth, 16)
+            folder / f"step_{step:06d}.png",
+            Image(as_numpy_image(image), None, min(source.bit_depth, 16), icc_profile=source.icc_profile),
         ),
     )
 
@@ -501,7 +505,7 @@ def _prepare_call(restorer: Restorer, images: dict[str, Path], output: Path) -> 
         kwargs["mask"] = read_mask(images["mask"], read["image"].shape)
     main = read.get("image") or read["noflash"]
     if getattr(args, "save_every", None):
-        kwargs["callbacks"] = [_snapshots(args.save_every, output, main.bit_depth)]
+        kwargs["callbacks"] = [_snapshots(args.save_every, output, main)]
     checkpoints = []
     if _fits_a_network(args):
         from .restore import checkpoint_files

@@ -625,6 +625,7 @@ def _restoration(
         alpha=problem.source.alpha if problem.alpha is None else problem.alpha,
         bit_depth=problem.source.bit_depth,
         value_range=problem.source.value_range,
+        icc_profile=problem.source.icc_profile,
     )
     return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
 

@@ -61,6 +61,12 @@ class Image:
         ``bool`` ``(H, W)``, True where the file has no value (NaN or blank
         pixels of a FITS image); the restoration fits the other pixels only
         and fills these in.
+    icc_profile : bytes or None
+        The file's embedded ICC colour profile (Display P3, Adobe RGB, a
+        camera's), which says what colours the samples mean: the restoration
+        works on the samples as they are, and :func:`deepprior.io.write_image`
+        embeds the profile in the output, so that colour-managed viewers show
+        it in the input's colours. None: no profile (sRGB is assumed).
     """
 
     pixels: np.ndarray
@@ -69,6 +75,7 @@ class Image:
     path: Path | None = None
     value_range: tuple[float, float] | None = None
     missing: np.ndarray | None = None
+    icc_profile: bytes | None = None
 
     @property
     def height(self) -> int:
@@ -101,7 +108,7 @@ class Image:
         return self.alpha is not None
 
     def with_pixels(self, pixels: Any) -> Image:
-        """A new image with other pixels and the same alpha, bit depth and path.
+        """A new image with other pixels and the same alpha, bit depth, path and colour profile.
 
         Parameters
         ----------
@@ -113,7 +120,7 @@ class Image:
         Returns
         -------
         Image
-            ``Image(pixels, self.alpha, self.bit_depth, self.path, self.value_range)``.
+            The pixels with this image's other attributes.
 
         Raises
         ------
@@ -141,6 +148,7 @@ class Image:
             path=self.path,
             value_range=self.value_range,
             missing=self.missing,
+            icc_profile=self.icc_profile,
         )
 
 

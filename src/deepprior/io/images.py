@@ -47,6 +47,15 @@ The EXIF/TIFF ``Orientation`` tag is applied on read, exactly as
 works for 16-bit and float data too.  It is read by Pillow for PNG (``eXIf``
 chunk), JPEG and the other Pillow formats, and by tifffile for TIFF.  Written
 files carry no orientation tag.
+
+Colour profiles
+---------------
+An embedded ICC profile (PNG ``iCCP`` chunk, TIFF tag 34675, JPEG ``APP2``) is
+kept as :attr:`Image.icc_profile` when it describes the samples read (an RGB
+profile for colour, a gray one for gray: a CMYK file's profile does not
+describe the RGB it is converted to) and written back into PNG, TIFF and JPEG
+outputs whose channels it describes. The samples themselves are never
+converted. BMP cannot hold a profile: it is dropped with a warning.
 """
 
 from __future__ import annotations
@@ -99,6 +108,7 @@ class _Raw:
 
     data: np.ndarray
     alpha: np.ndarray | None
+    icc_profile: bytes | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -173,6 +183,30 @@ def _pil_orientation(path: Path) -> int | None:
         return None
 
 
+def _pil_icc_profile(path: Path) -> bytes | None:
+    """The ICC profile Pillow finds in a file's header chunks (no pixels decoded), or None."""
+    try:
+        with warnings.catch_warnings(), PILImage.open(path) as im:
+            warnings.simplefilter("ignore")
+            return im.info.get("icc_profile") or None
+    except Exception:
+        return None
+
+
+def _describes(profile: bytes | None, channels: int) -> bool:
+    """Whether an ICC profile's colour space (header bytes 16-19) is that of samples with ``channels`` colours."""
+    return profile is not None and profile[16:20] == (b"RGB " if channels == 3 else b"GRAY")
+
+
+def _with_iccp_chunk(png: bytes, profile: bytes) -> bytes:
+    """A PNG file with an ``iCCP`` chunk (PNG 1.2, §4.2.2.4) right after its ``IHDR``: the profile's name, a
+    null, compression method 0 and the zlib-compressed profile (the PNG encoder writes none itself)."""
+    body = b"ICC profile\x00\x00" + zlib.compress(profile)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    end_of_ihdr = len(_PNG_SIGNATURE) + 8 + 13 + 4  # length, type, 13 data bytes, CRC
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
 # --------------------------------------------------------------------------- #
 # Readers: each returns native-dtype samples and the EXIF orientation, or None
 # to let Pillow try
@@ -197,7 +231,10 @@ def _read_png(data: bytes, path: Path, name: str) -> tuple[_Raw, int | None] | N
     orientation = None
     if any(marker in data for marker in _PNG_EXIF_MARKERS):
         orientation = _pil_orientation(path)
-    return _split_channels(a, name), orientation
+    raw = _split_channels(a, name)
+    if b"iCCP" in data:
+        raw.icc_profile = _pil_icc_profile(path)
+    return raw, orientation
 
 
 def _is_decode_error(exc: BaseException) -> bool:
@@ -229,6 +266,7 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
             extrasamples = tuple(int(e) for e in (page.extrasamples or ()))
             tag = page.tags.get("Orientation")
             orientation = int(tag.value) if tag is not None else None
+            icc_profile = page.iccprofile
     except InputError:
         raise
     except Exception as exc:
@@ -259,8 +297,10 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
         else:
             a_out = np.round(rgb * np.iinfo(a.dtype).max).astype(a.dtype)
         alpha = a[:, :, 4] if a.shape[2] > 4 and extrasamples else None
-        return _Raw(a_out, alpha), orientation
-    return _split_channels(a, name, bool(extrasamples)), orientation
+        return _Raw(a_out, alpha), orientation  # the profile is CMYK's: it does not describe the RGB
+    raw = _split_channels(a, name, bool(extrasamples))
+    raw.icc_profile = icc_profile
+    return raw, orientation
 
 
 def _pil_to_raw(im: PILImage.Image, name: str) -> _Raw:
@@ -324,6 +364,7 @@ def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
             except Exception:
                 orientation = None
             raw = _pil_to_raw(im, name)
+            raw.icc_profile = im.info.get("icc_profile") or None
     except UnidentifiedImageError:
         raise InputError(f"cannot read {name}: not an image file (or an unsupported format)") from None
     except PILImage.DecompressionBombError:
@@ -372,7 +413,8 @@ def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
     if raw.alpha is not None and raw.alpha.dtype != raw.data.dtype:
         raw.alpha = raw.alpha.astype(raw.data.dtype)
     if orientation in (2, 3, 4, 5, 6, 7, 8):
-        raw = _Raw(_orient(raw.data, orientation), None if raw.alpha is None else _orient(raw.alpha, orientation))
+        oriented_alpha = None if raw.alpha is None else _orient(raw.alpha, orientation)
+        raw = _Raw(_orient(raw.data, orientation), oriented_alpha, raw.icc_profile)
     value_range = None
     data = raw.data
     if data.dtype.kind == "f" and data.size and np.all(np.isfinite(data)):
@@ -383,6 +425,8 @@ def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
     try:
         image = as_image(data, what="image")
         image.value_range = value_range
+        if _describes(raw.icc_profile, image.channels):  # a CMYK file's, say, does not describe its RGB
+            image.icc_profile = raw.icc_profile
         if raw.alpha is not None:
             image.alpha = np.ascontiguousarray(as_image(raw.alpha, what="alpha channel").pixels[:, :, 0])
     except InputError as exc:
@@ -519,7 +563,8 @@ def write_image(
         Output file, suffix ``.png``, ``.tif``, ``.tiff``, ``.jpg``, ``.jpeg`` or ``.bmp``.
     pixels : Image or array-like
         An :class:`~deepprior.image.Image` (its ``alpha`` and ``bit_depth`` are
-        used unless ``alpha`` / ``bit_depth`` are given), or an array ``(H, W)``
+        used unless ``alpha`` / ``bit_depth`` are given, and its ``icc_profile``
+        is embedded where the format holds one), or an array ``(H, W)``
         or ``(H, W, C)`` with ``C`` 1 (gray) or 3 (RGB); 2 or 4 channels are
         taken as gray+alpha / RGBA when ``alpha`` is None.  Floats are clipped
         to ``[0, 1]``; integer arrays are scaled by their type's maximum
@@ -553,7 +598,7 @@ def write_image(
     with :func:`read_image` and written back at the same bit depth is
     reproduced exactly.  JPEG and BMP outputs cannot keep alpha (Pillow writes
     32-bit BMP without an alpha mask and reads it back as RGB): it is dropped
-    with a ``UserWarning``.
+    with a ``UserWarning``, as is a colour profile written to BMP.
     """
     name = _q(path)
     target = Path(path)
@@ -584,6 +629,10 @@ def write_image(
         kind = "JPEG" if suffix in _JPEG_SUFFIXES else "BMP"
         warn(f"{name}: {kind} cannot store an alpha channel; it was dropped")
         al = None
+    profile = given.icc_profile if given is not None and _describes(given.icc_profile, img.channels) else None
+    if profile is not None and suffix == ".bmp":
+        warn(f"{name}: BMP cannot store the input's colour profile; it was dropped (viewers will assume sRGB)")
+        profile = None
 
     if depth == 32 and given is not None and given.value_range is not None:
         lo, hi = given.value_range  # back to the file's own range (alpha stays in [0, 1])
@@ -609,17 +658,20 @@ def write_image(
                 compression="zlib",
                 predictor=True,  # horizontal for integers, floating point for float32
                 metadata=None,
+                iccprofile=profile,
             )
 
     elif suffix == ".png":
         encoded = imagecodecs.png_encode(data if channels > 1 else data[:, :, 0])  # gray, LA, RGB or RGBA
+        if profile is not None:
+            encoded = _with_iccp_chunk(encoded, profile)
 
         def writer(tmp: Path) -> None:
             tmp.write_bytes(encoded)
 
     else:
         im = PILImage.fromarray(data[:, :, 0] if channels == 1 else data)  # L or RGB
-        fmt, options = ("BMP", {}) if suffix == ".bmp" else ("JPEG", {"quality": int(quality)})
+        fmt, options = ("BMP", {}) if suffix == ".bmp" else ("JPEG", {"quality": int(quality), "icc_profile": profile})
 
         def writer(tmp: Path) -> None:
             im.save(tmp, format=fmt, **options)
