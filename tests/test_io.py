@@ -678,6 +678,20 @@ def test_read_errors(tmp_path):
     _check(e, "nomask.png")
 
 
+@pytest.mark.parametrize("name", ["photo.DNG", "photo.nef", "photo.cr2"])
+def test_a_camera_raw_file_is_refused_not_read_as_its_preview(tmp_path, name):
+    tifffile.imwrite(tmp_path / name, _u8((8, 12, 3)), photometric="rgb")  # TIFF inside, as DNG, NEF and CR2 are
+    with pytest.raises(InputError, match="camera RAW file") as e:
+        read_image(tmp_path / name)
+    _check(e, name)
+
+
+def test_heic_without_a_reader_gets_its_own_message(tmp_path):
+    (tmp_path / "photo.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    with pytest.raises(InputError, match="HEIC/HEIF is not supported; export it as JPEG, PNG or TIFF"):
+        read_image(tmp_path / "photo.heic")
+
+
 @pytest.mark.parametrize("suffix,depth", [(".png", 8), (".png", 16), (".tif", 16), (".jpg", 8)])
 def test_truncated_file(tmp_path, suffix, depth):
     y, x = np.mgrid[:64, :64]

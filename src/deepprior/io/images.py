@@ -94,6 +94,13 @@ _ORIENTATION_TAG = 0x0112
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _ALPHA_SUFFIXES = (".png", ".tif", ".tiff")
+# camera RAW formats: many are TIFF inside, whose first page a TIFF reader would return (a small preview, not
+# the photograph), so they are refused by name
+_CAMERA_RAW_SUFFIXES = (
+    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf", ".pef",
+    ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".iiq", ".rwl",
+)  # fmt: skip
+_HEIF_SUFFIXES = (".heic", ".heif")
 # where Pillow keeps a PNG's EXIF block: the eXIf chunk or an ImageMagick text chunk
 _PNG_EXIF_MARKERS = (b"eXIf", b"Raw profile type exif")
 
@@ -366,7 +373,10 @@ def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
             raw = _pil_to_raw(im, name)
             raw.icc_profile = im.info.get("icc_profile") or None
     except UnidentifiedImageError:
-        raise InputError(f"cannot read {name}: not an image file (or an unsupported format)") from None
+        what = "not an image file (or an unsupported format)"
+        if path.suffix.lower() in _HEIF_SUFFIXES:  # Pillow reads them only with a plug-in registered
+            what = "HEIC/HEIF is not supported; export it as JPEG, PNG or TIFF"
+        raise InputError(f"cannot read {name}: {what}") from None
     except PILImage.DecompressionBombError:
         raise InputError(f"cannot read {name}: image is too large") from None
     except InputError:
@@ -390,6 +400,12 @@ def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
         raise InputError(f"cannot read {name}: is a folder, not an image file")
     if not p.exists():
         raise InputError(f"cannot read {name}: file does not exist")
+    suffix = p.suffix.lower()
+    if suffix in _CAMERA_RAW_SUFFIXES:
+        raise InputError(
+            f"cannot read {name}: a camera RAW file holds the sensor's data, not an image; develop it first (in "
+            "your RAW converter, with noise reduction off) and save a 16-bit TIFF"
+        )
     try:
         with open(p, "rb") as fh:
             head = fh.read(64)
