@@ -195,6 +195,22 @@ def test_bad_input_one_line_exit_2_no_output(case, tmp_path, noisy_png, capsys):
 
 
 @pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["denoize", "x.png"], "(did you mean denoise?)"),
+        (["denoise", "x.png", "--preset", "fsat"], "(did you mean fast?)"),
+        (["denoise", "x.png", "--stop", "es-wvm"], "(did you mean es-wmv?)"),
+        (["denoise", "x.png", "--generator", "xyzzy"], None),  # nothing near: the choices alone
+    ],
+)
+def test_a_misspelt_choice_gets_the_nearest_one_named(argv, hint, capsys):
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "invalid choice" in err
+    assert err.endswith(hint) if hint else "did you mean" not in err
+
+
+@pytest.mark.parametrize(
     "text, seconds", [("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("5min", 300.0), ("1.5h", 5400.0)]
 )
 def test_a_time_limit_is_read_with_its_unit(text, seconds):

@@ -71,9 +71,16 @@ class _RegistryChoices:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that exits with our user-error status and one line."""
+    """argparse that exits with our user-error status and one line, naming the nearest choice to a misspelt one."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        import re
+
+        from .errors import did_you_mean
+
+        invalid = re.search(r"invalid choice: '?(.*?)'? \(choose from (.*)\)$", message)
+        if invalid:
+            message += did_you_mean(invalid[1], [choice.strip(" '") for choice in invalid[2].split(",")])
         self.exit(EXIT_USER_ERROR, f"deepprior: error: {message}\n")
 
 
