@@ -122,7 +122,7 @@ def complete(plan: Plan, members: list[Restoration]) -> Restoration:
 #: Sides of the centre crops of y that a refiner is timed on (after a warm-up run on the first): its time on the
 #: whole image is read off the line through the two, per pixel where it runs on the CPU, nearly constant where
 #: a GPU's launch overhead dominates.
-PROBE_SIDES = (32, 64)
+PROBE_SIDES = (48, 96)
 
 
 def reserve_refine_time(plans: Sequence[Plan]) -> list[Plan]:
