@@ -337,6 +337,10 @@ def test_jpeg_round_trip_and_bit_depth_fallback(tmp_path):
     gray = write_image(tmp_path / "g.jpeg", rgb[:, :, 0])
     g = read_image(gray)
     assert g.gray and np.abs(g.pixels[:, :, 0] - rgb[:, :, 0]).mean() < 0.01
+    from PIL import JpegImagePlugin
+
+    with PILImage.open(path) as im:
+        assert JpegImagePlugin.get_sampling(im) == 0  # 4:4:4: the colour is not subsampled
 
 
 def test_bit_depth_fallbacks():

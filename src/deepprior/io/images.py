@@ -22,8 +22,9 @@ TIFF    8/16-bit integer,          8/16-bit integer and float32 through ``tifffi
         through ``tifffile``;      Alpha is stored as an unassociated extra sample.
         palette and uncompressed
         YCbCr through Pillow
-JPEG    8-bit gray/RGB/CMYK        8-bit only (16-bit/float requests -> 8-bit); JPEG
-        (Pillow)                   has no alpha, so alpha is dropped with a warning.
+JPEG    8-bit gray/RGB/CMYK        8-bit only (16-bit/float requests -> 8-bit), colour
+        (Pillow)                   not subsampled (4:4:4); JPEG has no alpha, so alpha
+                                   is dropped with a warning.
 BMP     8-bit gray/RGB, RGBA       8-bit only (16-bit/float requests -> 8-bit); alpha
         (Pillow)                   is dropped with a warning (see write_image).
 ======  =========================  =================================================
@@ -594,7 +595,7 @@ def write_image(
         closest it can (see :func:`effective_bit_depth`): 16 for PNG asked for
         32, 8 for JPEG/BMP.
     quality : int
-        JPEG quality (1-95).
+        JPEG quality (1-95); colour is never subsampled (4:4:4).
 
     Returns
     -------
@@ -687,7 +688,10 @@ def write_image(
 
     else:
         im = PILImage.fromarray(data[:, :, 0] if channels == 1 else data)  # L or RGB
-        fmt, options = ("BMP", {}) if suffix == ".bmp" else ("JPEG", {"quality": int(quality), "icc_profile": profile})
+        # JPEG: full-resolution colour (4:4:4); the encoder's default, 4:2:0, halves the resolution of the colour
+        # that the restoration has just recovered
+        jpeg = {"quality": int(quality), "subsampling": 0, "icc_profile": profile}
+        fmt, options = ("BMP", {}) if suffix == ".bmp" else ("JPEG", jpeg)
 
         def writer(tmp: Path) -> None:
             im.save(tmp, format=fmt, **options)
