@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageCms, ImageOps, JpegImagePlugin
 
 from deepprior.errors import InputError
 from deepprior.image import as_image
@@ -337,8 +337,6 @@ def test_jpeg_round_trip_and_bit_depth_fallback(tmp_path):
     gray = write_image(tmp_path / "g.jpeg", rgb[:, :, 0])
     g = read_image(gray)
     assert g.gray and np.abs(g.pixels[:, :, 0] - rgb[:, :, 0]).mean() < 0.01
-    from PIL import JpegImagePlugin
-
     with PILImage.open(path) as im:
         assert JpegImagePlugin.get_sampling(im) == 0  # 4:4:4: the colour is not subsampled
 
@@ -504,8 +502,6 @@ def test_every_orientation_matches_exif_transpose(tmp_path, orientation):
 
 def _icc(space: bytes = b"RGB ") -> bytes:
     """A real sRGB ICC profile, its header's colour space set to ``space`` (readers do not check the rest)."""
-    from PIL import ImageCms
-
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     return profile[:16] + space + profile[20:]
 
