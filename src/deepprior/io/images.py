@@ -181,24 +181,24 @@ def _quiet_imagecodecs() -> Iterator[None]:
         logger.removeFilter(silence)
 
 
-def _pil_orientation(path: Path) -> int | None:
-    """The EXIF orientation Pillow finds in a file, or None (also for a malformed EXIF block)."""
+def _pil_tags(im: PILImage.Image) -> tuple[int | None, bytes | None]:
+    """An open Pillow image's EXIF orientation (None without one, or with a malformed EXIF block) and ICC
+    profile (None without one)."""
+    try:
+        orientation = im.getexif().get(_ORIENTATION_TAG)
+    except Exception:
+        orientation = None
+    return orientation, im.info.get("icc_profile") or None
+
+
+def _pil_header_tags(path: Path) -> tuple[int | None, bytes | None]:
+    """:func:`_pil_tags` of a file that another decoder reads: Pillow parses its header only, no pixels."""
     try:
         with warnings.catch_warnings(), PILImage.open(path) as im:
             warnings.simplefilter("ignore")
-            return im.getexif().get(_ORIENTATION_TAG)
+            return _pil_tags(im)
     except Exception:
-        return None
-
-
-def _pil_icc_profile(path: Path) -> bytes | None:
-    """The ICC profile Pillow finds in a file's header chunks (no pixels decoded), or None."""
-    try:
-        with warnings.catch_warnings(), PILImage.open(path) as im:
-            warnings.simplefilter("ignore")
-            return im.info.get("icc_profile") or None
-    except Exception:
-        return None
+        return None, None
 
 
 def _describes(profile: bytes | None, channels: int) -> bool:
@@ -236,12 +236,10 @@ def _read_png(data: bytes, path: Path, name: str) -> tuple[_Raw, int | None] | N
             return None  # Pillow decodes these exactly; it raises the error if it cannot read the file either
         detail = exc if isinstance(exc, RuntimeError) else "rejected by libpng"
         raise InputError(f"cannot read {name}: PNG file is truncated or corrupt ({detail})") from None
-    orientation = None
-    if any(marker in data for marker in _PNG_EXIF_MARKERS):
-        orientation = _pil_orientation(path)
     raw = _split_channels(a, name)
-    if b"iCCP" in data:
-        raw.icc_profile = _pil_icc_profile(path)
+    orientation = None
+    if b"iCCP" in data or any(marker in data for marker in _PNG_EXIF_MARKERS):
+        orientation, raw.icc_profile = _pil_header_tags(path)
     return raw, orientation
 
 
@@ -367,12 +365,9 @@ def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
                     "deepprior restores one image at a time, so extract the frame you want first"
                 )
             im.load()
-            try:
-                orientation = im.getexif().get(_ORIENTATION_TAG)
-            except Exception:
-                orientation = None
+            orientation, icc_profile = _pil_tags(im)
             raw = _pil_to_raw(im, name)
-            raw.icc_profile = im.info.get("icc_profile") or None
+            raw.icc_profile = icc_profile
     except UnidentifiedImageError:
         what = "not an image file (or an unsupported format)"
         if path.suffix.lower() in _HEIF_SUFFIXES:  # Pillow reads them only with a plug-in registered
