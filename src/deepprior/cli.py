@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import presets
 from .argtypes import duration, non_negative, positive, positive_int, scale_factor
-from .errors import DeepPriorError, InputError, Warned, warn
+from .errors import DeepPriorError, InputError, Warned, did_you_mean, warn
 
 if TYPE_CHECKING:
     from .image import Image
@@ -74,10 +75,6 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits with our user-error status and one line, naming the nearest choice to a misspelt one."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        import re
-
-        from .errors import did_you_mean
-
         invalid = re.search(r"invalid choice: '?(.*?)'? \(choose from (.*)\)$", message)
         if invalid:
             message += did_you_mean(invalid[1], [choice.strip(" '") for choice in invalid[2].split(",")])

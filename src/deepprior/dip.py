@@ -36,7 +36,7 @@ from .record import RunRecord
 from .registry import DATA_TERMS, GENERATORS, REFINERS, REGULARIZERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
 from .restore import _DIP_NAMES, Plan, Restoration, _check_names, _Problem, checkpoint_files
-from .settings import FitSettings
+from .settings import FitSettings, check_time_limit
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
 
@@ -138,8 +138,9 @@ def reserve_refine_time(plans: Sequence[Plan]) -> list[Plan]:
     """
     limit = plans[0].overrides.get("time_limit")
     refined = [plan for plan in plans if plan.refiner is not None]
-    if not refined or isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
-        return list(plans)  # no reserve; a nonsense limit is refused with the fit's settings
+    if not refined or limit is None:
+        return list(plans)
+    check_time_limit(limit)
     start = time.perf_counter()
     needed = sum(_refiner_seconds(plan) for plan in refined)
     reserve = needed + (time.perf_counter() - start)

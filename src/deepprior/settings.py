@@ -133,12 +133,7 @@ class FitSettings:
             raise InputError(f"cuda_graph must be True or False, got {self.cuda_graph!r}")
         if self.cuda_graph and self.compile:
             raise InputError("cuda_graph and compile are two ways to graph a step: ask for one of them")
-        if self.time_limit is not None and (
-            isinstance(self.time_limit, bool)
-            or not isinstance(self.time_limit, (int, float))
-            or not (self.time_limit > 0 and math.isfinite(self.time_limit))
-        ):
-            raise InputError(f"time_limit must be a positive number of seconds or None, got {self.time_limit!r}")
+        check_time_limit(self.time_limit)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a whole number >= 0, got {self.seed!r}")
         from .registry import DATA_TERMS, STOPPERS
@@ -147,4 +142,13 @@ class FitSettings:
         STOPPERS.get(self.stop)
 
 
-__all__ = ["COMPILE_MODES", "FitSettings", "OUTPUT_POLICIES"]
+def check_time_limit(seconds: object) -> None:
+    """Refuse a time limit that is neither None nor a positive, finite number of seconds."""
+    if seconds is None:
+        return
+    number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+    if not (number and seconds > 0 and math.isfinite(seconds)):
+        raise InputError(f"time_limit must be a positive number of seconds or None, got {seconds!r}")
+
+
+__all__ = ["COMPILE_MODES", "FitSettings", "OUTPUT_POLICIES", "check_time_limit"]
