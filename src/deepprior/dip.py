@@ -157,12 +157,10 @@ def reserve_refine_time(plans: Sequence[Plan]) -> list[Plan]:
 
 def _refiner_seconds(plan: Plan) -> float:
     """The refiner's time on the plan's whole y, estimated from runs on two centre crops (:data:`PROBE_SIDES`)."""
-    from .metrics import noise_sigma
-
     refine = REFINERS.get(plan.refiner)
     device = str(resolve_device(plan.problem.device))
     y = plan.problem.observation
-    sigma = noise_sigma(y)  # the refiner's (σ = 0 returns y at once)
+    sigma = plan.problem.noise_sigma  # the refiner's (σ = 0 returns y at once)
     height, width = y.shape[:2]
     timed = []
     for side in (PROBE_SIDES[0], *PROBE_SIDES):  # the first run warms up (kernels, caches)
@@ -196,11 +194,9 @@ def _refine(restoration: Restoration, name: str | None, problem: _Problem, reser
     the record says how long it took and, under a time limit, the seconds held back for it."""
     if name is None:
         return restoration
-    from .metrics import noise_sigma
-
     refine = REFINERS.get(name)
     start = time.perf_counter()
-    sigma = noise_sigma(problem.observation)
+    sigma = problem.noise_sigma
     pixels = refine(problem.observation, restoration.output.pixels, sigma, device=str(resolve_device(problem.device)))
     refinement = {"name": name, "sigma": sigma, "seconds": time.perf_counter() - start}
     if reserved:

@@ -10,6 +10,7 @@ This module imports no torch: a classical solver's plan runs without it; a DIP p
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -344,6 +345,14 @@ class _Problem:
     alpha: np.ndarray | None
     squeeze: bool
     extra: dict[str, Any] | None
+
+    @functools.cached_property
+    def noise_sigma(self) -> float:
+        """σ of the noise in y, estimated blind (:func:`deepprior.metrics.noise_sigma`) once for the refiner and
+        the timing of it."""
+        from .metrics import noise_sigma
+
+        return noise_sigma(self.observation)
 
 
 def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0, together: bool = False) -> list[Path]:
