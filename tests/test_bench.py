@@ -619,10 +619,12 @@ def test_a_row_fingerprint_leaves_execution_only_settings_at_their_defaults_out(
     from benchmarks.suite.methods import _without_execution_defaults
     from deepprior.presets import get_preset
 
-    settings = get_preset("denoise").settings
-    assert "cuda_graph" not in _without_execution_defaults(repr(settings), settings)
-    graphed = dc.replace(settings, cuda_graph=True)
-    assert "cuda_graph=True" in _without_execution_defaults(repr(graphed), graphed)
+    row = get_preset("denoise")
+    left = _without_execution_defaults(repr(row), row)
+    assert "cuda_graph" not in left and "tile" not in left
+    graphed = dc.replace(row, settings=dc.replace(row.settings, cuda_graph=True), tile_overlap=32)
+    left = _without_execution_defaults(repr(graphed), graphed)
+    assert "cuda_graph=True" in left and "tile_overlap=32" in left and "tile=" not in left
 
 
 def test_cuda_graph_reaches_the_fits_and_an_entry_claims_it_only_where_the_step_was_recorded(tmp_path, shared_data):

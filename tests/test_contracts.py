@@ -8,6 +8,7 @@ import argparse
 import json
 import subprocess
 import sys
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -38,7 +39,11 @@ from deepprior.stopping import make_stopper
 from helpers import smooth_image
 
 # Constructor arguments of each operator; a new operator must add its example (checked below).
-OPERATOR_EXAMPLES = {"identity": {}, "mask": {"mask": np.eye(64, dtype=bool) | True}, "lanczos": {"factor": 2}}
+OPERATOR_EXAMPLES = {
+    "identity": {},
+    "mask": {"mask": np.random.default_rng(0).random((64, 64)) > 0.3},
+    "lanczos": {"factor": 2},
+}
 
 
 def _y(size: int = 64) -> torch.Tensor:
@@ -84,6 +89,23 @@ def test_every_operator_keeps_its_contract(name, device):
     torch.testing.assert_close(operator(2 * x), 2 * out)  # linear forward models
     result = _tiny_fit(device, operator=operator, observation=out.cpu())
     assert result.image.shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("name", OPERATORS.names())
+def test_every_operator_crops_to_what_it_does_on_the_tile(name):
+    """A tile's operator, applied to the tile, gives the tile's box of y, up to the reach of the operator's own
+    border handling (the tiles' blend hides that band)."""
+    operator = OPERATORS.get(name)(**OPERATOR_EXAMPLES[name])
+    x = torch.rand(1, 3, 64, 64)
+    box = (16, 8, 32, 48)
+    cropped, (top, left, height, width) = operator.crop(box)
+    assert (height, width) == operator.observation_shape(*box[2:])
+    whole = operator(x)[..., top : top + height, left : left + width]
+    tile = cropped(x[..., 16:48, 8:56])
+    reach = 4  # observation pixels a border's padding can change (Lanczos-2: 3 at factor 2)
+    torch.testing.assert_close(tile[..., reach:-reach, reach:-reach], whole[..., reach:-reach, reach:-reach])
+    with pytest.raises(InputError, match="multiples of the scale") if operator.scale > 1 else nullcontext():
+        operator.crop((1, 0, 32, 32))
 
 
 @pytest.mark.parametrize("name", DATA_TERMS.names())

@@ -96,7 +96,7 @@ def test_a_killed_fit_resumes_to_the_same_bits_with_or_without_a_bar_or_snapshot
     settings = FitSettings(iterations=20, lr=0.01, reg_noise_std=0.05, average=0.9, backtrack=True, check_every=5)
     whole, _ = _fit_small(settings)
     path, snapshots = tmp_path / "fit.pt", []
-    showing = [Progress("fit"), Snapshots(3, lambda step, image: snapshots.append(step))]
+    showing = [Progress("fit"), Snapshots(3, lambda name, image: snapshots.append(name))]
     for first, then in ((showing, []), ([], showing)):
         with pytest.raises(KeyboardInterrupt):  # after the save at step 9
             _fit_small(settings, callbacks=[*first, Checkpointing(path, 0.0, "this fit"), _Kill(12)])
@@ -104,7 +104,8 @@ def test_a_killed_fit_resumes_to_the_same_bits_with_or_without_a_bar_or_snapshot
         assert saved["step"] == 9 and saved["kinds"] == ["Averaging", "HistoryRecorder", "Backtracking"]
         resumed, _ = _fit_small(settings, callbacks=then, resume=saved)
         assert torch.equal(resumed.image, whole.image) and resumed.history.loss == whole.history.loss
-    assert snapshots == [3, 6, 9, 12, 12, 15, 18]  # the first run's until the kill, then the resumed one's
+    steps = [3, 6, 9, 12, 12, 15, 18]  # the first run's until the kill, then the resumed one's
+    assert snapshots == [f"step_{step:06d}" for step in steps]
     saved["kinds"].append("StopRule")
     with pytest.raises(InputError, match="other features"):
         _fit_small(settings, resume=saved)

@@ -247,9 +247,9 @@ def test_float_tiff_keeps_its_range_through_a_run(tmp_path):
     assert abs(float(out.mean()) - float(values.mean())) < 0.5
 
 
-def test_a_huge_image_is_refused_with_an_estimate_before_allocating():
+def test_a_huge_image_is_refused_with_an_estimate_before_allocating_when_it_may_not_be_tiled():
     with pytest.raises(deepprior.DeviceError, match=r"needs about [\d.]+ GiB but [\d.]+ GiB is free"):
-        deepprior.denoise(np.zeros((10000, 10000), np.uint8), iterations=1)
+        deepprior.denoise(np.zeros((10000, 10000), np.uint8), iterations=1, tile=None)
 
 
 @pytest.mark.slow

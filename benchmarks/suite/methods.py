@@ -134,16 +134,20 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     return preset.for_scale(scale or 4).settings.iterations * preset.seeds
 
 
-#: Loop settings that the suites leave at their defaults (how a step runs; a wall-clock limit): at their defaults
-#: they stay out of :func:`row_fingerprint`, so that adding one to ``FitSettings`` leaves every stored entry valid.
+#: Loop settings and row fields that the suites leave at their defaults (how a step runs; a wall-clock limit; the
+#: tiling of an image too large for the memory, which the suites' images never are): at their defaults they stay
+#: out of :func:`row_fingerprint`, so that adding one to ``FitSettings`` or ``Preset`` leaves every stored entry
+#: valid.
 EXECUTION_ONLY_SETTINGS = ("cuda_graph", "time_limit")
+EXECUTION_ONLY_ROW_FIELDS = ("tile", "tile_overlap")
 
 
-def _without_execution_defaults(text: str, settings: Any) -> str:
-    for name in EXECUTION_ONLY_SETTINGS:
-        default = next(f.default for f in dataclasses.fields(settings) if f.name == name)
-        if getattr(settings, name) == default:
-            text = text.replace(f", {name}={default!r}", "")
+def _without_execution_defaults(text: str, preset: Any) -> str:
+    for owner, names in ((preset.settings, EXECUTION_ONLY_SETTINGS), (preset, EXECUTION_ONLY_ROW_FIELDS)):
+        for name in names:
+            default = next(f.default for f in dataclasses.fields(owner) if f.name == name)
+            if getattr(owner, name) == default:
+                text = text.replace(f", {name}={default!r}", "")
     return text
 
 
@@ -158,7 +162,7 @@ def row_fingerprint(method: str, task: str) -> str | None:
 
     public, row, regularizer = _row(method, task)
     preset = get_preset(public, row, _profile(method)[1])
-    digest = hashlib.sha1(_without_execution_defaults(repr((preset, regularizer)), preset.settings).encode())
+    digest = hashlib.sha1(_without_execution_defaults(repr((preset, regularizer)), preset).encode())
     if preset.refine is not None:
         from deepprior.refiners import REVISION
 

@@ -63,6 +63,16 @@ def duration(text: str) -> float:
     return value
 
 
+def tile_side(text: str) -> int | str | None:
+    """``auto``, ``none`` (None) or a tile side in pixels (its minimum is the tiling's to check)."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a tile side in pixels, auto or none, got {text!r}") from None
+
+
 def scale_factor(text: str) -> int:
     """An integer scale >= 2 (``4`` and ``4.0`` are accepted, ``1.5`` is not)."""
     try:

@@ -75,6 +75,11 @@ class Callback:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Return to a state taken by :meth:`state_dict`."""
 
+    def for_tile(self, index: int, count: int) -> Callback:
+        """The callback that the fit of tile ``index`` of ``count`` calls when a large image is restored in
+        tiles (:mod:`deepprior.tiling`): itself, unless what it does must tell the tiles apart."""
+        return self
+
 
 def checkpointed(callbacks: list[Callback]) -> list[Callback]:
     """The callbacks a checkpoint saves and a resume must find again, in order (see :attr:`Callback.checkpointed`)."""
@@ -308,9 +313,10 @@ class Progress(StepClock):
     (given a reference) the PSNR at each check; for a fit expected to last over ``announce_after`` seconds, one
     line first with its estimated duration, measured on the first steps.
 
-    ``fits`` is the number of fits like this one still to run (this one included: a seed ensemble), which the
-    estimate counts; ``alternative``, called only when the line is written, returns a clause to append to it
-    (the cost of the fast preset, measured the same way).
+    ``fits`` is the number of fits like this one still to run (this one included: a seed ensemble, the tiles of a
+    large image), which the estimate counts, and ``counted`` what they are (``"seeds"``); ``alternative``, called
+    only when the line is written, returns a clause to append to it (the cost of the fast preset, measured the
+    same way).
     """
 
     ANNOUNCE_AFTER = 30.0  # seconds: shorter fits get no estimate line
@@ -321,9 +327,10 @@ class Progress(StepClock):
         announce_after: float | None = None,
         fits: int = 1,
         alternative: Callable[[], str | None] | None = None,
+        counted: str = "seeds",
     ) -> None:
         super().__init__()
-        self.label, self.fits, self.alternative = label, fits, alternative
+        self.label, self.fits, self.alternative, self.counted = label, fits, alternative, counted
         self.announce_after = self.ANNOUNCE_AFTER if announce_after is None else announce_after
         self._bar: Any = None
 
@@ -352,7 +359,7 @@ class Progress(StepClock):
         total = per_step * (left + (self.fits - 1) * state.settings.iterations)
         if total >= self.announce_after:
             maybe = "; a stopping rule may end it sooner" if state.settings.stop != "fixed" else ""
-            fits = f" × {self.fits} seeds" if self.fits > 1 else ""
+            fits = f" × {self.fits} {self.counted}" if self.fits > 1 else ""
             line = (
                 f"{self.label}: about {duration(total)} for the {left} steps left{fits} on {state.device} "
                 f"({per_step:.3g} s/step{maybe})"
@@ -393,20 +400,25 @@ def duration(seconds: float) -> str:
 
 
 class Snapshots(Callback):
-    """Every ``every`` steps, hand ``(step, image)`` to ``write`` (the average when averaging is on)."""
+    """Every ``every`` steps, hand ``(name, image)`` to ``write`` (the average when averaging is on); the name is
+    ``step_000100`` for step 100, and ``tile02_step_000100`` in the fit of a large image's second tile."""
 
     restorable = False
     checkpointed = False
 
-    def __init__(self, every: int, write: Callable[[int, torch.Tensor], None]) -> None:
+    def __init__(self, every: int, write: Callable[[str, torch.Tensor], None], prefix: str = "") -> None:
         if every < 1:
             raise InputError(f"snapshots need a period >= 1, got {every}")
-        self.every, self.write = int(every), write
+        self.every, self.write, self.prefix = int(every), write, prefix
 
     def on_step(self, state: FitState) -> None:
         if (state.step + 1) % self.every == 0:
-            self.write(state.step + 1, state.average if state.average is not None else state.output)
+            image = state.average if state.average is not None else state.output
+            self.write(f"{self.prefix}step_{state.step + 1:06d}", image)
         return None
+
+    def for_tile(self, index: int, count: int) -> Snapshots:
+        return Snapshots(self.every, self.write, f"tile{index + 1:0{len(str(count))}d}_")
 
 
 class ThreadShare(Callback):

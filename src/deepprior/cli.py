@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import presets
-from .argtypes import duration, non_negative, positive, positive_int, scale_factor
+from .argtypes import duration, non_negative, non_negative_int, positive, positive_int, scale_factor, tile_side
 from .errors import DeepPriorError, InputError, Warned, did_you_mean, warn
 
 if TYPE_CHECKING:
@@ -148,6 +148,22 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "result its stopping rule or average has then (the seeds of an ensemble share it; a refiner's time, "
         "measured first on crops of the image, is held back from it)",
     )
+    group.add_argument(
+        "--tile",
+        type=tile_side,
+        default=argparse.SUPPRESS,  # absent unless given: --tile none (None) is a choice
+        metavar="SIDE",
+        help="restore the image in overlapping tiles of SIDE×SIDE pixels, each fitted alone, blended back (for "
+        "images too large for the memory); auto (default): only when the whole fit would not fit in the free "
+        "memory; none: never (such an image is refused)",
+    )
+    group.add_argument(
+        "--tile-overlap",
+        type=non_negative_int,
+        metavar="PIXELS",
+        help=f"how far the tiles overlap, blended across (default {presets.Preset.tile_overlap}, narrowed to "
+        "below half a tile)",
+    )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     group.add_argument("--generator", choices=_RegistryChoices(GENERATORS), metavar="NAME", help="network: %(choices)s")
@@ -262,7 +278,10 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "seeds",
         "batch_seeds",
         "time_limit",
+        "tile_overlap",
     )
+    if hasattr(args, "tile"):
+        options["tile"] = args.tile
     batched = (("--batch-seeds", args.batch_seeds), ("--batch-images", _at_once(args) > 1))
     together = [flag for flag, on in batched if on]
     if together and getattr(args, "save_every", None):
@@ -422,8 +441,8 @@ def _snapshots(every: int, output: Path, source: Image) -> Any:
         _CREATED.append(folder)
     return Snapshots(
         every,
-        lambda step, image: write_image(
-            folder / f"step_{step:06d}.png",
+        lambda name, image: write_image(
+            folder / f"{name}.png",
             Image(as_numpy_image(image), None, min(source.bit_depth, 16), icc_profile=source.icc_profile),
         ),
     )
@@ -532,8 +551,11 @@ def _finish_call(restorer: Restorer, call: _Call, restoration: Restoration, wall
         from .report import write_report
 
         write_report(output.with_suffix(".json"))
+    from .restore import tile_checkpoints
+
     for path in call.checkpoints:  # the result is safe: the checkpoints have done their job
-        path.unlink(missing_ok=True)
+        for each in [path, *tile_checkpoints(path)]:
+            each.unlink(missing_ok=True)
         if path in _CHECKPOINTS:
             _CHECKPOINTS.remove(path)
     if not args.quiet:
@@ -987,7 +1009,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeepPriorError as exc:
         print(f"deepprior: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
-        kept = [path for path in _CHECKPOINTS if path.exists()]
+        from .restore import tile_checkpoints
+
+        kept = [each for path in _CHECKPOINTS for each in [path, *tile_checkpoints(path)] if each.exists()]
         resume = f"; {kept[0]} keeps the fit: the same command with --resume goes on" if kept else ""
         print(f"deepprior: interrupted (no partial output was written){resume}", file=sys.stderr)
         status = EXIT_INTERRUPTED

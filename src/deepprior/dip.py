@@ -27,7 +27,7 @@ from .errors import InputError, warn
 from .image import Image, ImageLike, as_image
 from .inputs import make_input
 from .loop import FitResult, as_numpy_image, as_tensor_image, fit, pad_to, padded_size
-from .memory import check_fit_memory
+from .memory import check_fit_memory, fit_bytes
 from .nets import build_generator
 from .operators import Operator
 from .operators.identity import Identity
@@ -37,6 +37,7 @@ from .registry import DATA_TERMS, GENERATORS, REFINERS, REGULARIZERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
 from .restore import _DIP_NAMES, Plan, Restoration, _check_names, _Problem, checkpoint_files
 from .settings import FitSettings, check_time_limit
+from .tiling import check_tile_options
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
 
@@ -71,6 +72,7 @@ def plan_dip(
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
     refiner = _refiner(overrides.get("refine", preset.refine), operator)
+    check_tile_options(overrides.get("tile", preset.tile), overrides.get("tile_overlap"))
     problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
     return Plan(preset, problem, int(seed), int(seeds), dict(overrides), refiner, finish)
 
@@ -78,9 +80,15 @@ def plan_dip(
 def run_plan(plan: Plan) -> Restoration:
     """Fit a DIP plan (each seed, one after another or stepped together), refine and finish: the task's
     :class:`deepprior.restore.Restoration`."""
+    from .tiling import choose_tiling, run_tiled
+
     if not plan.refine_reserve:
         plan = reserve_refine_time([plan])[0]
+    tiling = choose_tiling(plan)
+    if tiling is not None:
+        return run_tiled(plan, tiling)
     overrides, seeds, seed = plan.fit_overrides, plan.seeds, plan.seed
+    tile, tiles = plan.tile_of or (0, 1)
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
     if overrides.get("batch_seeds") and seeds > 1:
@@ -92,12 +100,14 @@ def run_plan(plan: Plan) -> Restoration:
         for index in range(seeds):
             clock = None
             if progress:
-                first = index == 0  # the estimate line, for the whole ensemble, comes once
+                first = index == 0 and tile == 0  # the estimate line, for every seed and tile, comes once
+                alternative = partial(_quicker_clause, plan.preset, plan.problem, overrides, tiles)
                 clock = Progress(
                     f"{label} (seed {seed + index})" if seeds > 1 else label,
                     announce_after=None if first else math.inf,
-                    fits=seeds,
-                    alternative=partial(_quicker_clause, plan.preset, plan.problem, overrides) if first else None,
+                    fits=seeds * tiles,
+                    alternative=alternative if first else None,
+                    counted="seeds" if tiles == 1 else "tiles" if seeds == 1 else "fits",
                 )
             member = overrides
             if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: resumes skip it
@@ -105,7 +115,8 @@ def run_plan(plan: Plan) -> Restoration:
             if deadline is not None:  # the seeds share the time limit: each what is left over the fits left
                 share = max(deadline - time.perf_counter(), 1e-3) / (seeds - index)
                 member = {**member, "time_limit": share}
-            prepared = _prepare_fit(plan.preset, plan.problem, seed + index, member, clock, seeds > 1)
+            # an ensemble's or a tile's finished fit is saved too: a resumed run skips it
+            prepared = _prepare_fit(plan.preset, plan.problem, seed + index, member, clock, seeds * tiles > 1)
             if index == 0:
                 _warn_if_underfitted(plan.preset, prepared.settings)
             members.append(_fit_one(plan.preset, plan.problem, prepared, member))
@@ -243,16 +254,19 @@ def _regularizer(
     return regularizer, chosen
 
 
-def _reference_tensor(reference: ImageLike | None, size: tuple[int, int], channels: int) -> torch.Tensor | None:
-    if reference is None:
-        return None
+def check_reference(reference: ImageLike, size: tuple[int, int], channels: int) -> np.ndarray:
+    """The reference's pixels, refused unless they are (H, W, C) = (``size``, ``channels``), the result's shape."""
     pixels = as_image(reference, "reference").pixels
     if pixels.shape != (*size, channels):
         raise InputError(
             f"the reference is {pixels.shape[1]}×{pixels.shape[0]}×{pixels.shape[2]} but the result "
             f"will be {size[1]}×{size[0]}×{channels} (width×height×channels)"
         )
-    return as_tensor_image(pixels)
+    return pixels
+
+
+def _reference_tensor(reference: ImageLike | None, size: tuple[int, int], channels: int) -> torch.Tensor | None:
+    return None if reference is None else as_tensor_image(check_reference(reference, size, channels))
 
 
 def _fingerprint(
@@ -314,19 +328,19 @@ def _warn_if_underfitted(preset: Preset, settings: FitSettings) -> None:
         )
 
 
-def _quicker_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -> str | None:
-    """What the estimate line offers instead: the fast preset's time (:func:`_fast_clause`) and the task's
-    classical solvers, which fit no network (None when there is neither)."""
+def _quicker_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any], tiles: int = 1) -> str | None:
+    """What the estimate line offers instead: the fast preset's time for ``tiles`` tiles like ``problem``
+    (:func:`_fast_clause`) and the task's classical solvers, which fit no network (None when there is neither)."""
     classical = [row.method for row in PRESETS.values() if row.task == preset.task and row.kind == "classical"]
-    parts = [_fast_clause(preset, problem, overrides)]
+    parts = [_fast_clause(preset, problem, overrides, tiles)]
     if classical:
         parts.append(f"the classical {' or '.join(classical)} (no network): seconds")
     return "; ".join(part for part in parts if part) or None
 
 
-def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -> str | None:
-    """ "the fast preset: about 6 min": its seconds per step measured on a few steps here, times its steps and
-    seeds (None when this run is already the fast one, or the row has none)."""
+def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any], tiles: int = 1) -> str | None:
+    """ "the fast preset: about 6 min": its seconds per step measured on a few steps here, times its steps,
+    seeds and ``tiles`` (None when this run is already the fast one, or the row has none)."""
     key = preset_key(preset.task, preset.method, "fast")
     if preset.profile == "fast" or key not in PRESETS:
         return None
@@ -339,7 +353,8 @@ def _fast_clause(preset: Preset, problem: _Problem, overrides: dict[str, Any]) -
     if clock.per_step is None:  # pragma: no cover - four steps always measure three
         return None
     bound = "at most " if fast.default_stop != "fixed" else ""  # its stopping rule usually ends it sooner
-    return f"the fast preset: {bound}about {duration(clock.per_step * fast.settings.iterations * fast.seeds)}"
+    seconds = clock.per_step * fast.settings.iterations * fast.seeds * tiles
+    return f"the fast preset: {bound}about {duration(seconds)}"
 
 
 def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
@@ -367,8 +382,18 @@ def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
     if progress:
         label = progress if isinstance(progress, str) else "fit"
         if len(plans) == 1:
-            alternative = partial(_quicker_clause, first_plan.preset, first_plan.problem, first_plan.overrides)
-            callbacks.append(Progress(f"{label} ({len(fits)} seeds at once)", alternative=alternative))
+            _, tiles = first_plan.tile_of or (0, 1)
+            alternative = partial(_quicker_clause, first_plan.preset, first_plan.problem, first_plan.overrides, tiles)
+            first_tile = first_plan.tile_of is None or first_plan.tile_of[0] == 0
+            callbacks.append(
+                Progress(
+                    f"{label} ({len(fits)} seeds at once)",
+                    announce_after=None if first_tile else math.inf,
+                    fits=tiles,
+                    alternative=alternative if first_tile else None,
+                    counted="tiles",
+                )
+            )
         else:
             callbacks.append(Progress(f"{label} and {len(plans) - 1} more ({len(fits)} fits at once)"))
 
@@ -483,6 +508,41 @@ def _fit_one(preset: Preset, problem: _Problem, prepared: _PreparedFit, override
     return _restoration(preset, problem, prepared, result, overrides)
 
 
+def _network(
+    preset: Preset, problem: _Problem, overrides: dict[str, Any], seed: int
+) -> tuple[torch.nn.Module, str, dict[str, Any], str, int]:
+    """The generator a fit of the row builds (its name and options after the overrides) and its input's kind and
+    channels."""
+    generator = overrides.get("generator") or preset.generator
+    generator_options = dict(preset.generator_options) if generator == preset.generator else {}
+    generator_options.update(overrides.get("generator_options") or {})
+    if overrides.get("width") is not None:
+        generator_options.update(GENERATORS.get(generator).width_options(int(overrides["width"])))
+    input_kind = overrides.get("input_kind") or preset.input
+    input_channels = int(overrides.get("input_channels") or preset.input_channels)
+    if input_kind == "meshgrid":
+        input_channels = 2
+    if input_kind == "image":
+        if problem.guide is None:
+            raise InputError(f"the {preset.task} task has no guide image to use as the input")
+        input_channels = problem.guide.shape[2]
+    out_channels = problem.observation.shape[2]
+    net = build_generator(generator, input_channels, out_channels, seed=seed, **generator_options)
+    return net, generator, generator_options, input_kind, input_channels
+
+
+def fit_memory(plan: Plan) -> Callable[[tuple[int, int]], int]:
+    """The estimated peak memory, in bytes, of one fit of the plan's network to an image of a given (H, W)
+    (:func:`deepprior.memory.fit_bytes`, on the meta device: nothing is allocated)."""
+    net, _, _, _, input_channels = _network(plan.preset, plan.problem, plan.overrides, plan.seed)
+
+    def estimate(size: tuple[int, int]) -> int:
+        padded = padded_size(*size, net.size_multiple, net.min_size)
+        return fit_bytes(net, (1, input_channels, *net.input_shape(*padded)))
+
+    return estimate
+
+
 def _prepare_fit(
     preset: Preset,
     problem: _Problem,
@@ -501,21 +561,7 @@ def _prepare_fit(
     torch_device = resolve_device(problem.device)
     height, width = image_size
     out_channels = observation.shape[2]
-
-    generator = overrides.get("generator") or preset.generator
-    generator_options = dict(preset.generator_options) if generator == preset.generator else {}
-    generator_options.update(overrides.get("generator_options") or {})
-    if overrides.get("width") is not None:
-        generator_options.update(GENERATORS.get(generator).width_options(int(overrides["width"])))
-    input_kind = overrides.get("input_kind") or preset.input
-    input_channels = int(overrides.get("input_channels") or preset.input_channels)
-    if input_kind == "meshgrid":
-        input_channels = 2
-    if input_kind == "image":
-        if guide is None:
-            raise InputError(f"the {preset.task} task has no guide image to use as the input")
-        input_channels = guide.shape[2]
-    net = build_generator(generator, input_channels, out_channels, seed=settings.seed, **generator_options)
+    net, generator, generator_options, input_kind, input_channels = _network(preset, problem, overrides, settings.seed)
     minimum = max(8, net.size_multiple // 2)
     if min(height, width) < minimum:
         raise InputError(
@@ -616,15 +662,29 @@ def _restoration(
         at_once=at_once,
         extra=dict(problem.extra or {}),
     )
-    pixels = np.clip(as_numpy_image(result.image), 0, 1)
-    output = Image(
+    output = output_image(problem, np.clip(as_numpy_image(result.image), 0, 1))
+    return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
+
+
+def output_image(problem: _Problem, pixels: np.ndarray) -> Image:
+    """The restored ``pixels`` as the task's :class:`deepprior.image.Image`: the input's alpha (or the task's,
+    resized), bit depth, value range and colour profile carried."""
+    return Image(
         pixels=pixels,
         alpha=problem.source.alpha if problem.alpha is None else problem.alpha,
         bit_depth=problem.source.bit_depth,
         value_range=problem.source.value_range,
         icc_profile=problem.source.icc_profile,
     )
-    return Restoration(output=output, history=result.history, record=record, squeeze=problem.squeeze)
 
 
-__all__ = ["complete", "fit_together", "plan_dip", "reserve_refine_time", "run_plan"]
+__all__ = [
+    "check_reference",
+    "complete",
+    "fit_memory",
+    "fit_together",
+    "output_image",
+    "plan_dip",
+    "reserve_refine_time",
+    "run_plan",
+]

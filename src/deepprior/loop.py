@@ -489,12 +489,12 @@ def _raise_if_out_of_memory(exc: RuntimeError, z: torch.Tensor) -> None:
     if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text:
         raise DeviceError(
             f"out of memory on {z.device} for a {w}×{h} working size (width×height): try a narrower network "
-            "(fewer channels), a smaller image (crop or tile it), or another device"
+            "(fewer channels), smaller tiles (tile / --tile SIDE), or another device"
         ) from exc
     if "32-bit index" in text:  # CUDA kernels index one tensor with int32: 2^31 values at most (seen on an H100)
         raise DeviceError(
             f"a {w}×{h} working size (width×height) makes one layer larger than {z.device} kernels can index "
-            "(2^31 values): try a narrower network (fewer channels) or a smaller image (crop or tile it)"
+            "(2^31 values): try a narrower network (fewer channels) or tiles (tile / --tile SIDE)"
         ) from exc
 
 

@@ -82,7 +82,8 @@ def check_fit_memory(net: torch.nn.Module, input_shape: tuple[int, ...], device:
         fewer = "" if fits == 1 else "step fewer fits at once, "
         raise DeviceError(
             f"{what} at {w}×{h} (width×height) needs about {need / 2**30:.1f} GiB but {free / 2**30:.1f} GiB is free "
-            f"on {device}: {fewer}crop or tile the image, use a narrower network (fewer channels), or another device"
+            f"on {device}: {fewer}tile the image (tile / --tile SIDE; smaller tiles), use a narrower network (fewer "
+            "channels), or another device"
         )
     return need
 

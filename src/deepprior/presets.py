@@ -63,6 +63,11 @@ class Preset:
     refine
         A refiner (:data:`deepprior.registry.REFINERS`) run once after the fit (after the seeds' average), with
         the fit as its pilot; None for none.
+    tile, tile_overlap
+        How an image too large to fit at once is restored (:mod:`deepprior.tiling`): ``"auto"`` tiles it only
+        when its whole fit would not fit in the free memory; a side tiles any image larger; None never tiles.
+        The tiles overlap by ``tile_overlap`` pixels, blended across (what tiling costs against the whole
+        image: benchmarks/results/tiling_cpu.md).
     reference
         Where the numbers come from.
     """
@@ -84,6 +89,8 @@ class Preset:
     scale_schedule: tuple[tuple[int, int, float], ...] = ()
     seeds: int = 1
     refine: str | None = None
+    tile: int | Literal["auto"] | None = "auto"
+    tile_overlap: int = 64
     reference: str = "DIP"
     profile: str = "paper"
 

@@ -17,10 +17,10 @@ from typing import Any
 from . import __version__
 
 SCHEMA = "deepprior.run"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Versions :meth:`RunRecord.from_dict` reads (version 1 had no seed ensembles, version 2 no refinement,
-#: version 3 no ``at_once``, version 4 no ``cuda_graph``).
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+#: version 3 no ``at_once``, version 4 no ``cuda_graph``, version 5 no ``tiling``).
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 
 def versions() -> dict[str, str]:
@@ -79,6 +79,11 @@ class RunRecord:
         The refiner run after the fit (``Preset.refine``): its name, the noise level σ it used (estimated from
         the observation), its seconds and, under a time limit, the ``reserved_seconds`` held back for it from
         the fit (:func:`deepprior.dip.reserve_refine_time`); None when none ran.
+    tiling
+        An image restored in tiles (:mod:`deepprior.tiling`): the tile side, the overlap, their count, why they
+        were chosen (None: asked for) and each tile's box (top, left, height, width), steps, stop, returned image
+        and seconds; None for a whole image. ``iterations_run`` and ``seconds`` are then the tiles' sums, and
+        ``padded_size`` a tile's.
     inputs, output_path, command, wall_seconds
         Filled in by the command line: the files read and written and the command that ran.
     """
@@ -110,6 +115,7 @@ class RunRecord:
     seeds: list[dict[str, Any]] = field(default_factory=list)
     seed_spread: float | None = None
     refinement: dict[str, Any] | None = None
+    tiling: dict[str, Any] | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     output_path: str | None = None
     command: list[str] | None = None

@@ -11,6 +11,7 @@ This module imports no torch: a classical solver's plan runs without it; a DIP p
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +66,12 @@ class Overrides(TypedDict, total=False):
 
     After the fit: ``refine`` (a name of :data:`deepprior.registry.REFINERS`, run once on the fit's output as the
     pilot, or None for none; the preset row's by default).
+
+    Large images (:mod:`deepprior.tiling`): ``tile`` (``"auto"``, the row's default: tiles only an image whose
+    whole fit would not fit in the free memory; a side in pixels: tiles any image larger than it; None: never)
+    and ``tile_overlap`` (pixels the tiles overlap by, blended across). Each tile is fitted alone, with its own
+    stop; the tiles share a time limit, have a checkpoint file each (``NAME.tileK.pt``) and are refined and
+    finished as one image.
     """
 
     iterations: int
@@ -106,6 +113,8 @@ class Overrides(TypedDict, total=False):
     seeds: int
     batch_seeds: bool
     refine: str | None
+    tile: int | str | None
+    tile_overlap: int
 
 
 _DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
@@ -209,6 +218,9 @@ class Plan:
         Seconds held back from a time-limited fit for the refiners that run after it (its own and, stepped
         together, the other plans'), so that the restoration, not only the fit, ends by the time limit; 0 until
         :func:`deepprior.dip.reserve_refine_time` measures them.
+    tile_of
+        (index, count): this plan restores one tile of a larger image (:func:`deepprior.tiling.tile_plan`);
+        None: a whole image.
     """
 
     preset: Preset
@@ -219,6 +231,7 @@ class Plan:
     refiner: str | None
     finish: Callable[[Restoration], Restoration] | None
     refine_reserve: float = 0.0
+    tile_of: tuple[int, int] | None = None
 
     @property
     def fit_overrides(self) -> dict[str, Any]:
@@ -264,7 +277,8 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
     floating-point sums. Each batch has one progress bar (the first plan's ``progress`` label) and, when its
     first plan asks for one, one checkpoint (that plan's ``checkpoint`` file: ``resume`` goes on from it when the
     same plans are run together again). The record's ``at_once`` says how many fits shared the batch; its
-    ``seconds`` are the batch's.
+    ``seconds`` are the batch's. A plan whose image is tiled (:func:`deepprior.tiling.choose_tiling`) runs alone,
+    its tiles one after another.
 
     Parameters
     ----------
@@ -302,9 +316,15 @@ def run_together(plans: Sequence[Plan], *, at_once: int = 4) -> list[Restoration
         if plan.batch_key is None:
             raise InputError(f"{plan.preset.method} is a classical solver: it fits no network to step together")
     from .dip import complete, fit_together, reserve_refine_time
+    from .tiling import choose_tiling
 
     results: dict[int, Restoration] = {}
-    for group in _batches(plans, at_once):
+    tiled = {index for index, plan in enumerate(plans) if choose_tiling(plan) is not None}
+    for index in sorted(tiled):  # its tiles already take what memory there is: one after another
+        results[index] = plans[index].run()
+    rest = [index for index in range(len(plans)) if index not in tiled]
+    for batch in _batches([plans[i] for i in rest], at_once):
+        group = [rest[i] for i in batch]
         if len(group) == 1 and plans[group[0]].seeds == 1:  # nothing to step it with
             results[group[0]] = plans[group[0]].run()
             continue
@@ -364,6 +384,19 @@ def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0, to
     return [path.with_name(f"{path.stem}.seed{seed + i}{path.suffix}") for i in range(seeds)]
 
 
+def tile_checkpoint(path: str | os.PathLike[str], index: int) -> Path:
+    """The checkpoint file of tile ``index`` of a tiled run given ``checkpoint=path``: ``NAME.tileK.pt``
+    (K from 1), itself the base of :func:`checkpoint_files` for the tile's seeds."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.tile{index + 1}{path.suffix}")
+
+
+def tile_checkpoints(path: str | os.PathLike[str]) -> list[Path]:
+    """The tiles' checkpoint files of ``checkpoint=path`` that exist (:func:`tile_checkpoint`, and their seeds')."""
+    path = Path(path)
+    return sorted(path.parent.glob(f"{glob.escape(path.stem)}.tile*{glob.escape(path.suffix)}"))
+
+
 def _run_classical(plan: Plan) -> Restoration:
     """Run a classical row's solver with its options (``lam`` and the solver's own) overridden."""
     preset, source, overrides = plan.preset, plan.problem.source, plan.overrides
@@ -386,4 +419,13 @@ def _run_classical(plan: Plan) -> Restoration:
     return Restoration(output=output, history=History(), record=record, squeeze=plan.problem.squeeze)
 
 
-__all__ = ["Overrides", "Plan", "Restoration", "checkpoint_files", "plan_classical", "run_together"]
+__all__ = [
+    "Overrides",
+    "Plan",
+    "Restoration",
+    "checkpoint_files",
+    "plan_classical",
+    "run_together",
+    "tile_checkpoint",
+    "tile_checkpoints",
+]

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..errors import InputError
+
+#: (top, left, height, width) of a crop.
+Box = tuple[int, int, int, int]
+
 
 class Operator(nn.Module):
     """A forward model A of the data term E(A·x, y).
@@ -14,6 +19,10 @@ class Operator(nn.Module):
     ``@OPERATORS.register("name")`` on its class.
     """
 
+    #: Pixels of the image per pixel of the observation along each axis (a super-resolution factor; 1: the same
+    #: grid).
+    scale: int = 1
+
     def observation_shape(self, height: int, width: int) -> tuple[int, int]:
         """Spatial size of A x for an x of ``height`` × ``width``."""
         return height, width
@@ -21,3 +30,20 @@ class Operator(nn.Module):
     def image_shape(self, height: int, width: int) -> tuple[int, int]:
         """Spatial size of x that explains an observation of ``height`` × ``width``."""
         return height, width
+
+    def crop(self, box: Box) -> tuple[Operator, Box]:
+        """The operator of the crop ``box`` = (top, left, height, width) of the image, and the box of y that the
+        crop explains, for tiling a large image (:mod:`deepprior.tiling`).
+
+        This default serves operators that act alike everywhere on a grid :attr:`scale` times coarser than the
+        image's (A = I, a downsampler): itself, and the box divided by the scale. An operator with per-pixel data
+        (a mask) crops that; one that mixes distant pixels (a global blur) cannot be tiled and says so.
+
+        Raises
+        ------
+        InputError
+            The box does not fall on whole pixels of y.
+        """
+        if any(value % self.scale for value in box):
+            raise InputError(f"a crop {box} of the image must fall on multiples of the scale {self.scale}")
+        return self, tuple(value // self.scale for value in box)  # type: ignore[return-value]

@@ -44,7 +44,7 @@ class LanczosDownsampler(Operator):
     def __init__(self, factor: int) -> None:
         super().__init__()
         taps = torch.as_tensor(lanczos2_kernel(factor), dtype=torch.float32)
-        self.factor = int(factor)
+        self.factor = self.scale = int(factor)
         self.pad = (taps.numel() - self.factor) // 2
         self.register_buffer("kernel", torch.outer(taps, taps)[None, None])
 

@@ -7,7 +7,7 @@ import torch
 
 from ..errors import InputError
 from ..registry import OPERATORS
-from .base import Operator
+from .base import Box, Operator
 
 
 @OPERATORS.register("mask")
@@ -35,3 +35,8 @@ class Mask(Operator):
         if x.shape[-2:] != self.mask.shape[-2:]:
             raise InputError(f"mask is {tuple(self.mask.shape[-2:])} but the image is {tuple(x.shape[-2:])}")
         return x * self.mask
+
+    def crop(self, box: Box) -> tuple[Mask, Box]:
+        """The mask of the crop ``box`` = (top, left, height, width), and the same box of y."""
+        top, left, height, width = box
+        return Mask(self.mask[0, :, top : top + height, left : left + width]), box
