@@ -311,6 +311,7 @@ def stage_smoke(campaign: Campaign) -> None:
     _smoke_no_hidden_sync(campaign)
     _smoke_step_graph_agrees(campaign)
     _smoke_out_of_memory(campaign)
+    _smoke_tiles_when_memory_is_short(campaign)
 
 
 def _smoke_settings(campaign: Campaign) -> dict[str, Any]:
@@ -518,6 +519,34 @@ def _smoke_out_of_memory(campaign: Campaign) -> None:
         campaign.record("smoke", check="out of memory", ok="\n" not in str(exc), message=str(exc))
     except Exception as exc:
         campaign.record("smoke", check="out of memory", ok=False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        del ballast
+        torch.cuda.empty_cache()
+
+
+def _smoke_tiles_when_memory_is_short(campaign: Campaign) -> None:
+    """With all but 4 GiB of the device held by a ballast, a 2048² denoising (skip128 needs about 34 GiB for it
+    at once) is restored in tiles by the default ``tile="auto"``, on the device, to the whole image's size."""
+    import deepprior
+
+    device = campaign.device
+    check = "tiles when the memory is short"
+    if device.type != "cuda":
+        campaign.record("smoke", check=check, ok=None, note="needs CUDA (the CPU's free memory is the machine's)")
+        return
+    ballast = None
+    start = time.perf_counter()
+    try:
+        free, _ = torch.cuda.mem_get_info(device)
+        ballast = torch.empty(max(free - 4 * 2**30, 0), dtype=torch.uint8, device=device)
+        image = np.random.default_rng(2).random((2048, 2048, 3)).astype(np.float32)
+        result = deepprior.denoise(image, iterations=2, device=str(device), progress=False)
+        tiling = result.record.tiling
+        ok = tiling is not None and result.image.shape == image.shape and bool(np.isfinite(result.image).all())
+        described = None if tiling is None else {k: v for k, v in tiling.items() if k != "tiles"}
+        campaign.record("smoke", check=check, ok=ok, tiling=described, seconds=time.perf_counter() - start)
+    except Exception as exc:
+        campaign.record("smoke", check=check, ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
         del ballast
         torch.cuda.empty_cache()

@@ -127,6 +127,7 @@ def test_the_tiles_share_the_time_limit(monkeypatch):
     # 10 s each: the first tile's share is a quarter of the limit, each next one what is left over the tiles left
     assert [tile["iterations_run"] for tile in result.record.tiling["tiles"]] == [10, 10, 10, 10]
     assert sum(e["event"] == "time limit" for e in result.history.events) == 4
+    assert result.record.settings["time_limit"] == 40.0
 
 
 class _KillAt:
@@ -184,3 +185,26 @@ def test_the_command_line_tiles_names_snapshots_by_tile_and_leaves_no_checkpoint
     smoothed = str(tmp_path / "s.png")
     assert main(["smooth", str(source), "--method", "region-fusion", "--tile", "64", "-o", smoothed]) == 2
     assert "--tile does not apply to region-fusion" in capsys.readouterr().err
+
+
+def test_the_tiling_benchmark_runs_at_a_toy_profile_and_its_seam_band_follows_the_inner_edges(tmp_path, shared_data):
+    from benchmarks.bench_tiling import main as bench
+    from benchmarks.bench_tiling import seam_band
+
+    band = seam_band((96, 96), tile_boxes((96, 96), 64, 16), 4)
+    row = band[10]  # tiles start at 0 and 32 on each axis: inner edges at 32 and 64
+    assert not row[:28].any() and row[28:36].all() and not row[36:60].any() and row[60:68].all() and not row[68:].any()
+    argv = ["--images", "F16", "--crop", "96", "--tile", "64", "--overlaps", "16", "--iterations", "2"]
+    assert bench([*argv, "--threads", "1", "--data-dir", str(shared_data), "--out", str(tmp_path / "t")]) == 0
+    table = (tmp_path / "t.md").read_text()
+    assert "| F16 | whole | 1 |" in table and "| F16 | 16 | 4 |" in table
+
+
+def test_memory_an_earlier_fit_left_in_the_cuda_allocators_cache_counts_as_free(monkeypatch):
+    import torch
+
+    gib = 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (10 * gib, 80 * gib))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 30 * gib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 2 * gib)
+    assert memory.available_bytes(torch.device("cuda")) == 38 * gib

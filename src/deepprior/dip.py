@@ -404,7 +404,8 @@ def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
         ]
         return hashlib.sha256("".join(each).encode()).hexdigest()
 
-    resume = _checkpointing(first_plan.overrides, callbacks, device, fingerprint)
+    # a tile's finished batch is saved too: a resumed run skips it
+    resume = _checkpointing(first_plan.overrides, callbacks, device, fingerprint, at_end=first_plan.tile_of is not None)
     sizes = {plan.problem.image_size for plan in plans}
     if len(sizes) > 1:
         raise InputError("fits stepped together must restore images of one size")

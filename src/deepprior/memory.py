@@ -48,7 +48,9 @@ def available_bytes(device: torch.device) -> int | None:
     """Memory free for a new fit on ``device`` now (None where it cannot be known)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
+        # blocks this process's caching allocator holds but no tensor uses (an earlier fit's) serve a new fit too
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + cached)
     if device.type == "cpu":
         try:
             with open("/proc/meminfo", encoding="ascii") as handle:

@@ -81,9 +81,9 @@ class RunRecord:
         the fit (:func:`deepprior.dip.reserve_refine_time`); None when none ran.
     tiling
         An image restored in tiles (:mod:`deepprior.tiling`): the tile side, the overlap, their count, why they
-        were chosen (None: asked for) and each tile's box (top, left, height, width), steps, stop, returned image
-        and seconds; None for a whole image. ``iterations_run`` and ``seconds`` are then the tiles' sums, and
-        ``padded_size`` a tile's.
+        were chosen (None: asked for) and each tile's box (top, left, height, width), steps, stop, returned image,
+        seconds and seed spread; None for a whole image. ``iterations_run`` and ``seconds`` are then the tiles'
+        sums, and ``padded_size`` a tile's.
     inputs, output_path, command, wall_seconds
         Filled in by the command line: the files read and written and the command that ran.
     """

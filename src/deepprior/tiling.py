@@ -265,11 +265,13 @@ def run_tiled(plan: Plan, tiling: Tiling) -> Restoration:
             "selected_step": t.record.selected_step,
             "output_source": t.record.output_source,
             "seconds": t.record.seconds,
+            "seed_spread": t.record.seed_spread,
         }
         for box, t in zip(tiling.boxes, tiles)
     ]
     record = replace(
         first.record,
+        settings={**first.record.settings, "time_limit": limit},  # the whole fit's, not the first tile's share
         image_size=problem.image_size,
         iterations_run=sum(t.record.iterations_run for t in tiles),
         stopped_at=None,
