@@ -14,7 +14,8 @@ Stages (``--stages`` picks some):
    (``run_together``); a fit with ES-WMV, and three stepped together, under
    ``torch.cuda.set_sync_debug_mode("error")`` between checks (no hidden host synchronisation); short fits with
    their step recorded as a CUDA graph against eager ones (plain and DIP-ℓ0: the same image?); the
-   out-of-memory path (its one-line message); the memory estimate against the measured peak.
+   out-of-memory path (its one-line message); a 2048² image tiled by ``tile="auto"`` with all but 4 GiB held
+   by a ballast; the memory estimate against the measured peak.
 2. ``speed``: skip128 seconds per step at 256², 512², 1024² for our loop (fp32, channels_last, bf16 autocast
    + channels_last; at 512² also ``torch.compile`` and CUDA graphs through ``mode="reduce-overhead"``), a
    notebook-style loop (host PSNRs every step) and deepinv's ``DeepImagePrior`` when installed; peak GPU memory;
