@@ -23,7 +23,7 @@ def test_denoise_end_to_end_writes_image_and_sidecar(tmp_path, noisy_png, capsys
     assert main(["denoise", str(noisy_png), "-o", str(out), "--iterations", "4", "--channels", "8"]) == 0
     assert read_image(out).pixels.shape == (40, 40, 3)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert (record["schema"], record["version"]) == ("deepprior.run", 5)
+    assert (record["schema"], record["version"]) == ("deepprior.run", 6)
     assert record["iterations_run"] == 4 and record["settings"]["seed"] == 0 and record["generator"]["width"] == 8
     assert record["versions"]["torch"] and len(record["history"]["loss"]) == 4
     assert record["output_path"] == str(out) and record["inputs"] == {"image": str(noisy_png)}

@@ -120,7 +120,7 @@ def test_the_command_line_turns_the_presets_refiner_off(tmp_path):
     argv = ["denoise", str(source), "-o", str(out), "--preset", "fast", "--iterations", "4", "-q", "--refine", "none"]
     assert main(argv) == 0
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["preset"] == "fast" and record["refinement"] is None and record["version"] == 5
+    assert record["preset"] == "fast" and record["refinement"] is None and record["version"] == 6
 
 
 @pytest.mark.parametrize("group", [16, 12])  # Haar along a power-of-two stack, else the DCT

@@ -70,8 +70,10 @@ def tile_starts(length: int, side: int, overlap: int) -> list[int]:
 
     Examples
     --------
-    >>> tile_starts(1000, 512, 64)
-    [0, 488]
+    >>> tile_starts(900, 512, 64)
+    [0, 388]
+    >>> tile_starts(1000, 512, 64)  # two would overlap by 24 only
+    [0, 244, 488]
     >>> tile_starts(300, 512, 64)
     [0]
     """
@@ -88,8 +90,8 @@ def tile_boxes(size: tuple[int, int], side: int, overlap: int, multiple: int = 1
 
     Examples
     --------
-    >>> tile_boxes((600, 1000), 512, 64)
-    [(0, 0, 512, 512), (0, 488, 512, 512), (88, 0, 512, 512), (88, 488, 512, 512)]
+    >>> tile_boxes((600, 900), 512, 64)
+    [(0, 0, 512, 512), (0, 388, 512, 512), (88, 0, 512, 512), (88, 388, 512, 512)]
     """
     height, width = size[0] // multiple, size[1] // multiple
     side, overlap = side // multiple, -(-overlap // multiple)
