@@ -208,3 +208,18 @@ def test_memory_an_earlier_fit_left_in_the_cuda_allocators_cache_counts_as_free(
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 30 * gib)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 2 * gib)
     assert memory.available_bytes(torch.device("cuda")) == 38 * gib
+
+
+def test_activation_counts_are_reused_only_for_the_same_network_and_shape(monkeypatch):
+    from deepprior.nets import build_generator
+
+    counted = []
+    count = memory._count_activations
+    monkeypatch.setattr(memory, "_count_activations", lambda net, shape: counted.append(shape) or count(net, shape))
+    monkeypatch.setattr(memory, "_COUNTED", {})
+    narrow, wide = (build_generator("skip", 8, 3, width=w) for w in (8, 16))
+    first = memory.activation_values(narrow, (1, 8, 64, 64))
+    assert memory.activation_values(build_generator("skip", 8, 3, width=8, seed=5), (1, 8, 64, 64)) == first
+    assert memory.activation_values(wide, (1, 8, 64, 64)) > first
+    assert memory.activation_values(narrow, (1, 8, 128, 128)) > 3 * first
+    assert counted == [(1, 8, 64, 64), (1, 8, 64, 64), (1, 8, 128, 128)]  # the second network's weights differ only

@@ -17,12 +17,28 @@ BYTES_PER_ACTIVATION = 4.5
 BYTES_PER_PARAMETER = 16
 
 
+#: activation_values by (network class, its repr, input shape): a run asks twice (to choose tiles, then to check
+#: the fit) and a folder's images of one size ask again; the repr spells out every layer and its shape.
+_COUNTED: dict[tuple[type, str, tuple[int, ...]], int] = {}
+_COUNTED_MAX = 64
+
+
 def activation_values(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
     """The number of values all leaf modules of ``net`` output for an input of ``input_shape``.
 
     Computed on the meta device (shapes only: no memory, no arithmetic), so it is exact and costs the same at any
-    size: a fraction of a second, once PyTorch has loaded its meta kernels (the first call in a process).
+    size: a fraction of a second, once PyTorch has loaded its meta kernels (the first call in a process); the
+    same network and shape again cost nothing.
     """
+    key = (type(net), repr(net), tuple(input_shape))
+    if key not in _COUNTED:
+        if len(_COUNTED) >= _COUNTED_MAX:
+            _COUNTED.clear()
+        _COUNTED[key] = _count_activations(net, input_shape)
+    return _COUNTED[key]
+
+
+def _count_activations(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
     meta = copy.deepcopy(net).to("meta")
     total = 0
 
