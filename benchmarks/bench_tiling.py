@@ -154,13 +154,9 @@ def markdown(result: dict[str, Any]) -> str:
         delta = np.mean([row["psnr"] - whole[row["image"]]["psnr"] for row in same])
         penalty = np.mean([seam_penalty(row) for row in same])
         lines.append(f"| {overlap} | {delta:+.2f} | {penalty:+.2f} |")
-    versions = provenance.get("versions", {})
-    lines += [
-        "",
-        f"Command: `{provenance.get('command')}`; commit {provenance.get('git_commit')}; "
-        f"{provenance.get('cpu', 'CPU')}; torch {versions.get('torch')}.",
-    ]
-    return "\n".join(lines) + "\n"
+    torch_version = provenance.get("versions", {}).get("torch")
+    footer = f"Command: `{provenance.get('command')}`; commit {provenance.get('git_commit')}; "
+    return "\n".join([*lines, "", footer + f"{provenance.get('cpu', 'CPU')}; torch {torch_version}."]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
