@@ -67,7 +67,7 @@ class Preset:
         How an image too large to fit at once is restored (:mod:`deepprior.tiling`): ``"auto"`` tiles it only
         when its whole fit would not fit in the free memory; a side tiles any image larger; None never tiles.
         The tiles overlap by ``tile_overlap`` pixels, blended across (what tiling costs against the whole
-        image: benchmarks/results/tiling_cpu.md).
+        image: benchmarks/results/tiling_cpu*.md).
     reference
         Where the numbers come from.
     """

@@ -37,7 +37,8 @@ class Operator(nn.Module):
 
         This default serves operators that act alike everywhere on a grid :attr:`scale` times coarser than the
         image's (A = I, a downsampler): itself, and the box divided by the scale. An operator with per-pixel data
-        (a mask) crops that; one that mixes distant pixels (a global blur) cannot be tiled and says so.
+        (a mask) crops that; one whose output mixes pixels from afar (a blur) must override this, to widen the box
+        by its reach or to refuse.
 
         Raises
         ------
