@@ -448,6 +448,14 @@ def _snapshots(every: int, output: Path, source: Image) -> Any:
     )
 
 
+def _checkpoints_on_disk(path: Path) -> list[Path]:
+    """The checkpoint file ``path`` and its tiles' (a tiled image's, :func:`deepprior.restore.tile_checkpoints`)
+    that exist."""
+    from .restore import tile_checkpoints
+
+    return [each for each in [path, *tile_checkpoints(path)] if each.exists()]
+
+
 def _write_result(
     restoration: Restoration, output: Path, args: argparse.Namespace, inputs: dict[str, str], wall: float
 ) -> None:
@@ -551,10 +559,8 @@ def _finish_call(restorer: Restorer, call: _Call, restoration: Restoration, wall
         from .report import write_report
 
         write_report(output.with_suffix(".json"))
-    from .restore import tile_checkpoints
-
     for path in call.checkpoints:  # the result is safe: the checkpoints have done their job
-        for each in [path, *tile_checkpoints(path)]:
+        for each in _checkpoints_on_disk(path):
             each.unlink(missing_ok=True)
         if path in _CHECKPOINTS:
             _CHECKPOINTS.remove(path)
@@ -1009,9 +1015,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeepPriorError as exc:
         print(f"deepprior: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
-        from .restore import tile_checkpoints
-
-        kept = [each for path in _CHECKPOINTS for each in [path, *tile_checkpoints(path)] if each.exists()]
+        kept = [each for path in _CHECKPOINTS for each in _checkpoints_on_disk(path)]
         resume = f"; {kept[0]} keeps the fit: the same command with --resume goes on" if kept else ""
         print(f"deepprior: interrupted (no partial output was written){resume}", file=sys.stderr)
         status = EXIT_INTERRUPTED

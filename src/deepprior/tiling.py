@@ -198,8 +198,7 @@ def tile_plan(plan: Plan, tiling: Tiling, index: int) -> Plan:
     )
     overrides = {**plan.fit_overrides, "tile": None, "refine": None}
     if overrides.get("reference") is not None:
-        reference = as_image(overrides["reference"], "reference").pixels
-        overrides["reference"] = _crop(reference, box)
+        overrides["reference"] = _crop(as_image(overrides["reference"], "reference").pixels, box)
     if overrides.get("checkpoint") is not None:
         overrides["checkpoint"] = tile_checkpoint(overrides["checkpoint"], index)
     if overrides.get("progress"):
@@ -237,10 +236,12 @@ def run_tiled(plan: Plan, tiling: Tiling) -> Restoration:
     from .dip import complete, output_image
 
     problem = plan.problem
-    if plan.overrides.get("reference") is not None:  # a wrong size is named once, for the whole image
+    reference = plan.overrides.get("reference")
+    if reference is not None:  # checked and converted once, for the whole image: the tiles crop its pixels
         from .dip import check_reference
 
-        check_reference(plan.overrides["reference"], problem.image_size, problem.observation.shape[2])
+        pixels = check_reference(reference, problem.image_size, problem.observation.shape[2])
+        plan = replace(plan, overrides={**plan.overrides, "reference": as_image(pixels, "reference")})
     if tiling.reason is not None:
         height, width = problem.image_size
         warn(

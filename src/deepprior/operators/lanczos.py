@@ -44,9 +44,13 @@ class LanczosDownsampler(Operator):
     def __init__(self, factor: int) -> None:
         super().__init__()
         taps = torch.as_tensor(lanczos2_kernel(factor), dtype=torch.float32)
-        self.factor = self.scale = int(factor)
+        self.factor = int(factor)
         self.pad = (taps.numel() - self.factor) // 2
         self.register_buffer("kernel", torch.outer(taps, taps)[None, None])
+
+    @property
+    def scale(self) -> int:  # type: ignore[override]
+        return self.factor
 
     def observation_shape(self, height: int, width: int) -> tuple[int, int]:
         return height // self.factor, width // self.factor
