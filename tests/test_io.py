@@ -87,6 +87,18 @@ def test_8bit_round_trip_exact(tmp_path, suffix, channels):
     assert img.path == out
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg", ".bmp"])
+def test_a_strided_view_is_written_as_its_pixels(tmp_path, suffix):
+    """A (C, H, W) array moved to (H, W, C) is a view with a channel stride of H·W: the encoders need it
+    contiguous (PNG refused it with a ValueError)."""
+    planes = _u8((3, 13, 17))
+    pixels = np.moveaxis(planes, 0, -1)
+    assert not pixels.flags.c_contiguous
+    restored = read_image(write_image(tmp_path / f"x{suffix}", pixels)).pixels
+    exact = suffix != ".jpg"
+    np.testing.assert_allclose(restored * 255, pixels, atol=0.5 if exact else 40)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_16bit_round_trip_exact(tmp_path, suffix, channels):

@@ -656,6 +656,7 @@ def write_image(
         data = np.round(samples.astype(np.float64) * 65535.0).astype(np.uint16)
     else:
         data = np.round(samples.astype(np.float64) * 255.0).astype(np.uint8)
+    data = np.ascontiguousarray(data)  # astype keeps a view's strides (a permuted tensor's), which encoders refuse
     channels = data.shape[2]
 
     if suffix in _TIFF_SUFFIXES:
