@@ -43,6 +43,7 @@ OPERATOR_EXAMPLES = {
     "identity": {},
     "mask": {"mask": np.random.default_rng(0).random((64, 64)) > 0.3},
     "lanczos": {"factor": 2},
+    "blur": {"psf": "gaussian:1"},
 }
 
 
@@ -93,8 +94,8 @@ def test_every_operator_keeps_its_contract(name, device):
 
 @pytest.mark.parametrize("name", OPERATORS.names())
 def test_every_operator_crops_to_what_it_does_on_the_tile(name):
-    """A tile's operator, applied to the tile, gives the tile's box of y, up to the reach of the operator's own
-    border handling (the tiles' blend hides that band)."""
+    """A tile's operator, applied to the tile, gives the tile's box of y, up to the operator's declared reach (the
+    band its own border handling changes, which the tiles' blend hides)."""
     operator = OPERATORS.get(name)(**OPERATOR_EXAMPLES[name])
     x = torch.rand(1, 3, 64, 64)
     box = (16, 8, 32, 48)
@@ -102,7 +103,7 @@ def test_every_operator_crops_to_what_it_does_on_the_tile(name):
     assert (height, width) == operator.observation_shape(*box[2:])
     whole = operator(x)[..., top : top + height, left : left + width]
     tile = cropped(x[..., 16:48, 8:56])
-    reach = 4  # observation pixels a border's padding can change (Lanczos-2: 3 at factor 2)
+    reach = -(-operator.reach // operator.scale) + 1  # observation pixels a tile's own borders can change
     torch.testing.assert_close(tile[..., reach:-reach, reach:-reach], whole[..., reach:-reach, reach:-reach])
     with pytest.raises(InputError, match="multiples of the scale") if operator.scale > 1 else nullcontext():
         operator.crop((1, 0, 32, 32))
@@ -166,6 +167,8 @@ def test_every_preset_row_runs_through_its_task(key):
         result = run[preset.task](image, method=preset.method, **tiny)
     elif preset.task == "super-resolve":
         result = deepprior.super_resolve(image[:16, :16], scale=2, **tiny)
+    elif preset.task == "deblur":
+        result = deepprior.deblur(image, "gaussian:1", method=preset.method, **tiny)
     elif preset.task == "inpaint":
         if preset.method == "region":
             image = smooth_image(192)  # the library net's 5×5 convolutions need 3×3 maps at its 6th scale

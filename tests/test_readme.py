@@ -16,6 +16,7 @@ import pytest
 import deepprior.tasks
 from deepprior.io import write_image
 from deepprior.presets import get_preset
+from deepprior.psf import gaussian_psf
 from helpers import add_noise, smooth_image
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -43,6 +44,8 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch):
     known[20:30, 20:40] = 0
     write_image("mask.png", known)
     write_image("small.png", clean[::4, ::4])
+    write_image("blurred.png", clean)
+    write_image("psf.tif", gaussian_psf(1.0)[0].astype(np.float32))  # a measured PSF's usual file: float TIFF
     code = re.sub(r"iterations=\d+", "iterations=3", BLOCKS[index])
     code = re.sub(r"rand\(1, 3, 512, 512\)", "rand(1, 3, 64, 64)", code)
     code = re.sub(r'"noise", 32, 512, 512', '"noise", 32, 64, 64', code)

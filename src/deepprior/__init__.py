@@ -34,6 +34,7 @@ _EXPORTS = {
     "Overrides": "restore",
     "run_together": "restore",
     "deblock": "tasks",
+    "deblur": "tasks",
     "denoise": "tasks",
     "flash_noflash": "tasks",
     "inpaint": "tasks",
@@ -68,6 +69,7 @@ __all__ = [
     "Overrides",
     "run_together",
     "deblock",
+    "deblur",
     "denoise",
     "flash_noflash",
     "inpaint",
@@ -108,4 +110,4 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, STOPPERS, Registry
     from .restore import Overrides, Restoration, run_together
     from .settings import FitSettings
-    from .tasks import deblock, denoise, flash_noflash, inpaint, smooth, super_resolve
+    from .tasks import deblock, deblur, denoise, flash_noflash, inpaint, smooth, super_resolve

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "denoise": ("denoise", "blind Gaussian-noise removal"),
     "deblock": ("deblock", "blind JPEG artifact removal"),
     "super-resolve": ("super-resolve", "super-resolution by an integer factor"),
+    "deblur": ("deblur", "deconvolution with a known point spread function (PSF)"),
     "inpaint": ("inpaint", "fill in missing pixels"),
     "smooth": ("smooth", "edge-preserving smoothing (texture removal)"),
     "flash-noflash": ("flash-noflash", "fuse a flash / no-flash pair"),
@@ -52,7 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # the sub-commands whose folder runs can step several images together (--batch-images): a task function with a plan
-BATCHED_COMMANDS = ("denoise", "deblock", "super-resolve", "inpaint", "smooth")
+BATCHED_COMMANDS = ("denoise", "deblock", "super-resolve", "deblur", "inpaint", "smooth")
 
 
 class _RegistryChoices:
@@ -819,12 +820,27 @@ def _cmd_task(args: argparse.Namespace) -> int:
         extra["mask"] = args.mask
         options["kind"] = args.kind
         options["raw_output"] = args.raw_output
-    if args.command in ("denoise", "deblock", "smooth", "enhance", "sketch"):
+    if args.command == "deblur":
+        _psf_option(args.psf, options, extra)
+    if args.command in ("denoise", "deblock", "deblur", "smooth", "enhance", "sketch"):
         options["method"] = args.method
     if args.command == "enhance":
         options["amount"] = args.amount
     run = getattr(deepprior, args.command.replace("-", "_"))
     return _run_jobs(args, run, options, extra)
+
+
+def _psf_option(psf: str, options: dict[str, Any], extra: dict[str, Path]) -> None:
+    """--psf: a file, read with each image like a mask, or a shape's spec, checked now."""
+    if Path(psf).exists():
+        extra["psf"] = Path(psf)
+    elif ":" in psf:
+        from .psf import psf_from_spec
+
+        psf_from_spec(psf)
+        options["psf"] = psf
+    else:
+        raise InputError(f"the PSF file '{psf}' does not exist (a shape is given as gaussian:SIGMA or disk:RADIUS)")
 
 
 def _cmd_l0(args: argparse.Namespace) -> int:
@@ -927,7 +943,14 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
         )
     elif name == "super-resolve":
         sub.add_argument("--scale", type=scale_factor, default=4, help="integer factor >= 2 (default 4)")
-    elif len(choices) > 1:
+    if name == "deblur":
+        sub.add_argument(
+            "--psf",
+            required=True,
+            help="the point spread function: an image file of it (PNG, TIFF, FITS; normalised to sum 1) or a "
+            "shape, gaussian:SIGMA or disk:RADIUS (pixels)",
+        )
+    if name not in ("inpaint", "super-resolve") and len(choices) > 1:
         sub.add_argument("--method", choices=choices, default=choices[0], help=method_help(choices))
     if name == "enhance":
         sub.add_argument(

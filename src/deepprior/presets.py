@@ -218,6 +218,10 @@ _add(Preset(
     "super-resolve", "dip", "super-resolution through the Lanczos-2 downsampler: skip128",
     settings=FitSettings(iterations=2000, lr=0.01, reg_noise_std=0.03),
     scale_schedule=((4, 2000, 0.03), (8, 4000, 0.05))))
+_add_tv_variants(Preset(
+    "deblur", "dip", "deconvolution with a known PSF: the denoising row's skip128 and loop (no paper's settings)",
+    settings=FitSettings(iterations=3000, lr=0.01, reg_noise_std=1 / 30, average=0.99, backtrack=True),
+    default_stop="es-wmv", reference="DIP (denoising settings)"), lam=0.01)
 _add(Preset(
     "inpaint", "text", "thin text or scribbles: skip128 with 128 skip channels, nearest upsampling",
     generator_options={**SKIP128, "channels_skip": [128] * 5, "upsample_mode": "nearest"},

@@ -175,6 +175,7 @@ def choose_tiling(plan: Plan) -> Tiling | None:
     side = max(tile // multiple, 1) * multiple
     if height <= side and width <= side:
         return None
+    overlap = max(overlap, 2 * plan.problem.operator.reach)  # the blend covers where a tile's borders differ
     overlap = min(-(-overlap // multiple) * multiple, (side - 1) // 2)
     return Tiling(side, overlap, tuple(tile_boxes((height, width), side, overlap, multiple)), reason)
 

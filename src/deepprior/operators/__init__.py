@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from ..registry import OPERATORS
 from .base import Operator
+from .blur import Blur
 from .identity import Identity
 from .lanczos import LanczosDownsampler, lanczos2_kernel, lanczos_downsampler
 from .mask import Mask
 
-__all__ = ["OPERATORS", "Operator", "Identity", "Mask", "LanczosDownsampler", "lanczos2_kernel", "lanczos_downsampler"]
+__all__ = [
+    "OPERATORS",
+    "Operator",
+    "Blur",
+    "Identity",
+    "Mask",
+    "LanczosDownsampler",
+    "lanczos2_kernel",
+    "lanczos_downsampler",
+]

@@ -23,6 +23,10 @@ class Operator(nn.Module):
     #: grid).
     scale: int = 1
 
+    #: Pixels of x beyond its own that a pixel of y depends on (a blur's radius); tiles overlap by twice as many
+    #: at least, so that their blend covers the band where a tile's borders differ from the whole image's.
+    reach: int = 0
+
     def observation_shape(self, height: int, width: int) -> tuple[int, int]:
         """Spatial size of A x for an x of ``height`` × ``width``."""
         return height, width

@@ -52,6 +52,10 @@ class LanczosDownsampler(Operator):
     def scale(self) -> int:  # type: ignore[override]
         return self.factor
 
+    @property
+    def reach(self) -> int:  # type: ignore[override]
+        return self.pad
+
     def observation_shape(self, height: int, width: int) -> tuple[int, int]:
         return height // self.factor, width // self.factor
 

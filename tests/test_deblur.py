@@ -1,0 +1,134 @@
+"""Deblurring: the blur operator is the convolution it claims, the PSFs are what they say, a blurred image gets
+sharper, and bad PSFs are refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import torch
+
+import deepprior
+from deepprior.cli import main
+from deepprior.errors import InputError
+from deepprior.io import read_image, write_image
+from deepprior.metrics import psnr
+from deepprior.operators import Blur
+from deepprior.psf import as_psf, disk_psf, gaussian_psf, psf_from_spec
+from helpers import smooth_image
+
+
+def _blur(image: np.ndarray, psf) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    return Blur(psf)(x)[0].permute(1, 2, 0).numpy()
+
+
+def test_the_blur_is_scipys_convolution_with_mirrored_borders():
+    rng = np.random.default_rng(0)
+    image = rng.random((30, 41, 3))
+    psf = rng.random((5, 7, 3))  # lopsided, one per channel: a flip or a channel mix-up shows
+    out = _blur(image, psf)
+    for c in range(3):
+        expected = ndi.convolve(image[..., c], psf[..., c] / psf[..., c].sum(), mode="mirror")
+        np.testing.assert_allclose(out[..., c], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (4, 6)])
+def test_a_delta_at_the_psfs_centre_changes_nothing(shape):
+    psf = np.zeros(shape)
+    psf[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 3.0  # any scale: normalised
+    image = smooth_image(24)
+    np.testing.assert_allclose(_blur(image, psf), image, atol=1e-6)
+
+
+def test_the_built_in_psfs():
+    gauss = gaussian_psf(2.0)[0]
+    assert gauss.shape == (13, 13) and gauss.sum() == pytest.approx(1) and np.allclose(gauss, gauss.T)
+    u = np.arange(13) - 6
+    variance = (gauss.sum(axis=0) * u**2).sum()
+    assert variance == pytest.approx(4.0, rel=0.02)  # σ² of the truncated profile
+    disk = disk_psf(3.0)[0]
+    assert disk.shape == (7, 7) and disk.sum() == pytest.approx(1)
+    assert disk[3, 3] == disk.max() and disk[0, 0] == 0 and 0 < disk[3, 0] < disk[3, 3]  # edge pixels partly in
+    assert (np.count_nonzero(disk) - np.pi * 9) < 2 * np.pi * 3  # about the disk's area, plus its rim
+    np.testing.assert_array_equal(psf_from_spec(" Gaussian : 2 "), gaussian_psf(2.0))
+
+
+@pytest.mark.parametrize(
+    "psf, message",
+    [
+        ("gaussian:0", "σ must be a positive"),
+        ("disk:-1", "radius must be a positive"),
+        ("gaussian:nan", "σ must be a positive"),
+        ("box:3", "unknown PSF 'box:3'"),
+        ("gaussian:two", "'two' is not a number"),
+        ("psf.png", "read it with deepprior.io.read_image"),
+        ("gaussian:200", "at most 255"),
+        (np.zeros((3, 3)), "no positive value"),
+        (np.array([[1.0, np.nan]]), "not finite"),
+        (np.ones((3, 3, 2)), "C = 1 or the image's 3"),
+        (np.ones((2, 2, 2, 2)), "(h, w) or (h, w, C)"),
+        ({"sigma": 2}, "must be an array"),
+    ],
+)
+def test_a_bad_psf_is_refused_in_words(psf, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        as_psf(psf, 3)
+
+
+def test_a_measured_psf_loses_its_negative_background_and_keeps_its_zero_level(tmp_path):
+    measured = gaussian_psf(1.5)[0] * 40 - 0.01  # a float PSF with a little negative noise floor
+    fits = pytest.importorskip("astropy.io.fits")
+    fits.writeto(tmp_path / "psf.fits", measured.astype(np.float32))
+    image = read_image(tmp_path / "psf.fits")
+    assert image.value_range is not None  # the file's samples leave [0, 1]: mapped on read
+    expected = measured.clip(0, None) / measured.clip(0, None).sum()
+    np.testing.assert_allclose(as_psf(image, 1)[0], expected, rtol=1e-4, atol=1e-7)
+
+
+def test_deblurring_sharpens_a_blurred_image():
+    clean = smooth_image(64)
+    blurred = _blur(clean, "gaussian:1.5")
+    result = deepprior.deblur(blurred, "gaussian:1.5", iterations=400, width=16, reg_noise_std=0.0)
+    assert psnr(result.image, clean) > psnr(blurred, clean) + 1.0
+    assert result.record.task == "deblur" and result.record.extra == {"psf": "gaussian:1.5", "psf_size": [11, 11]}
+
+
+def test_deblurring_refuses_what_it_cannot_do():
+    image = smooth_image(32)
+    with pytest.raises(InputError, match=r"PSF \(33×33\) must be smaller than the image \(32×32\)"):
+        deepprior.deblur(image, np.ones((33, 33)))
+    with pytest.raises(InputError, match="PSF must be .* C = 1 or the image's 1"):
+        deepprior.deblur(image[..., 0], np.ones((3, 3, 3)))
+    with pytest.raises(InputError, match="cannot skip missing pixels"):
+        missing = np.zeros((32, 32), bool)
+        missing[0, 0] = True
+        deepprior.deblur(deepprior.Image(image, None, 32, missing=missing), "gaussian:1")
+
+
+def test_tiles_of_a_blurred_image_overlap_by_twice_the_blurs_reach():
+    from deepprior.tiling import choose_tiling
+
+    plan = deepprior.deblur.plan(smooth_image(160), "gaussian:3", tile=64, tile_overlap=0)
+    tiling = choose_tiling(plan)
+    assert Blur("gaussian:3").reach == 9 and tiling.overlap == 18
+    tops = sorted({box[0] for box in tiling.boxes})
+    assert all(later - earlier <= 64 - 18 for earlier, later in zip(tops, tops[1:]))
+
+
+def test_the_command_line_deblurs_with_a_psf_file_or_a_shape(tmp_path):
+    source = write_image(tmp_path / "blurred.png", _blur(smooth_image(48), "disk:2"))
+    psf = write_image(tmp_path / "psf.tif", disk_psf(2)[0].astype(np.float32))
+    fast = ["--iterations", "3", "--channels", "8", "--quiet"]
+    assert main(["deblur", str(source), "--psf", str(psf), "-o", str(tmp_path / "a.png"), *fast]) == 0
+    record = json.loads((tmp_path / "a.json").read_text())
+    assert record["inputs"] == {"image": str(source), "psf": str(psf)}
+    assert record["extra"] == {"psf": "psf.tif", "psf_size": [5, 5]}
+    assert main(["deblur", str(source), "--psf", "disk:2", "-o", str(tmp_path / "b.png"), *fast]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["extra"]["psf"] == "disk:2"
+    # the same PSF from a file (float32) and from its shape: the same fit, up to one step of the 8-bit output
+    np.testing.assert_allclose(
+        read_image(tmp_path / "a.png").pixels, read_image(tmp_path / "b.png").pixels, atol=1.01 / 255
+    )
