@@ -299,6 +299,8 @@ def stage_smoke(campaign: Campaign) -> None:
                 getattr(deepprior, preset.task)(image, method=preset.method, **tiny)
             elif preset.task == "super-resolve":
                 deepprior.super_resolve(image[: size // 2, : size // 2], scale=2, **tiny)
+            elif preset.task == "deblur":
+                deepprior.deblur(image, "gaussian:1", method=preset.method, **tiny)
             elif preset.task == "inpaint":
                 side = 192 if preset.method == "region" else size
                 known = rng.random((side, side)) > 0.5

@@ -31,7 +31,7 @@ from deepprior.registry import Registry
 
 # Tasks (Suite.task) every DIP variant handles.
 DIP_TASKS = frozenset(
-    {"denoise", "deblock", "super-resolve", "inpaint-pixels", "inpaint-text", "smooth", "flash-noflash"}
+    {"denoise", "deblock", "super-resolve", "deblur", "inpaint-pixels", "inpaint-text", "smooth", "flash-noflash"}
 )
 
 
@@ -113,7 +113,7 @@ def _row(method: str, task: str) -> tuple[str, str | None, str | None]:
     if method == "dip-l0":  # the smoothing row (β = 2.25) except on JPEG, which has its own (β = 2.0)
         return ("deblock" if public == "deblock" else "smooth"), "dip-l0", None
     regularizer = {"dip": None, "dip-tv": "tv", "two-stage-tv": "two-stage-tv"}[method]
-    if public in ("denoise", "deblock", "smooth"):  # these tasks have a row per variant
+    if public in ("denoise", "deblock", "deblur", "smooth"):  # these tasks have a row per variant
         return public, method, None
     return public, row, regularizer
 
@@ -261,6 +261,8 @@ class _Dip:
             return getattr(tasks, public).plan(observation, method=row, **kwargs)
         if public == "super-resolve":
             return tasks.super_resolve.plan(observation, scale=int(sample.meta["scale"]), **kwargs)
+        if public == "deblur":
+            return tasks.deblur.plan(observation, sample.meta["psf"], method=row, **kwargs)
         if public == "inpaint":  # scored as the paper scores it: the network's whole output
             return tasks.inpaint.plan(observation, sample.inputs["mask"], kind=row, raw_output=True, **kwargs)
         if public == "flash-noflash":
@@ -422,6 +424,44 @@ def _biharmonic(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
     return _classical(out, implementation="skimage.restoration.inpaint_biharmonic")
 
 
+RICHARDSON_LUCY_ITERATIONS = 30  # scikit-image's default
+
+
+def _deconvolve(sample: Sample, solve: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Each channel of the observation deconvolved apart by ``solve(channel, psf)`` with the sample's PSF, on the
+    channel mirrored by the PSF's side all round and cropped back: scikit-image's solvers take the image as zero
+    outside (Richardson-Lucy) or periodic (Wiener), which rings at the borders of a photograph."""
+    from deepprior.psf import psf_from_spec
+
+    psf = psf_from_spec(sample.meta["psf"])[0]
+    margin = max(psf.shape)
+    observation = np.pad(sample.observation, ((margin, margin), (margin, margin), (0, 0)), mode="symmetric")
+    out = np.stack([solve(observation[..., c], psf) for c in range(observation.shape[2])], axis=2)
+    return out[margin:-margin, margin:-margin]
+
+
+def _richardson_lucy(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    from skimage.restoration import richardson_lucy
+
+    def solve(channel: np.ndarray, psf: np.ndarray) -> np.ndarray:
+        return richardson_lucy(channel, psf, num_iter=RICHARDSON_LUCY_ITERATIONS)
+
+    return _classical(
+        _deconvolve(sample, solve),
+        num_iter=RICHARDSON_LUCY_ITERATIONS,
+        implementation="skimage.restoration.richardson_lucy",
+    )
+
+
+def _wiener(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    from skimage.restoration import unsupervised_wiener
+
+    def solve(channel: np.ndarray, psf: np.ndarray) -> np.ndarray:
+        return unsupervised_wiener(channel, psf, rng=0)[0]
+
+    return _classical(_deconvolve(sample, solve), implementation="skimage.restoration.unsupervised_wiener")
+
+
 def _l0_solver(name: str) -> Callable[[Sample, str, RunOptions], MethodOutput]:
     def run(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
         from deepprior.tasks import smooth
@@ -544,9 +584,29 @@ register(
         "input",
         "input",
         "classical",
-        frozenset({"denoise", "deblock", "smooth"}),
+        frozenset({"denoise", "deblock", "deblur", "smooth"}),
         _input,
         description="the degraded input itself, scored as is",
+    )
+)
+register(
+    Method(
+        "richardson-lucy",
+        "Richardson-Lucy (skimage)",
+        "classical",
+        frozenset({"deblur"}),
+        _richardson_lucy,
+        description=f"scikit-image Richardson-Lucy deconvolution, {RICHARDSON_LUCY_ITERATIONS} iterations, true PSF",
+    )
+)
+register(
+    Method(
+        "wiener",
+        "Wiener (skimage)",
+        "classical",
+        frozenset({"deblur"}),
+        _wiener,
+        description="scikit-image's self-tuning Wiener deconvolution (unsupervised_wiener), true PSF",
     )
 )
 register(

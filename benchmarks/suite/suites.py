@@ -316,6 +316,37 @@ def _denoise_load(item: Item, profile: Profile) -> Sample:
     )
 
 
+#: The deblurring suite's degradation: the ground truth blurred by this PSF (:func:`deepprior.psf.psf_from_spec`),
+#: mirrored at its borders, then Gaussian noise of this σ, then 8 bits, then the crop (so a crop's border holds
+#: what was blurred in from outside it, as in a photograph).
+DEBLUR_PSF = "gaussian:2"
+DEBLUR_SIGMA = 0.01
+
+
+def _deblur_items(root: Path) -> list[Item]:
+    return _pairs(root, DENOISE_DIR, "_noisy.png", "deblur-gauss2")  # the noisy files are not used
+
+
+def _deblur_load(item: Item, profile: Profile) -> Sample:
+    import zlib
+
+    from scipy.ndimage import convolve
+
+    from deepprior.psf import psf_from_spec
+
+    truth = _read(item.files["truth"])
+    kernel = psf_from_spec(DEBLUR_PSF)[0]
+    blurred = np.stack([convolve(truth[..., c], kernel, mode="mirror") for c in range(truth.shape[2])], axis=2)
+    noise = np.random.default_rng(zlib.crc32(item.name.encode())).normal(0.0, DEBLUR_SIGMA, blurred.shape)
+    observation = quantize(blurred + noise)
+    return Sample(
+        item.name,
+        {"observation": centre_crop(observation, profile.crop)},
+        centre_crop(truth, profile.crop),
+        {"psf": DEBLUR_PSF, "sigma": DEBLUR_SIGMA},
+    )
+
+
 def _sr_items(relative: str, suite: str) -> Callable[[Path], list[Item]]:
     def items(root: Path) -> list[Item]:
         folder = _folder(root, relative, suite)
@@ -598,6 +629,29 @@ _register(
         **_paper("sr-set5-x8"),
         notes=(*_SR_NOTES, "Set14 ×8 has no ground truth in the data folder, so there is no sr-set14-x8 suite."),
         source="dip/project_page/SR/Set5/x8",
+    )
+)
+_register(
+    Suite(
+        "deblur-gauss2",
+        f"Deblurring, Gaussian PSF σ = 2 px, noise σ = {DEBLUR_SIGMA} (9 colour images)",
+        "deblur",
+        _deblur_items,
+        _deblur_load,
+        methods=(*_DIP_VARIANTS, "input", "richardson-lucy", "wiener", *_DIP_PRESETS),
+        default_methods=("dip", "dip-tv", "input", "richardson-lucy", "wiener"),
+        notes=(
+            (
+                "No paper of this family reports deblurring: the DIP rows use the denoising row's loop. Inputs: the "
+                f"denoising suite's ground truths, blurred by {DEBLUR_PSF} (mirrored borders), plus noise of σ = "
+                f"{DEBLUR_SIGMA} (seeded by the image's name), rounded to 8 bits, then cropped."
+            ),
+            (
+                "Classical peers, given the true PSF: scikit-image's Richardson-Lucy (30 iterations, its default) "
+                "and its self-tuning Wiener filter (unsupervised_wiener), each channel apart."
+            ),
+        ),
+        source=DENOISE_DIR,
     )
 )
 _register(
