@@ -315,6 +315,25 @@ def test_every_suite_lists_its_images_and_limit_spreads_them(shared_data):
     assert len(nks) == 80 and sum("reconstructed" in i.files["truth"].name for i in nks) == 4
 
 
+def test_the_deblurring_suite_blurs_adds_its_noise_and_its_peers_deconvolve(shared_data):
+    import torch
+
+    from benchmarks.suite.methods import METHODS, RunOptions
+    from deepprior.operators import Blur
+
+    suite = SUITES.get("deblur-gauss2")
+    sample = suite.load(suite.items(shared_data)[0], PROFILES["crops"])
+    truth = torch.from_numpy(sample.truth).permute(2, 0, 1)[None]
+    blurred = Blur(sample.meta["psf"])(truth)[0].permute(1, 2, 0).numpy()
+    inner = (slice(8, -8), slice(8, -8))  # away from the crop's border, blurred in from outside it
+    residual = sample.observation[inner] - blurred[inner]
+    assert abs(residual.mean()) < 2e-3 and residual.std() == pytest.approx(sample.meta["sigma"], rel=0.15)
+    before, _ = score("rgb", sample.observation, sample.truth)
+    for name in ("richardson-lucy", "wiener"):  # zero or periodic borders would ring them below the input
+        output = METHODS.get(name).run(sample, "deblur", RunOptions())
+        assert score("rgb", output.image, sample.truth)[0] > before + 1.0, name
+
+
 # --------------------------------------------------------------------------- benchmarks.common
 
 
