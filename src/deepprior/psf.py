@@ -18,7 +18,7 @@ from .errors import InputError
 #: The shapes a spec may name, each with the meaning of its one number.
 SHAPES = {"gaussian": "σ in pixels", "disk": "radius in pixels, a defocused lens"}
 
-#: A built-in PSF's side may not pass this: a blur wider than an image's detail is no longer something to undo.
+#: No PSF's side may pass this (a blur that wide has left little detail to recover).
 MAX_SIDE = 255
 
 

@@ -367,7 +367,7 @@ def deblur(
 
     No paper in this family gives deblurring settings: the rows take the denoising row's network and loop
     (jitter, averaging, backtracking, ES-WMV without an iteration count), which keeps the noise y carries from
-    being fitted; what they score is in the README's deblurring section.
+    being fitted; the README's "Which preset" gives what they score against the classical deconvolutions.
 
     Parameters
     ----------
