@@ -361,3 +361,17 @@ def test_options_that_failed_before_the_registries_drove_the_cli(tmp_path):
     assert record["regularizer"]["name"] == "l0" and record["regularizer"]["lam"] == 0.02
     assert record["data_term"] == "sse"  # the regulariser's λ and β are calibrated for sums
     assert record["output_source"] == "regularizer"
+
+
+def test_a_folder_run_leaves_out_the_files_given_with_every_image(tmp_path):
+    """A mask, a PSF or a reference kept in the input folder is not restored as one more image."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        write_image(folder / name, smooth_image(40))
+    psf = write_image(folder / "psf.png", np.pad(np.ones((3, 3)), 1))
+    reference = write_image(folder / "truth.png", smooth_image(40))
+    out = tmp_path / "out"
+    argv = ["deblur", str(folder), "--psf", str(psf), "--reference", str(reference), "-o", str(out), "--threads", "1"]
+    assert main([*argv, *FAST]) == 0
+    assert sorted(path.name for path in out.glob("*.png")) == ["a.png", "b.png"]

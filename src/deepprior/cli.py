@@ -345,8 +345,11 @@ def _check_suffix(path: Path) -> None:
         raise InputError(f"cannot write '{path}': use a .png, .tif, .jpg or .bmp output name")
 
 
-def _resolve_jobs(args: argparse.Namespace, source: Path, task: str) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: one for a file, one per image for a folder (into an output folder).
+def _resolve_jobs(
+    args: argparse.Namespace, source: Path, task: str, given: Sequence[Path] = ()
+) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: one for a file, one per image for a folder (into an output folder), leaving out the
+    files ``given`` with every image (a mask, a PSF, a reference kept in the folder beside the images).
 
     Checked before any work: the input exists; no output is the input itself or an existing file unless
     ``--overwrite`` (``--skip-existing`` drops those jobs); outputs of a folder that would share a name get
@@ -358,7 +361,8 @@ def _resolve_jobs(args: argparse.Namespace, source: Path, task: str) -> list[tup
     if not source.exists():
         raise InputError(f"'{source}' does not exist")
     if source.is_dir():
-        images = list_images(source)
+        kept = {path.resolve() for path in given}
+        images = [image for image in list_images(source) if image.resolve() not in kept]
         if not images:
             raise InputError(f"the folder '{source}' holds no image")
         target = output if output is not None else source.with_name(f"{source.name}_{task}")
@@ -688,7 +692,8 @@ def _run_jobs(
     from .io import read_image
 
     task = args.command if args.command != "l0" else f"l0-{args.solver}"  # names the default outputs
-    jobs = _resolve_jobs(args, args.input, task)
+    given = [*extra_inputs.values(), *([args.reference] if getattr(args, "reference", None) else [])]
+    jobs = _resolve_jobs(args, args.input, task, given)
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
     restorer = Restorer(args, run, options, extra_inputs, reference)
     workers = _workers(args, len(jobs))
