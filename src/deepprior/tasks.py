@@ -408,28 +408,26 @@ def deblur(
     """
     from .dip import plan_dip
     from .operators import Blur
-    from .psf import as_psf, describe_psf
+    from .psf import describe_psf
 
     source = as_image(image)
-    kernel = as_psf(psf, source.channels)
+    operator = Blur(psf, source.channels)
+    height, width = operator.size
     if source.missing is not None:
         raise InputError("deblurring cannot skip missing pixels yet: fill them in first (deepprior inpaint)")
-    if max(kernel.shape[1:]) >= min(source.shape):
-        raise InputError(
-            f"the PSF ({kernel.shape[2]}×{kernel.shape[1]}) must be smaller than the image "
-            f"({source.width}×{source.height})"
-        )
+    if max(height, width) >= min(source.shape):
+        raise InputError(f"the PSF ({width}×{height}) must be smaller than the image ({source.width}×{source.height})")
     return plan_dip(
         get_preset("deblur", method, preset),
         source,
         source.pixels,
-        Blur(kernel.transpose(1, 2, 0)),
+        operator,
         image_size=source.shape,
         seed=seed,
         device=device,
         overrides=dict(overrides),
         squeeze=np.ndim(image) == 2,
-        extra={"psf": describe_psf(psf), "psf_size": [int(kernel.shape[1]), int(kernel.shape[2])]},
+        extra={"psf": describe_psf(psf), "psf_size": [height, width]},
     )
 
 

@@ -40,9 +40,10 @@ class Operator(nn.Module):
         crop explains, for tiling a large image (:mod:`deepprior.tiling`).
 
         This default serves operators that act alike everywhere on a grid :attr:`scale` times coarser than the
-        image's (A = I, a downsampler): itself, and the box divided by the scale. An operator with per-pixel data
-        (a mask) crops that; one whose output mixes pixels from afar (a blur) must override this, to widen the box
-        by its reach or to refuse.
+        image's (A = I, a downsampler, a blur): itself, and the box divided by the scale. An operator with
+        per-pixel data (a mask) crops that. One whose output mixes nearby pixels (a blur) declares their distance
+        as :attr:`reach`: on a tile it handles the tile's borders as the image's own, which differs from the
+        whole image's within that distance of the tile's edges, and the tiling overlaps the tiles to cover it.
 
         Raises
         ------

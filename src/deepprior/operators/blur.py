@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..registry import OPERATORS
-from .base import Box, Operator
+from .base import Operator
 
 
 @OPERATORS.register("blur")
@@ -26,15 +26,17 @@ class Blur(Operator):
     psf
         The PSF as an array (h, w) or (h, w, C), an image of it, or a spec ``"gaussian:SIGMA"`` / ``"disk:RADIUS"``;
         checked and normalised by :func:`deepprior.psf.as_psf` (each channel sums to 1).
+    channels
+        The image's channels, which a PSF with more than one must match (None: 1 or 3).
     """
 
     kernel: torch.Tensor
 
-    def __init__(self, psf: Any) -> None:
+    def __init__(self, psf: Any, channels: int | None = None) -> None:
         super().__init__()
         from ..psf import as_psf
 
-        kernel = torch.as_tensor(as_psf(psf))
+        kernel = torch.as_tensor(as_psf(psf, channels))
         # conv2d correlates: the flipped PSF makes it the convolution above
         self.register_buffer("kernel", kernel.flip(-2, -1)[:, None].float())
         height, width = kernel.shape[-2:]
@@ -44,6 +46,11 @@ class Blur(Operator):
     def reach(self) -> int:  # type: ignore[override]
         """The PSF's larger half-side."""
         return max(self.padding)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The PSF's (height, width)."""
+        return self.kernel.shape[-2], self.kernel.shape[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
@@ -55,9 +62,3 @@ class Blur(Operator):
             )
         weight = self.kernel.to(dtype=x.dtype).expand(channels, 1, -1, -1)
         return F.conv2d(F.pad(x, self.padding, mode="reflect"), weight, groups=channels)
-
-    def crop(self, box: Box) -> tuple[Blur, Box]:
-        """Itself and the same box of y: a tile mirrors its own borders, which differs from the whole image's
-        blur within :attr:`reach` pixels of the tile's edges (tiles that overlap by more blend that band
-        away; :mod:`deepprior.tiling` widens a narrower overlap)."""
-        return self, box
