@@ -35,7 +35,7 @@ from .presets import PRESETS, Preset, preset_key, regularizer_defaults
 from .record import RunRecord
 from .registry import DATA_TERMS, GENERATORS, REFINERS, REGULARIZERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
-from .restore import _DIP_NAMES, Plan, Restoration, _check_names, _Problem, checkpoint_files
+from .restore import _DIP_NAMES, Plan, Restoration, _check_names, _Problem, checkpoint_files, time_share
 from .settings import FitSettings, check_time_limit
 from .tiling import check_tile_options
 
@@ -88,7 +88,7 @@ def run_plan(plan: Plan) -> Restoration:
     if tiling is not None:
         return run_tiled(plan, tiling)
     overrides, seeds, seed = plan.fit_overrides, plan.seeds, plan.seed
-    tile, tiles = plan.tile_of or (0, 1)
+    tile, tiles = plan.tile
     progress = overrides.get("progress") or False
     label = progress if isinstance(progress, str) else "fit"
     if overrides.get("batch_seeds") and seeds > 1:
@@ -113,8 +113,7 @@ def run_plan(plan: Plan) -> Restoration:
             if overrides.get("checkpoint") is not None and seeds > 1:  # a file per seed, kept: resumes skip it
                 member = {**overrides, "checkpoint": checkpoint_files(overrides["checkpoint"], seeds, seed)[index]}
             if deadline is not None:  # the seeds share the time limit: each what is left over the fits left
-                share = max(deadline - time.perf_counter(), 1e-3) / (seeds - index)
-                member = {**member, "time_limit": share}
+                member = {**member, "time_limit": time_share(deadline, seeds - index)}
             # an ensemble's or a tile's finished fit is saved too: a resumed run skips it
             prepared = _prepare_fit(plan.preset, plan.problem, seed + index, member, clock, seeds * tiles > 1)
             if index == 0:
@@ -382,9 +381,9 @@ def fit_together(plans: Sequence[Plan]) -> list[list[Restoration]]:
     if progress:
         label = progress if isinstance(progress, str) else "fit"
         if len(plans) == 1:
-            _, tiles = first_plan.tile_of or (0, 1)
+            tile, tiles = first_plan.tile
             alternative = partial(_quicker_clause, first_plan.preset, first_plan.problem, first_plan.overrides, tiles)
-            first_tile = first_plan.tile_of is None or first_plan.tile_of[0] == 0
+            first_tile = tile == 0
             callbacks.append(
                 Progress(
                     f"{label} ({len(fits)} seeds at once)",

@@ -234,6 +234,11 @@ class Plan:
     tile_of: tuple[int, int] | None = None
 
     @property
+    def tile(self) -> tuple[int, int]:
+        """(index, count) of the tile this plan restores; (0, 1) for a whole image."""
+        return self.tile_of or (0, 1)
+
+    @property
     def fit_overrides(self) -> dict[str, Any]:
         """The overrides the fit runs with: the user's, with the time limit less :attr:`refine_reserve`."""
         if not self.refine_reserve:
@@ -384,6 +389,12 @@ def checkpoint_files(path: str | os.PathLike[str], seeds: int, seed: int = 0, to
     return [path.with_name(f"{path.stem}.seed{seed + i}{path.suffix}") for i in range(seeds)]
 
 
+def time_share(deadline: float, fits_left: int) -> float:
+    """The seconds of a time limit that the next of ``fits_left`` fits gets (seeds or tiles run one after
+    another): an even share of what is left before ``deadline`` (a :func:`time.perf_counter` time), at least 1 ms."""
+    return max(deadline - time.perf_counter(), 1e-3) / fits_left
+
+
 def tile_checkpoint(path: str | os.PathLike[str], index: int) -> Path:
     """The checkpoint file of tile ``index`` of a tiled run given ``checkpoint=path``: ``NAME.tileK.pt``
     (K from 1), itself the base of :func:`checkpoint_files` for the tile's seeds."""
@@ -427,5 +438,6 @@ __all__ = [
     "plan_classical",
     "run_together",
     "tile_checkpoint",
+    "time_share",
     "tile_checkpoints",
 ]

@@ -26,7 +26,7 @@ from .errors import InputError, warn
 from .image import as_image
 from .operators.base import Box
 from .record import History
-from .restore import Plan, Restoration, tile_checkpoint
+from .restore import Plan, Restoration, tile_checkpoint, time_share
 
 #: Tile sides ``tile="auto"`` tries, largest first: the first whose fit fits in the free memory is taken.
 AUTO_SIDES = (4096, 3072, 2048, 1536, 1024, 768, 512, 384, 256)
@@ -255,8 +255,9 @@ def run_tiled(plan: Plan, tiling: Tiling) -> Restoration:
     for index in range(len(tiling.boxes)):
         tile = tile_plan(plan, tiling, index)
         if deadline is not None:  # the tiles share the limit: each what is left over the tiles left
-            share = max(deadline - time.perf_counter(), 1e-3) / (len(tiling.boxes) - index)
-            tile = replace(tile, overrides={**tile.overrides, "time_limit": share})
+            tile = replace(
+                tile, overrides={**tile.overrides, "time_limit": time_share(deadline, len(tiling.boxes) - index)}
+            )
         tiles.append(tile.run())
     pixels = blend([t.output.pixels for t in tiles], tiling.boxes, problem.image_size, tiling.overlap)
     first = tiles[0]
