@@ -283,30 +283,16 @@ def _driver_version() -> str | None:
 
 @STAGES.register("smoke")
 def stage_smoke(campaign: Campaign) -> None:
-    import deepprior
     from deepprior.presets import PRESETS
+    from deepprior.registry import TASKS
 
     size = campaign.profile.smoke_size
     rng = np.random.default_rng(0)
     image = rng.random((size, size, 3)).astype(np.float32)
     for key, preset in PRESETS.items():
-        tiny = {**_smoke_settings(campaign), "preset": preset.profile}
         start = time.perf_counter()
         try:
-            if preset.kind == "classical":
-                deepprior.smooth(image, method=preset.method, preset=preset.profile)
-            elif preset.task in ("denoise", "deblock", "smooth"):
-                getattr(deepprior, preset.task)(image, method=preset.method, **tiny)
-            elif preset.task == "super-resolve":
-                deepprior.super_resolve(image[: size // 2, : size // 2], scale=2, **tiny)
-            elif preset.task == "deblur":
-                deepprior.deblur(image, "gaussian:1", method=preset.method, **tiny)
-            elif preset.task == "inpaint":
-                side = 192 if preset.method == "region" else size
-                known = rng.random((side, side)) > 0.5
-                deepprior.inpaint(rng.random((side, side, 3)), known, kind=preset.method, **tiny)
-            else:
-                deepprior.flash_noflash(image, image * 0.5, **tiny)
+            TASKS.get(preset.task).try_row(preset, image, **_smoke_settings(campaign))
             campaign.record("smoke", check=f"preset {key}", ok=True, seconds=time.perf_counter() - start)
         except Exception as exc:  # a failure is a finding: record it and go on
             campaign.record("smoke", check=f"preset {key}", ok=False, error=f"{type(exc).__name__}: {exc}")

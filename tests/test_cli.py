@@ -84,6 +84,22 @@ def test_super_resolve_and_inpaint_and_flash(tmp_path):
     assert (tmp_path / "fn.json").exists()
 
 
+def test_inpainting_a_fits_files_own_missing_pixels_takes_kind_and_raw_output(tmp_path):
+    """Without --mask the pixels the image marks missing (NaN) are filled in, by the row --kind names and with
+    --raw-output as given (both were dropped without a mask)."""
+    fits = pytest.importorskip("astropy.io.fits")
+    data = smooth_image(48)[..., 0].astype(np.float32)
+    data[10:14, 20:30] = np.nan
+    fits.PrimaryHDU(data).writeto(tmp_path / "sky.fits")
+    out = tmp_path / "filled.fits"
+    argv = ["inpaint", str(tmp_path / "sky.fits"), "--kind", "pixels", "--raw-output", "-o", str(out), *FAST]
+    assert main(argv) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["method"] == "pixels" and record["extra"]["raw_output"] is True
+    with fits.open(out) as hdus:
+        assert np.isfinite(hdus[0].data).all()
+
+
 def test_folder_input_continues_past_a_failing_image(tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()

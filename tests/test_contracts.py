@@ -15,14 +15,14 @@ import pytest
 import torch
 
 import deepprior
-from deepprior.cli import COMMANDS, build_parser
+from deepprior.cli import build_parser, commands
 from deepprior.errors import InputError
 from deepprior.inputs import make_input
 from deepprior.io import write_image
 from deepprior.loop import fit
 from deepprior.nets import build_generator
 from deepprior.operators import Operator
-from deepprior.presets import PRESETS, methods, regularizer_defaults
+from deepprior.presets import PRESETS, get_preset, methods, regularizer_defaults
 from deepprior.registry import (
     DATA_TERMS,
     GENERATORS,
@@ -31,6 +31,7 @@ from deepprior.registry import (
     REGULARIZERS,
     SOLVERS,
     STOPPERS,
+    TASKS,
     Registry,
 )
 from deepprior.regularizers import BuildContext, Regularizer, build_regularizer
@@ -156,33 +157,36 @@ def test_every_regularizer_keeps_its_contract(name, device):
 @pytest.mark.parametrize("key", PRESETS.names())
 def test_every_preset_row_runs_through_its_task(key):
     preset = PRESETS.get(key)
-    image = smooth_image(32 if preset.task != "inpaint" else 64)
-    run = {"denoise": deepprior.denoise, "deblock": deepprior.deblock, "smooth": deepprior.smooth}
+    tiny = {"iterations": 2, "width": 4, "seeds": 1}
+    result = TASKS.get(preset.task).try_row(preset, smooth_image(32), **tiny)
     if preset.kind == "classical":
-        result = deepprior.smooth(image, method=preset.method)
-        assert result.record.output_source == preset.method and result.image.shape == image.shape
+        assert result.record.output_source == preset.method and result.image.shape == (32, 32, 3)
         return
-    tiny = {"iterations": 2, "width": 4, "seeds": 1, "preset": preset.profile}
-    if preset.task in run:
-        result = run[preset.task](image, method=preset.method, **tiny)
-    elif preset.task == "super-resolve":
-        result = deepprior.super_resolve(image[:16, :16], scale=2, **tiny)
-    elif preset.task == "deblur":
-        result = deepprior.deblur(image, "gaussian:1", method=preset.method, **tiny)
-    elif preset.task == "inpaint":
-        if preset.method == "region":
-            image = smooth_image(192)  # the library net's 5×5 convolutions need 3×3 maps at its 6th scale
-        known = np.ones(image.shape[:2], bool)
-        known[::3] = False
-        result = deepprior.inpaint(image, known, kind=preset.method, **tiny)
-    else:
-        result = deepprior.flash_noflash(image, image * 0.5, **tiny)
     assert (result.record.task, result.record.method, result.record.preset) == (
         preset.task,
         preset.method,
         preset.profile,
     )
     assert result.record.settings["lr"] == preset.settings.lr and np.isfinite(result.image).all()
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_every_task_is_exported_runs_its_default_row_and_names_itself_in_the_record(name):
+    """A registered task is a public function of the package root, its rows are in the preset table, and its
+    example call runs (the task's default row, a few steps) and records the task."""
+    spec = TASKS.get(name)
+    function = spec.function.__name__
+    assert function == name.replace("-", "_") and function in deepprior.__all__
+    assert getattr(deepprior, function) is spec.function
+    rows = methods(spec.preset_task)
+    assert rows, f"no row of {spec.preset_task!r} in the preset table"
+    preset = get_preset(spec.preset_task)
+    result = spec.try_row(preset, smooth_image(32), iterations=2, width=4, seeds=1)
+    assert result.record.task == name and np.isfinite(result.image).all()
+
+
+def test_every_task_of_the_preset_table_is_registered():
+    assert {preset.task for preset in PRESETS.values()} <= set(TASKS.names())
 
 
 def _choices(parser: argparse.ArgumentParser, option: str) -> list[str] | None:
@@ -199,7 +203,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def test_the_command_lines_choices_are_the_registries():
     subs = _subparsers(build_parser())
-    for name, (task, _) in COMMANDS.items():
+    for name, (task, _) in commands().items():
         sub = subs[name]
         if name == "l0":
             assert _choices(sub, "--solver") == methods("smooth", kind="classical")
@@ -230,7 +234,7 @@ def test_the_readme_lists_every_registry_entry_and_preset_row():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    for registry in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
+    for registry in (TASKS, GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{_name(registry)}`"))
         assert [n for n in registry.names() if f"`{n}`" not in row] == [], row
     for preset in PRESETS.values():
@@ -242,13 +246,13 @@ def _name(registry: Registry) -> str:
     return next(k for k, v in vars(__import__("deepprior.registry").registry).items() if v is registry)
 
 
-def test_help_and_version_import_neither_torch_nor_scipy():
+def test_help_and_version_import_neither_numpy_nor_torch_nor_scipy():
     code = (
         "import sys; from deepprior.cli import main\n"
         "for argv in (['--version'], ['--help']):\n"
         "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
         "import deepprior\n"
-        "print(sorted(m for m in ('torch', 'scipy', 'skimage', 'numba') if m in sys.modules))"
+        "print(sorted(m for m in ('numpy', 'torch', 'scipy', 'skimage', 'numba') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')) == []
@@ -291,7 +295,7 @@ def test_the_classical_commands_run_without_torch(tmp_path):
 _EFFECTS = ("smooth", "enhance", "sketch")
 
 
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("command", list(commands()))
 def test_every_commands_help_lists_the_registries_names(command, capsys, monkeypatch):
     """The registry options' names come from the registries when --help is formatted (_RegistryChoices)."""
     from deepprior.cli import main

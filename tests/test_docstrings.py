@@ -25,7 +25,8 @@ def test_docstring_examples_run(name):
 
 
 def test_every_public_function_has_a_numpydoc_docstring_with_an_example():
-    for name in ("denoise", "deblock", "smooth", "super_resolve", "inpaint", "flash_noflash", "fit", "fit_batch"):
+    tasks = [spec.function.__name__ for spec in deepprior.TASKS.values()]
+    for name in (*tasks, "fit", "fit_batch"):
         doc = getattr(deepprior, name).__doc__
         for section in ("Parameters", "Returns", "Raises", "Examples"):
             assert f"{section}\n    ---" in doc, f"{name} lacks {section}"

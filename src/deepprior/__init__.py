@@ -40,9 +40,10 @@ _EXPORTS = {
     "inpaint": "tasks",
     "smooth": "tasks",
     "super_resolve": "tasks",
-    "enhance": "effects",
-    "sketch": "effects",
+    "enhance": "tasks",
+    "sketch": "tasks",
     "Registry": "registry",
+    "TASKS": "registry",
     "GENERATORS": "registry",
     "OPERATORS": "registry",
     "DATA_TERMS": "registry",
@@ -78,6 +79,7 @@ __all__ = [
     "enhance",
     "sketch",
     "Registry",
+    "TASKS",
     "GENERATORS",
     "OPERATORS",
     "DATA_TERMS",
@@ -101,13 +103,19 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from .batch import fit_batch
-    from .effects import enhance, sketch
     from .errors import DeepPriorError, DeviceError, InputError
     from .image import Image, as_image
     from .loop import FitResult, fit
     from .presets import PRESETS, Preset
     from .record import History, RunRecord
-    from .registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, STOPPERS, Registry
+    from .registry import DATA_TERMS, GENERATORS, OPERATORS, REGULARIZERS, STOPPERS, TASKS, Registry
     from .restore import Overrides, Restoration, run_together
     from .settings import FitSettings
-    from .tasks import deblock, deblur, denoise, flash_noflash, inpaint, smooth, super_resolve
+    from .tasks.deblocking import deblock
+    from .tasks.deblurring import deblur
+    from .tasks.denoising import denoise
+    from .tasks.effects import enhance, sketch
+    from .tasks.fusion import flash_noflash
+    from .tasks.inpainting import inpaint
+    from .tasks.smoothing import smooth
+    from .tasks.super_resolution import super_resolve

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import presets
-from .argtypes import duration, non_negative, non_negative_int, positive, positive_int, scale_factor, tile_side
+from .argtypes import duration, non_negative, non_negative_int, positive, positive_int, tile_side
 from .errors import DeepPriorError, InputError, Warned, did_you_mean, warn
 
 if TYPE_CHECKING:
     from .image import Image
     from .registry import Registry
     from .restore import Restoration
+    from .tasks.base import TaskSpec
 
 EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
@@ -38,22 +39,24 @@ _CREATED: list[Path] = []
 # checkpoints of the fits in progress: kept when a run is interrupted, so that --resume can go on
 _CHECKPOINTS: list[Path] = []
 
-# sub-command → (task of the preset table, help); "l0" runs the classical rows of "smooth"
-COMMANDS: dict[str, tuple[str, str]] = {
-    "denoise": ("denoise", "blind Gaussian-noise removal"),
-    "deblock": ("deblock", "blind JPEG artifact removal"),
-    "super-resolve": ("super-resolve", "super-resolution by an integer factor"),
-    "deblur": ("deblur", "deconvolution with a known point spread function (PSF)"),
-    "inpaint": ("inpaint", "fill in missing pixels"),
-    "smooth": ("smooth", "edge-preserving smoothing (texture removal)"),
-    "flash-noflash": ("flash-noflash", "fuse a flash / no-flash pair"),
-    "l0": ("smooth", "classical l0 gradient smoothing (Region Fusion or L0 smoothing), seconds"),
-    "enhance": ("smooth", "detail enhancement: the smoothed base plus K times the detail (hues kept)"),
-    "sketch": ("smooth", "a pencil sketch drawn from the edges of the smoothed image"),
-}
+# the classical rows of smooth as a sub-command of their own, beside the registered tasks
+L0_COMMAND = ("l0", "classical l0 gradient smoothing (Region Fusion or L0 smoothing), seconds")
 
-# the sub-commands whose folder runs can step several images together (--batch-images): a task function with a plan
-BATCHED_COMMANDS = ("denoise", "deblock", "super-resolve", "deblur", "inpaint", "smooth")
+
+def commands() -> dict[str, tuple[str, str]]:
+    """sub-command → (task of the preset table, help): every registered task (:data:`deepprior.registry.TASKS`)
+    and ``l0``, by name."""
+    from .registry import TASKS
+
+    table = {name: (spec.preset_task, spec.summary) for name, spec in TASKS.items()}
+    table[L0_COMMAND[0]] = ("smooth", L0_COMMAND[1])
+    return dict(sorted(table.items()))
+
+
+def _spec(args: argparse.Namespace) -> TaskSpec:
+    from .registry import TASKS
+
+    return TASKS.get(args.command)
 
 
 class _RegistryChoices:
@@ -423,9 +426,10 @@ def _checkpoint_path(output: Path) -> Path:
 
 
 def _row(args: argparse.Namespace) -> presets.Preset:
-    """The preset row a sub-command's --method (or inpainting's --kind) names."""
-    method = getattr(args, "method", None) or getattr(args, "kind", None)
-    return presets.get_preset(COMMANDS[args.command][0], method, getattr(args, "preset", "paper"))
+    """The preset row a sub-command's row option names (--method; inpainting's --kind; l0's --solver)."""
+    option = "solver" if args.command == L0_COMMAND[0] else _spec(args).row_option
+    method = getattr(args, option, None) if option is not None else None
+    return presets.get_preset(commands()[args.command][0], method, getattr(args, "preset", "paper"))
 
 
 def _fits_a_network(args: argparse.Namespace) -> bool:
@@ -532,14 +536,14 @@ def _prepare_call(restorer: Restorer, images: dict[str, Path], output: Path) -> 
     from .io import read_image, read_mask
 
     args, options, reference = restorer.args, restorer.options, restorer.reference
-    task = COMMANDS[args.command][0]
+    task = commands()[args.command][0]
     read = {name: read_image(path) for name, path in images.items() if name != "mask"}
     kwargs = dict(options)
     if reference is not None:
         kwargs["reference"] = reference
     if "mask" in images:
         kwargs["mask"] = read_mask(images["mask"], read["image"].shape)
-    main = read.get("image") or read["noflash"]
+    main = read["image"] if "image" in read else list(read.values())[-1]  # a pair's last: the one restored
     if getattr(args, "save_every", None):
         kwargs["callbacks"] = [_snapshots(args.save_every, output, main)]
     checkpoints = []
@@ -814,38 +818,21 @@ def _run_in_workers(workers: int, restorer: Restorer, jobs: list[tuple[Path, Pat
     return failures
 
 
-def _cmd_task(args: argparse.Namespace) -> int:
-    import deepprior
-
+def _task_options(args: argparse.Namespace, spec: TaskSpec) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The task function's keyword arguments, and the files read with every image (a mask, a PSF)."""
     options = {**_fit_options(args), "preset": args.preset, "seed": args.seed, "device": args.device}
-    extra: dict[str, Path] = {}
-    if args.command == "super-resolve":
-        options["scale"] = args.scale
-    if args.command == "inpaint" and args.mask is not None:  # without one: the image's own missing pixels
-        extra["mask"] = args.mask
-        options["kind"] = args.kind
-        options["raw_output"] = args.raw_output
-    if args.command == "deblur":
-        _psf_option(args.psf, options, extra)
-    if args.command in ("denoise", "deblock", "deblur", "smooth", "enhance", "sketch"):
-        options["method"] = args.method
-    if args.command == "enhance":
-        options["amount"] = args.amount
-    run = getattr(deepprior, args.command.replace("-", "_"))
-    return _run_jobs(args, run, options, extra)
+    files: dict[str, Path] = {}
+    if spec.read_arguments is not None:
+        spec.read_arguments(args, options, files)
+    if spec.row_option is not None and getattr(args, spec.row_option, None) is not None:
+        options[spec.row_option] = getattr(args, spec.row_option)
+    return options, files
 
 
-def _psf_option(psf: str, options: dict[str, Any], extra: dict[str, Path]) -> None:
-    """--psf: a file, read with each image like a mask, or a shape's spec, checked now."""
-    if Path(psf).exists():
-        extra["psf"] = Path(psf)
-    elif ":" in psf:
-        from .psf import psf_from_spec
-
-        psf_from_spec(psf)
-        options["psf"] = psf
-    else:
-        raise InputError(f"the PSF file '{psf}' does not exist (a shape is given as gaussian:SIGMA or disk:RADIUS)")
+def _cmd_task(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    options, files = _task_options(args, spec)
+    return _run_jobs(args, spec.function, options, files)
 
 
 def _cmd_l0(args: argparse.Namespace) -> int:
@@ -855,28 +842,26 @@ def _cmd_l0(args: argparse.Namespace) -> int:
     return _run_jobs(args, smooth, options, {})
 
 
-def _cmd_flash(args: argparse.Namespace) -> int:
-    from .tasks import flash_noflash
-
-    options = {**_fit_options(args), "preset": args.preset, "seed": args.seed, "device": args.device}
-    for path in (args.flash, args.noflash):
+def _cmd_images(args: argparse.Namespace) -> int:
+    """A task of several images (a flash / no-flash pair): one run, written beside the last."""
+    spec = _spec(args)
+    options, files = _task_options(args, spec)
+    paths = {name: getattr(args, name) for name in spec.images}
+    for path in paths.values():
         if not path.exists():
             raise InputError(f"'{path}' does not exist")
-    output = args.output or _default_output(args.noflash, "flash-noflash")
+    main = paths[spec.images[-1]]
+    output = args.output or _default_output(main, args.command)
     if not output.parent.exists():
         raise InputError(f"output folder '{output.parent}' does not exist")
     _check_suffix(output)
-    if not _existing_outputs(args, [(args.noflash, output), (args.flash, output)]):
+    if not _existing_outputs(args, [(path, output) for path in reversed(paths.values())]):
         return 0
     from .io import check_writable, read_image
 
     check_writable(output)
     reference = read_image(args.reference) if args.reference else None
-    _restore_one(
-        Restorer(args, flash_noflash, options, reference=reference),
-        {"flash": args.flash, "noflash": args.noflash},
-        output,
-    )
+    _restore_one(Restorer(args, spec.function, options, files, reference), {**paths, **files}, output)
     return 0
 
 
@@ -905,24 +890,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
     """The options of one sub-command (the registries' names are read only when needed: see _RegistryChoices)."""
-    task = COMMANDS[name][0]
+    task = commands()[name][0]
 
     def method_help(choices: list[str]) -> str:
         return "; ".join(f"{m}: {presets.get_preset(task, m).summary}" for m in choices)
 
-    if name == "flash-noflash":
-        sub.add_argument("--flash", type=Path, required=True, help="flash image (the network input)")
-        sub.add_argument("--noflash", type=Path, required=True, help="no-flash image (the target)")
-        sub.add_argument("-o", "--output", type=Path, help="output file")
-    else:
+    if name == L0_COMMAND[0]:
         sub.add_argument("input", type=Path, help="image file, or a folder of images")
-        sub.add_argument(
-            "-o",
-            "--output",
-            type=Path,
-            help="output file (or folder for a folder input); default: INPUT_<task>.png beside it",
-        )
-    if name == "l0":
+        _add_output_file(sub)
         classical = presets.methods("smooth", kind="classical")
         sub.add_argument("--solver", choices=classical, default=classical[0], help=method_help(classical))
         sub.add_argument("--lam", type=non_negative, help="λ (default: the solver's preset)")
@@ -932,42 +907,26 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
         _add_output_options(sub)
         sub.set_defaults(handler=_cmd_l0)
         return
+    from .registry import TASKS
+
+    spec: TaskSpec = TASKS.get(name)
+    single = spec.images == ("image",)
+    if single:
+        sub.add_argument("input", type=Path, help="image file, or a folder of images")
+    _add_output_file(sub, folder=single)
+    if spec.add_arguments is not None:
+        spec.add_arguments(sub)
     choices = presets.methods(task)
-    if name == "inpaint":
-        sub.add_argument(
-            "--mask",
-            type=Path,
-            help="mask image of the same size: white/non-zero = known pixel, black/0 = missing",
-        )
-        sub.add_argument("--kind", choices=choices, default=choices[0], help=method_help(choices))
-        sub.add_argument(
-            "--raw-output",
-            action="store_true",
-            help="write the network's whole output, as the paper does (default: the known pixels "
-            "as given, the network's values only where pixels are missing)",
-        )
-    elif name == "super-resolve":
-        sub.add_argument("--scale", type=scale_factor, default=4, help="integer factor >= 2 (default 4)")
-    if name == "deblur":
-        sub.add_argument(
-            "--psf",
-            required=True,
-            help="the point spread function: an image file of it (PNG, TIFF, FITS; normalised to sum 1) or a "
-            "shape, gaussian:SIGMA or disk:RADIUS (pixels)",
-        )
-    if name not in ("inpaint", "super-resolve") and len(choices) > 1:
-        sub.add_argument("--method", choices=choices, default=choices[0], help=method_help(choices))
-    if name == "enhance":
-        sub.add_argument(
-            "--amount",
-            type=non_negative,
-            default=2.0,
-            metavar="K",
-            help="detail gain: 1 returns the input, > 1 enhances, < 1 flattens (default 2)",
-        )
+    if spec.row_option is not None and len(choices) > 1:
+        sub.add_argument(f"--{spec.row_option}", choices=choices, default=choices[0], help=method_help(choices))
     _add_fit_options(sub)
-    _add_output_options(sub, batch=name in BATCHED_COMMANDS)
-    sub.set_defaults(handler=_cmd_flash if name == "flash-noflash" else _cmd_task)
+    _add_output_options(sub, batch=spec.batched)
+    sub.set_defaults(handler=_cmd_task if single else _cmd_images)
+
+
+def _add_output_file(sub: argparse.ArgumentParser, folder: bool = True) -> None:
+    more = " (or folder for a folder input); default: INPUT_<task>.png beside it" if folder else ""
+    sub.add_argument("-o", "--output", type=Path, help=f"output file{more}")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -987,14 +946,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "Prior and its explicit regularisers. Masks: non-zero (255 or 1) marks a KNOWN pixel.",
     )
     parser.add_argument("--version", action="version", version=f"deepprior {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-    for name in COMMANDS:
-        sub = commands.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name, (_, summary) in commands().items():
+        sub = subparsers.add_parser(name, help=summary, description=summary)
         if command is None or command == name:
             _add_task_options(sub, name)
 
-    report = commands.add_parser(
+    report = subparsers.add_parser(
         "report",
         help="an HTML report of a run (or an index of a folder of runs)",
         description="Writes a self-contained HTML page beside a run's record: input and "
@@ -1005,7 +964,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_cmd_report)
 
-    demo = commands.add_parser(
+    demo = subparsers.add_parser(
         "demo",
         help="denoise the bundled sample image and write a report",
         description="Adds σ=25 noise to the bundled sample, restores it, and writes the "
@@ -1036,7 +995,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _CHECKPOINTS.clear()
     status = EXIT_USER_ERROR
     try:
-        parser = build_parser(command if command in COMMANDS else "")
+        parser = build_parser(command if command in commands() else "")
         args = parser.parse_args(argv)
         _set_threads(args)
         status = int(args.handler(args) or 0)

@@ -1,4 +1,5 @@
-"""One small registry for every kind of plug-in: generators, operators, data terms, regularisers, stopping rules.
+"""One small registry for every kind of plug-in: tasks, generators, operators, data terms, regularisers, stopping
+rules.
 
 A plug-in is one file with a decorator::
 
@@ -133,6 +134,7 @@ def check_options(
 
 # The registries of the package. Each entry's module lives in the named package; benchmark methods and suites have
 # their own registries in the repository's benchmarks/ folder (not installed).
+TASKS: Registry = Registry("task", "deepprior.tasks")
 GENERATORS: Registry = Registry("generator", "deepprior.nets")
 OPERATORS: Registry = Registry("operator", "deepprior.operators")
 DATA_TERMS: Registry = Registry("data term", "deepprior.data_terms")
@@ -144,6 +146,7 @@ REFINERS: Registry = Registry("refiner", "deepprior.refiners")
 __all__ = [
     "Registry",
     "check_options",
+    "TASKS",
     "GENERATORS",
     "OPERATORS",
     "DATA_TERMS",

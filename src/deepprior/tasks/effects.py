@@ -10,19 +10,25 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .errors import InputError
-from .image import ImageLike, as_image
+from ..argtypes import non_negative
+from ..errors import InputError
+from .base import TaskSpec, register
+from .smoothing import smooth
 
 if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
+    import numpy as np
     from typing_extensions import Unpack
 
-    from .restore import Overrides, Restoration
+    from ..image import ImageLike
+    from ..restore import Overrides, Restoration
 
 
 def _lightness(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """CIELAB L* in [0, 100] and the a*, b* planes (None for gray), which carry the hue."""
+    import numpy as np
     from skimage.color import rgb2lab
 
     if pixels.shape[2] == 1:
@@ -32,6 +38,7 @@ def _lightness(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _from_lightness(lightness: np.ndarray, chroma: np.ndarray | None) -> np.ndarray:
+    import numpy as np
     from skimage.color import lab2rgb
 
     if chroma is None:
@@ -93,12 +100,15 @@ def enhance(
     Examples
     --------
     >>> import numpy as np
+    >>> import numpy as np, deepprior
     >>> image = np.random.default_rng(0).random((32, 32, 3))
-    >>> same = enhance(image, amount=1.0, method="region-fusion").image
+    >>> same = deepprior.enhance(image, amount=1.0, method="region-fusion").image
     >>> bool(np.abs(same - image).max() < 1e-3)
     True
     """
-    from .tasks import smooth
+    import numpy as np
+
+    from ..image import as_image
 
     if not (np.isfinite(amount) and amount >= 0):
         raise InputError(f"the amount K must be a finite number >= 0, got {amount}")
@@ -151,13 +161,15 @@ def sketch(
     Examples
     --------
     >>> import numpy as np
-    >>> blank = sketch(np.full((32, 32, 3), 0.4), method="region-fusion").image
+    >>> import numpy as np, deepprior
+    >>> blank = deepprior.sketch(np.full((32, 32, 3), 0.4), method="region-fusion").image
     >>> float(blank.min())
     1.0
     """
+    import numpy as np
     from scipy import ndimage
 
-    from .tasks import smooth
+    from ..image import as_image
 
     source = as_image(image)
     base = smooth(source, method, lam, seed=seed, device=device, **overrides)
@@ -172,4 +184,28 @@ def sketch(
     return _tagged(base, "sketch")
 
 
-__all__ = ["enhance", "sketch"]
+def _add_amount(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--amount",
+        type=non_negative,
+        default=2.0,
+        metavar="K",
+        help="detail gain: 1 returns the input, > 1 enhances, < 1 flattens (default 2)",
+    )
+
+
+def _read_amount(args: argparse.Namespace, options: dict[str, Any], files: dict[str, Path]) -> None:
+    options["amount"] = args.amount
+
+
+register(
+    TaskSpec(
+        "enhance",
+        enhance,
+        "detail enhancement: the smoothed base plus K times the detail (hues kept)",
+        rows="smooth",
+        add_arguments=_add_amount,
+        read_arguments=_read_amount,
+    )
+)
+register(TaskSpec("sketch", sketch, "a pencil sketch drawn from the edges of the smoothed image", rows="smooth"))

@@ -1,0 +1,173 @@
+"""What every task shares: the :class:`Task` type (a function with its ``.plan``), the :class:`TaskSpec` that
+registers it, and the plan of the tasks whose forward model is the identity.
+
+Importing this module (and any task's) imports neither numpy nor torch: the command line lists the registered
+tasks for ``deepprior --help``, which stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol
+
+from ..errors import InputError
+from ..presets import get_preset
+from ..registry import TASKS
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..image import ImageLike
+    from ..presets import Preset
+    from ..restore import Plan, Restoration
+
+P = ParamSpec("P")
+
+#: What a task's command-line hook fills in from the parsed options: the keyword arguments of its function, and
+#: the files read with every image (a mask, a PSF), by the keyword they are passed as.
+ReadArguments = Callable[["argparse.Namespace", dict[str, Any], dict[str, "Path"]], None]
+
+
+class Task(Protocol[P]):
+    """A task function: calling it restores (a :class:`deepprior.restore.Restoration`); its ``.plan``, with the
+    same arguments, returns the checked :class:`deepprior.restore.Plan` instead, not yet run."""
+
+    plan: Callable[P, Plan]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Restoration: ...
+
+
+def task_from_plan(plan: Callable[P, Plan]) -> Task[P]:
+    """Make the task function from its planner, whose name, docstring and arguments it takes; the planner stays
+    reachable as the function's ``.plan`` (for :func:`deepprior.restore.run_together`, which steps several images'
+    fits at once)."""
+
+    @functools.wraps(plan)
+    def task(*args: P.args, **kwargs: P.kwargs) -> Restoration:
+        return plan(*args, **kwargs).run()
+
+    task.__signature__ = inspect.signature(plan).replace(return_annotation="Restoration")  # type: ignore[attr-defined]
+    task.__annotations__ = {**plan.__annotations__, "return": "Restoration"}
+    task.plan = plan  # type: ignore[attr-defined]
+    plan.__doc__ = f"Plan :func:`{plan.__name__}` without running it: the same arguments, checked; a Plan."
+    return task  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One registered task: its function, and what the command line and the tests need to know of it.
+
+    Parameters
+    ----------
+    name
+        The sub-command (``deepprior NAME``); the function is ``deepprior.<name with _ for ->``.
+    function
+        The public function. With a ``.plan`` (:func:`task_from_plan`) a folder run can step several images
+        together (``--batch-images``).
+    summary
+        One line: the sub-command's help.
+    rows
+        The task of the preset table whose rows it runs (None: ``name``).
+    row_option
+        The keyword of ``function`` that picks the row, and the sub-command's flag ``--ROW_OPTION`` when the task
+        has several rows; None: the task has one row.
+    images
+        The images it takes, in the function's order. One, ``"image"``: a file or a folder, the positional
+        argument. Several: one run, each image an option that ``add_arguments`` declares.
+    add_arguments
+        Declares the sub-command's own options (beyond the fit and output options every task takes).
+    read_arguments
+        Turns them into keyword arguments and files read with every image (:data:`ReadArguments`).
+    example
+        Calls ``function`` on a small sample made from an image, ``example(image, **keywords)``, adding what the
+        task needs besides (a PSF, a mask, a second image); None: ``function(image, **keywords)``.
+    """
+
+    name: str
+    function: Callable[..., Restoration]
+    summary: str
+    rows: str | None = None
+    row_option: str | None = "method"
+    images: tuple[str, ...] = ("image",)
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    read_arguments: ReadArguments | None = None
+    example: Callable[..., Restoration] | None = None
+
+    @property
+    def preset_task(self) -> str:
+        """The preset table's task whose rows this task runs."""
+        return self.rows or self.name
+
+    @property
+    def batched(self) -> bool:
+        """Whether a folder run can step several images' fits together (a plan, one image each)."""
+        return hasattr(self.function, "plan") and self.images == ("image",)
+
+    def try_row(self, preset: Preset, image: np.ndarray, **settings: Any) -> Restoration:
+        """Run the row ``preset`` on a sample made from ``image`` ((H, W, 3) floats in [0, 1], at least 32×32)
+        with the fit ``settings`` (a few steps, a narrow network), which a classical row does not take."""
+        keywords = {"preset": preset.profile, **(settings if preset.kind != "classical" else {})}
+        if self.row_option is not None:
+            keywords[self.row_option] = preset.method
+        return (self.example or self.function)(image, **keywords)
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task to :data:`deepprior.registry.TASKS` under its name."""
+    return TASKS.register(spec.name)(spec)
+
+
+def blind_plan(
+    task: str,
+    image: ImageLike,
+    method: str | None,
+    profile: str,
+    seed: int,
+    device: str,
+    overrides: dict[str, Any],
+) -> Plan:
+    """The plan of a task whose forward model is the identity (denoise, deblock, smooth); pixels the image marks
+    missing (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are left out of the fit and filled
+    in."""
+    import numpy as np
+
+    from ..image import as_image
+
+    preset = get_preset(task, method, profile)
+    source = as_image(image)
+    squeeze = np.ndim(image) == 2
+    if preset.kind == "classical":  # runs without torch: nothing below is imported
+        from ..device import check_device_name
+        from ..restore import plan_classical
+
+        check_device_name(device)  # ignored (the solvers run on the CPU), but a misspelt name is still an error
+
+        if source.missing is not None:
+            raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
+        return plan_classical(preset, source, overrides, squeeze=squeeze)
+    from ..dip import plan_dip
+    from ..operators import Identity, Mask
+
+    operator, observation, extra = Identity(), source.pixels, {}
+    if source.missing is not None:
+        known = ~source.missing
+        operator, observation = Mask(known), source.pixels * known[..., None]
+        extra = {"missing_fraction": float(source.missing.mean())}
+    return plan_dip(
+        preset,
+        source,
+        observation,
+        operator,
+        image_size=source.shape,
+        seed=seed,
+        device=device,
+        overrides=overrides,
+        squeeze=squeeze,
+        extra=extra,
+    )
