@@ -295,6 +295,42 @@ def test_the_classical_commands_run_without_torch(tmp_path):
 _EFFECTS = ("smooth", "enhance", "sketch")
 
 
+def test_a_task_registered_from_its_own_file_is_a_sub_command_with_its_options(tmp_path, monkeypatch, capsys):
+    """One registration and nothing else: the command line lists the task, parses its own option through its
+    hooks, offers the rows of its preset task, and runs it on a file."""
+    from deepprior.cli import main
+    from deepprior.tasks.base import TaskSpec, register
+
+    monkeypatch.setattr(TASKS, "_entries", dict(zip(TASKS.names(), TASKS.values())))  # dropped again after
+
+    def add_arguments(parser):
+        parser.add_argument("--step-size", type=float, required=True)
+
+    def read_arguments(args, options, files):
+        options["lr"] = args.step_size
+
+    register(
+        TaskSpec(
+            "denoise-twin",
+            deepprior.denoise,
+            "a twin of denoise",
+            rows="denoise",
+            add_arguments=add_arguments,
+            read_arguments=read_arguments,
+        )
+    )
+    assert commands()["denoise-twin"] == ("denoise", "a twin of denoise")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "denoise-twin" in capsys.readouterr().out
+    source = tmp_path / "in.png"
+    write_image(source, smooth_image(32))
+    argv = ["denoise-twin", str(source), "--step-size", "0.02", "--method", "dip-tv", "--iterations", "2", "--quiet"]
+    assert main([*argv, "--channels", "4", "-o", str(tmp_path / "out.png")]) == 0
+    record = json.loads((tmp_path / "out.json").read_text())
+    assert record["settings"]["lr"] == 0.02 and record["method"] == "dip-tv"
+
+
 @pytest.mark.parametrize("command", list(commands()))
 def test_every_commands_help_lists_the_registries_names(command, capsys, monkeypatch):
     """The registry options' names come from the registries when --help is formatted (_RegistryChoices)."""
