@@ -16,31 +16,52 @@ from deepprior.errors import InputError
 from deepprior.io import read_image, write_image
 from deepprior.metrics import psnr
 from deepprior.operators import Blur
+from deepprior.operators.blur import FFT_TAPS
 from deepprior.psf import as_psf, disk_psf, gaussian_psf, psf_from_spec
 from helpers import smooth_image
 
 
-def _blur(image: np.ndarray, psf) -> np.ndarray:
+def _blur(image: np.ndarray, psf, fft: bool | None = None) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
-    return Blur(psf)(x)[0].permute(1, 2, 0).numpy()
+    return Blur(psf, fft=fft)(x)[0].permute(1, 2, 0).numpy()
 
 
-def test_the_blur_is_scipys_convolution_with_mirrored_borders():
+@pytest.mark.parametrize("fft", [False, True])
+@pytest.mark.parametrize("shape", [(5, 7), (15, 21)])  # a few taps, and more than FFT_TAPS (odd: scipy's centre)
+def test_the_blur_is_scipys_convolution_with_mirrored_borders(shape, fft):
     rng = np.random.default_rng(0)
     image = rng.random((30, 41, 3))
-    psf = rng.random((5, 7, 3))  # lopsided, one per channel: a flip or a channel mix-up shows
-    out = _blur(image, psf)
+    psf = rng.random((*shape, 3))  # lopsided, one per channel: a flip or a channel mix-up shows
+    out = _blur(image, psf, fft)
     for c in range(3):
         expected = ndi.convolve(image[..., c], psf[..., c] / psf[..., c].sum(), mode="mirror")
         np.testing.assert_allclose(out[..., c], expected, atol=1e-5)
 
 
+def test_a_wide_psf_goes_through_ffts_with_the_convolutions_gradient():
+    """Above FFT_TAPS taps the blur is a product of FFTs: the same values and the same gradient (what the fit
+    steps on) as the convolution, for a batch of images."""
+    assert not Blur(np.ones((10, 10))).fft and Blur(np.ones((11, 10))).fft and FFT_TAPS == 100
+    rng = np.random.default_rng(1)
+    psf = rng.random((21, 17))
+    x = torch.from_numpy(rng.random((2, 3, 36, 44)).astype(np.float32))
+    weights = torch.from_numpy(rng.random((2, 3, 36, 44)).astype(np.float32))
+    grads = []
+    for fft in (False, True):
+        leaf = x.clone().requires_grad_()
+        (Blur(psf, fft=fft)(leaf) * weights).sum().backward()
+        grads.append(leaf.grad)
+    torch.testing.assert_close(Blur(psf, fft=True)(x), Blur(psf, fft=False)(x), atol=1e-5, rtol=0)
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("fft", [False, True])
 @pytest.mark.parametrize("shape", [(5, 5), (4, 6)])
-def test_a_delta_at_the_psfs_centre_changes_nothing(shape):
+def test_a_delta_at_the_psfs_centre_changes_nothing(shape, fft):
     psf = np.zeros(shape)
     psf[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 3.0  # any scale: normalised
     image = smooth_image(24)
-    np.testing.assert_allclose(_blur(image, psf), image, atol=1e-6)
+    np.testing.assert_allclose(_blur(image, psf, fft), image, atol=1e-6)
 
 
 def test_the_built_in_psfs():
@@ -132,3 +153,15 @@ def test_the_command_line_deblurs_with_a_psf_file_or_a_shape(tmp_path):
     np.testing.assert_allclose(
         read_image(tmp_path / "a.png").pixels, read_image(tmp_path / "b.png").pixels, atol=1.01 / 255
     )
+
+
+def test_the_blur_benchmark_times_both_ways_and_finds_them_equal(tmp_path):
+    from benchmarks.bench_blur import main as bench
+
+    out = tmp_path / "blur"
+    argv = ["--sizes", "40", "--sides", "5", "13", "--repeats", "1", "--rounds", "1", "--fit-size", "40"]
+    assert bench([*argv, "--fit-psf", "disk:4", "--fit-steps", "2", "--fit-rounds", "1", "--out", str(out)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert [row["side"] for row in result["operator"]] == [5, 13]
+    assert all(row["max_difference"] < 1e-5 and row["fft_ms"] > 0 for row in result["operator"])
+    assert result["fits"][0]["side"] == 9 and "| 40² | `disk:4` | 9 | 2 |" in out.with_suffix(".md").read_text()
