@@ -118,7 +118,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    provenance = result["provenance"]
     lines = [
         "# The blur: a convolution or FFTs",
         "",
@@ -152,9 +151,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {row['size']}² | `{row['psf']}` | {row['side']} | {row['steps']} | {row['convolution_s']:.1f} | "
                 f"{row['fft_s']:.1f} | {row['speedup']:.2f}× |"
             )
-    torch_version = provenance.get("versions", {}).get("torch")
-    footer = f"Command: `{provenance.get('command')}`; commit {provenance.get('git_commit')}; "
-    return "\n".join([*lines, "", footer + f"{provenance.get('cpu', 'CPU')}; torch {torch_version}."]) + "\n"
+    return "\n".join([*lines, "", common.provenance_line(result["provenance"])]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,7 +112,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    provenance = result["provenance"]
     lines = [
         "# Tiling: the denoise fast row (no refiner) in tiles against the whole image, σ = 25",
         "",
@@ -154,9 +153,7 @@ def markdown(result: dict[str, Any]) -> str:
         delta = np.mean([row["psnr"] - whole[row["image"]]["psnr"] for row in same])
         penalty = np.mean([seam_penalty(row) for row in same])
         lines.append(f"| {overlap} | {delta:+.2f} | {penalty:+.2f} |")
-    torch_version = provenance.get("versions", {}).get("torch")
-    footer = f"Command: `{provenance.get('command')}`; commit {provenance.get('git_commit')}; "
-    return "\n".join([*lines, "", footer + f"{provenance.get('cpu', 'CPU')}; torch {torch_version}."]) + "\n"
+    return "\n".join([*lines, "", common.provenance_line(result["provenance"])]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,6 +189,15 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def provenance_line(provenance: dict[str, Any]) -> str:
+    """A results table's last line: the command, the commit, the CPU and torch's version."""
+    torch_version = provenance.get("versions", {}).get("torch")
+    return (
+        f"Command: `{provenance.get('command')}`; commit {provenance.get('git_commit')}; "
+        f"{provenance.get('cpu', 'CPU')}; torch {torch_version}."
+    )
+
+
 # --------------------------------------------------------------------------- writers
 
 
