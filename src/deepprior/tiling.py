@@ -162,10 +162,12 @@ def choose_tiling(plan: Plan) -> Tiling | None:
 
         device = resolve_device(plan.problem.device)
         free = available_bytes(device)
+        if free is None:  # nothing to weigh the fit against: its own memory check speaks
+            return None
         fits = plan.seeds if plan.overrides.get("batch_seeds") else 1
         memory = fit_memory(plan)
         need = fits * memory((height, width))
-        if free is None or need <= free:
+        if need <= free:
             return None
         sides = [s for s in AUTO_SIDES if s < max(height, width) and fits * memory((s, s)) <= free]
         if not sides:
