@@ -53,10 +53,11 @@ def commands() -> dict[str, tuple[str, str]]:
     return dict(sorted(table.items()))
 
 
-def _spec(args: argparse.Namespace) -> TaskSpec:
+def _spec(command: str) -> TaskSpec:
+    """The registered task of a sub-command."""
     from .registry import TASKS
 
-    return TASKS.get(args.command)
+    return TASKS.get(command)
 
 
 class _RegistryChoices:
@@ -427,7 +428,7 @@ def _checkpoint_path(output: Path) -> Path:
 
 def _row(args: argparse.Namespace) -> presets.Preset:
     """The preset row a sub-command's row option names (--method; inpainting's --kind; l0's --solver)."""
-    option = "solver" if args.command == L0_COMMAND[0] else _spec(args).row_option
+    option = "solver" if args.command == L0_COMMAND[0] else _spec(args.command).row_option
     method = getattr(args, option, None) if option is not None else None
     return presets.get_preset(commands()[args.command][0], method, getattr(args, "preset", "paper"))
 
@@ -830,7 +831,7 @@ def _task_options(args: argparse.Namespace, spec: TaskSpec) -> tuple[dict[str, A
 
 
 def _cmd_task(args: argparse.Namespace) -> int:
-    spec = _spec(args)
+    spec = _spec(args.command)
     options, files = _task_options(args, spec)
     return _run_jobs(args, spec.function, options, files)
 
@@ -844,7 +845,7 @@ def _cmd_l0(args: argparse.Namespace) -> int:
 
 def _cmd_images(args: argparse.Namespace) -> int:
     """A task of several images (a flash / no-flash pair): one run, written beside the last."""
-    spec = _spec(args)
+    spec = _spec(args.command)
     options, files = _task_options(args, spec)
     paths = {name: getattr(args, name) for name in spec.images}
     for path in paths.values():
@@ -907,9 +908,7 @@ def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
         _add_output_options(sub)
         sub.set_defaults(handler=_cmd_l0)
         return
-    from .registry import TASKS
-
-    spec: TaskSpec = TASKS.get(name)
+    spec = _spec(name)
     single = spec.images == ("image",)
     if single:
         sub.add_argument("input", type=Path, help="image file, or a folder of images")
