@@ -162,6 +162,10 @@ def _bad(tmp_path, noisy_png):
         "psf shape": (["deblur", str(noisy_png), "-o", out, "--psf", "motion:5"], "unknown PSF 'motion:5'"),
         "psf too wide": (["deblur", str(noisy_png), "-o", out, "--psf", "gaussian:8", *FAST], "must be smaller"),
         "psf not an image": (["deblur", str(noisy_png), "-o", out, "--psf", str(text)], "not an image"),
+        "deblur mask size": (
+            ["deblur", str(noisy_png), "-o", out, "--psf", "gaussian:1", "--mask", str(mask), *FAST],
+            "is 20×20 pixels but the image is 40×40",
+        ),
         "report without a record": (["report", str(noisy_png)], "has no run record beside it ('noisy.json'"),
         "report, a folder without records": (["report", str(tmp_path)], "holds no run records"),
     }
@@ -200,6 +204,7 @@ def run_cli(argv):
         "psf shape",
         "psf too wide",
         "psf not an image",
+        "deblur mask size",
         "report without a record",
         "report, a folder without records",
     ],

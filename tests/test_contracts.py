@@ -45,6 +45,11 @@ OPERATOR_EXAMPLES = {
     "mask": {"mask": np.random.default_rng(0).random((64, 64)) > 0.3},
     "lanczos": {"factor": 2},
     "blur": {"psf": "gaussian:1"},
+    # a mask of the known pixels of a downsampled image: the scales, reaches and crops of two operators combined
+    "composed": {
+        "outer": OPERATORS.get("mask")(np.random.default_rng(1).random((32, 32)) > 0.3),
+        "inner": OPERATORS.get("lanczos")(factor=2),
+    },
 }
 
 

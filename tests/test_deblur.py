@@ -123,10 +123,30 @@ def test_deblurring_refuses_what_it_cannot_do():
         deepprior.deblur(image, np.ones((33, 33)))
     with pytest.raises(InputError, match="PSF must be .* C = 1 or the image's 1"):
         deepprior.deblur(image[..., 0], np.ones((3, 3, 3)))
-    with pytest.raises(InputError, match="cannot skip missing pixels"):
-        missing = np.zeros((32, 32), bool)
-        missing[0, 0] = True
-        deepprior.deblur(deepprior.Image(image, None, 32, missing=missing), "gaussian:1")
+    with pytest.raises(InputError, match=r"the mask is 32×16 but the image is 32×32"):
+        deepprior.deblur(image, "gaussian:1", np.ones((16, 32), bool))
+    missing = np.zeros((32, 32), bool)
+    missing[:16] = True
+    with pytest.raises(InputError, match="the mask marks no known pixel"):  # none left beside the NaN
+        deepprior.deblur(deepprior.Image(image, None, 32, missing=missing), "gaussian:1", missing)
+
+
+def test_pixels_left_out_of_a_deblurring_fit_do_not_change_it():
+    """Saturated pixels under a mask, or missing in the image (a FITS file's NaN), weigh nothing: the fit is the
+    one of the intact image, step for step; without the mask it is not."""
+    intact = _blur(smooth_image(48), "gaussian:1")
+    known = np.ones((48, 48), bool)
+    known[10:20, 12:30] = False
+    saturated = np.where(known[..., None], intact, 1.0)
+    fast = {"iterations": 5, "width": 8, "progress": False}
+    expected = deepprior.deblur(intact, "gaussian:1", known, **fast)
+    masked = deepprior.deblur(saturated, "gaussian:1", known, **fast)
+    np.testing.assert_array_equal(masked.image, expected.image)
+    assert masked.record.operator == {"name": "Composed", "outer": {"name": "Mask"}, "inner": {"name": "Blur"}}
+    assert masked.record.extra["known_fraction"] == pytest.approx(known.mean())
+    missing = deepprior.deblur(deepprior.Image(saturated, None, 32, missing=~known), "gaussian:1", **fast)
+    np.testing.assert_array_equal(missing.image, expected.image)
+    assert not np.allclose(deepprior.deblur(saturated, "gaussian:1", **fast).image, expected.image, atol=1e-3)
 
 
 def test_tiles_of_a_blurred_image_overlap_by_twice_the_blurs_reach():
@@ -153,6 +173,13 @@ def test_the_command_line_deblurs_with_a_psf_file_or_a_shape(tmp_path):
     np.testing.assert_allclose(
         read_image(tmp_path / "a.png").pixels, read_image(tmp_path / "b.png").pixels, atol=1.01 / 255
     )
+    known = np.ones((48, 48), np.uint8)
+    known[:8] = 0
+    mask = write_image(tmp_path / "mask.png", known * 255)
+    argv = ["deblur", str(source), "--psf", "disk:2", "--mask", str(mask), "-o", str(tmp_path / "c.png"), *fast]
+    assert main(argv) == 0
+    record = json.loads((tmp_path / "c.json").read_text())
+    assert record["inputs"]["mask"] == str(mask) and record["extra"]["known_fraction"] == pytest.approx(40 / 48)
 
 
 def test_the_blur_benchmark_times_both_ways_and_finds_them_equal(tmp_path):
@@ -165,3 +192,20 @@ def test_the_blur_benchmark_times_both_ways_and_finds_them_equal(tmp_path):
     assert [row["side"] for row in result["operator"]] == [5, 13]
     assert all(row["max_difference"] < 1e-5 and row["fft_ms"] > 0 for row in result["operator"])
     assert result["fits"][0]["side"] == 9 and "| 40² | `disk:4` | 9 | 2 |" in out.with_suffix(".md").read_text()
+
+
+def test_the_bad_pixel_benchmark_corrupts_what_its_mask_leaves_out(tmp_path, shared_data):
+    from benchmarks.bench_masked_deblur import corrupt, main, median_filled
+
+    clean = np.full((40, 40, 3), 0.5, np.float32)
+    corrupted, known = corrupt(clean, "F16", 0.1)
+    assert 0.05 < 1 - known.mean() < 0.15 and np.array_equal(corrupted[known], clean[known])
+    assert set(np.unique(corrupted[~known])) == {0.0, 1.0}
+    np.testing.assert_array_equal(median_filled(corrupted, known), clean)  # 10%: no 3×3 median is a bad pixel
+    out = tmp_path / "masked"
+    argv = ["--data-dir", str(shared_data), "--limit", "1", "--crop", "40", "--iterations", "2", "--out", str(out)]
+    assert main(argv) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    methods = ["input", "richardson-lucy", "richardson-lucy, filled", "dip", "dip, mask", "dip, filled"]
+    assert [row["method"] for row in result["rows"]] == methods and result["rows"][0]["image"] == "F16"
+    assert "| dip, mask |" in out.with_suffix(".md").read_text()

@@ -644,7 +644,7 @@ def _restoration(
             "parameters": sum(p.numel() for p in prepared.net.parameters()),
         },
         input={"kind": prepared.input_kind, "channels": prepared.input_channels, "shape": list(prepared.z.shape)},
-        operator={"name": type(problem.operator).__name__},
+        operator=problem.operator.describe(),
         data_term=settings.data_term,
         regularizer=_described(prepared),
         image_size=problem.image_size,

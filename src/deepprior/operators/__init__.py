@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..registry import OPERATORS
 from .base import Operator
 from .blur import Blur
+from .composed import Composed
 from .identity import Identity
 from .lanczos import LanczosDownsampler, lanczos2_kernel, lanczos_downsampler
 from .mask import Mask
@@ -13,6 +14,7 @@ __all__ = [
     "OPERATORS",
     "Operator",
     "Blur",
+    "Composed",
     "Identity",
     "Mask",
     "LanczosDownsampler",

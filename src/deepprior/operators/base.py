@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from ..errors import InputError
@@ -53,3 +55,7 @@ class Operator(nn.Module):
         if any(value % self.scale for value in box):
             raise InputError(f"a crop {box} of the image must fall on multiples of the scale {self.scale}")
         return self, tuple(value // self.scale for value in box)  # type: ignore[return-value]
+
+    def describe(self) -> dict[str, Any]:
+        """The operator as the run record names it."""
+        return {"name": type(self).__name__}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol
 
-from ..errors import InputError
+from ..errors import InputError, warn
 from ..presets import get_preset
 from ..registry import TASKS
 
@@ -23,11 +23,14 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from ..image import ImageLike
+    from ..image import Image, ImageLike
     from ..presets import Preset
     from ..restore import Plan, Restoration
 
 P = ParamSpec("P")
+
+#: A mask whose known fraction is below this draws a warning: it is more likely inverted than meant.
+INVERTED_MASK_KNOWN = 0.3
 
 #: What a task's command-line hook fills in from the parsed options: the keyword arguments of its function, and
 #: the files read with every image (a mask, a PSF), by the keyword they are passed as.
@@ -171,3 +174,37 @@ def blind_plan(
         squeeze=squeeze,
         extra=extra,
     )
+
+
+def known_pixels(mask: Any, source: Image) -> np.ndarray | None:
+    """The pixels of ``source`` a fit may use, as a bool (H, W) array: those ``mask`` marks known, less those the
+    image itself marks missing (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file).
+
+    ``mask`` is (H, W) or (H, W, C), True / non-zero where a pixel is known; a colour mask marks a pixel known
+    where every channel does. None: the image's own missing pixels only, and None where it has none.
+
+    Raises
+    ------
+    InputError
+        The mask's size is not the image's, or no pixel is left known.
+    """
+    import numpy as np
+
+    if mask is None:
+        return None if source.missing is None else ~source.missing
+    known = np.asarray(mask)
+    if known.ndim == 3:
+        known = known.all(axis=2) if known.dtype == bool else (known > 0).all(axis=2)
+    if known.shape != source.shape:
+        raise InputError(
+            f"the mask is {known.shape[1]}×{known.shape[0]} but the image is "
+            f"{source.width}×{source.height} (width×height)"
+        )
+    known = known.astype(bool) if known.dtype == bool else known > 0
+    if source.missing is not None:
+        known = known & ~source.missing
+    if not known.any():
+        raise InputError("the mask marks no known pixel (non-zero = known)")
+    if known.mean() < INVERTED_MASK_KNOWN:  # the paper's hardest case, 50% pixels, is far from this
+        warn(f"the mask marks {1 - known.mean():.0%} of the pixels missing (non-zero = known): is it inverted?")
+    return known

@@ -6,9 +6,9 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, warn
+from ..errors import InputError
 from ..presets import get_preset
-from .base import TaskSpec, register, task_from_plan
+from .base import TaskSpec, known_pixels, register, task_from_plan
 
 if TYPE_CHECKING:
     import argparse
@@ -18,9 +18,6 @@ if TYPE_CHECKING:
 
     from ..image import ImageLike
     from ..restore import Overrides, Plan, Restoration
-
-#: A mask whose known fraction is below this draws a warning: it is more likely inverted than meant.
-INVERTED_MASK_KNOWN = 0.3
 
 
 @task_from_plan
@@ -44,8 +41,9 @@ def inpaint(
         The image with missing pixels (their values are ignored).
     mask
         (H, W) array, True / non-zero where the pixel is KNOWN (DIP's convention: 255 known, 0 missing); a
-        colour mask marks a pixel known where every channel does. None: the pixels the image itself marks
-        missing (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file).
+        colour mask marks a pixel known where every channel does. Pixels the image itself marks missing
+        (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are never known; None: those are the
+        missing ones.
     kind
         An ``inpaint`` row: ``"text"`` (default: skip128 with 128 skip channels, nearest upsampling, 6001 steps),
         ``"hole"`` (meshgrid input, no skips), ``"region"`` (the library net) or ``"pixels"`` (scattered
@@ -86,23 +84,9 @@ def inpaint(
 
     row = get_preset("inpaint", kind, preset)
     source = as_image(image)
-    if mask is None:
-        if source.missing is None:
-            raise InputError("inpainting needs a mask of the known pixels (the image marks none missing)")
-        mask = ~source.missing
-    known = np.asarray(mask)
-    if known.ndim == 3:
-        known = known.all(axis=2) if known.dtype == bool else (known > 0).all(axis=2)
-    if known.shape != source.shape:
-        raise InputError(
-            f"the mask is {known.shape[1]}×{known.shape[0]} but the image is "
-            f"{source.width}×{source.height} (width×height)"
-        )
-    known = known.astype(bool) if known.dtype == bool else known > 0
-    if not known.any():
-        raise InputError("the mask marks no known pixel (non-zero = known)")
-    if known.mean() < INVERTED_MASK_KNOWN:  # the paper's hardest case, 50% pixels, is far from this
-        warn(f"the mask marks {1 - known.mean():.0%} of the pixels missing (non-zero = known): is it inverted?")
+    known = known_pixels(mask, source)
+    if known is None:
+        raise InputError("inpainting needs a mask of the known pixels (the image marks none missing)")
     observed = source.pixels * known[..., None]
     return plan_dip(
         row,
