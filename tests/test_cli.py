@@ -84,6 +84,22 @@ def test_super_resolve_and_inpaint_and_flash(tmp_path):
     assert (tmp_path / "fn.json").exists()
 
 
+def test_a_photographs_exif_reaches_the_restored_file_with_its_new_size(tmp_path):
+    from PIL import Image as PILImage
+
+    exif = PILImage.Exif()
+    exif.update({0x010F: "Canon", 0x0112: 6})  # rotated on read: written upright, without the tag
+    exif.get_ifd(0x8769).update({0x829A: (1, 200), 0xA002: 32, 0xA003: 24})
+    photo = tmp_path / "photo.jpg"
+    PILImage.fromarray(np.round(smooth_image(32)[:24] * 255).astype(np.uint8)).save(photo, exif=exif, quality=95)
+    assert main(["super-resolve", str(photo), "--scale", "2", "-o", str(tmp_path / "big.jpg"), *FAST]) == 0
+    with PILImage.open(tmp_path / "big.jpg") as im:
+        written = im.getexif()
+        assert im.size == (48, 64) and written[0x010F] == "Canon" and 0x0112 not in written
+        assert written.get_ifd(0x8769)[0x829A] == (1, 200)
+        assert (written.get_ifd(0x8769)[0xA002], written.get_ifd(0x8769)[0xA003]) == (48, 64)
+
+
 def test_inpainting_a_fits_files_own_missing_pixels_takes_kind_and_raw_output(tmp_path):
     """Without --mask the pixels the image marks missing (NaN) are filled in, by the row --kind names and with
     --raw-output as given (both were dropped without a mask)."""

@@ -15,6 +15,7 @@ import tifffile
 from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps, JpegImagePlugin
 
+import deepprior
 from deepprior.errors import InputError
 from deepprior.image import as_image
 from deepprior.io import (
@@ -568,6 +569,61 @@ def test_bmp_drops_a_colour_profile_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="BMP cannot store the input's colour profile"):
         write_image(tmp_path / "out.bmp", image)
     assert read_image(tmp_path / "out.bmp").icc_profile is None
+
+
+def _camera_exif(orientation: int = 1) -> PILImage.Exif:
+    """A camera's EXIF: make, model, copyright, software; exposure, lens, size and a maker note; a GPS position."""
+    exif = PILImage.Exif()
+    exif.update({0x010F: "Canon", 0x0110: "EOS R5", 0x8298: "(c) A. Photographer", 0x0131: "firmware 1.8"})
+    exif[0x0112] = orientation
+    exif.get_ifd(0x8769).update({0x829A: (1, 200), 0xA434: "RF 50mm", 0xA002: 7, 0xA003: 5, 0x927C: b"private"})
+    exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 30.0)})
+    return exif
+
+
+def _written_exif(path: Path) -> tuple[dict, dict, dict]:
+    with PILImage.open(path) as im:
+        exif = im.getexif()
+        return dict(exif), exif.get_ifd(0x8769), exif.get_ifd(0x8825)
+
+
+@pytest.mark.parametrize("source", [".jpg", ".png"])
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_photographs_exif_is_written_back_with_the_outputs_size(tmp_path, source, suffix):
+    """Camera, copyright, exposure, lens and GPS are carried; the orientation (applied to the pixels), the maker
+    note (its offsets break when rewritten) and the old size are not; the software says deepprior."""
+    PILImage.fromarray(_u8((5, 7, 3))).save(tmp_path / f"in{source}", exif=_camera_exif(orientation=6))
+    image = read_image(tmp_path / f"in{source}")
+    assert image.pixels.shape == (7, 5, 3) and image.exif is not None
+    bigger = image.with_pixels(np.zeros((14, 10, 3), np.float32))  # what a ×2 super-resolution returns
+    first, exposure, gps = _written_exif(write_image(tmp_path / f"out{suffix}", bigger))
+    assert first[0x010F] == "Canon" and first[0x0110] == "EOS R5" and first[0x8298] == "(c) A. Photographer"
+    assert first[0x0131] == f"deepprior {deepprior.__version__}" and 0x0112 not in first
+    assert exposure[0x829A] == (1, 200) and exposure[0xA434] == "RF 50mm" and 0x927C not in exposure
+    assert (exposure[0xA002], exposure[0xA003]) == (10, 14)  # width, height
+    assert gps[1] == "N" and gps[2] == (48.0, 51.0, 30.0)
+    assert read_image(tmp_path / f"out{suffix}").pixels.shape == (14, 10, 3)  # no orientation applied twice
+
+
+def test_exif_reaches_a_tiff_as_its_text_and_a_tiffs_is_read(tmp_path):
+    PILImage.fromarray(_u8((5, 7, 3))).save(tmp_path / "in.jpg", exif=_camera_exif())
+    written = write_image(tmp_path / "out.tif", read_image(tmp_path / "in.jpg"), bit_depth=16)
+    with tifffile.TiffFile(written) as tif:
+        tags = {tag.code: tag.value for tag in tif.pages[0].tags}
+    assert tags[271] == "Canon" and tags[33432] == "(c) A. Photographer" and tags[305].startswith("deepprior")
+    PILImage.fromarray(_u8((5, 7, 3))).save(tmp_path / "in.tif", exif=_camera_exif())  # a TIFF with an Exif IFD
+    first, _, _ = _written_exif(write_image(tmp_path / "out.png", read_image(tmp_path / "in.tif")))
+    assert first[0x0110] == "EOS R5" and 0x0100 not in first  # the TIFF's own layout tags are not EXIF to carry
+    assert read_image(write_image(tmp_path / "plain.png", _u8((4, 4)))).exif is None
+
+
+def test_bmp_drops_exif_with_a_warning_and_a_bad_block_is_refused(tmp_path):
+    PILImage.fromarray(_u8((5, 7, 3))).save(tmp_path / "in.jpg", exif=_camera_exif())
+    with pytest.warns(UserWarning, match="BMP cannot store the input's EXIF metadata"):
+        write_image(tmp_path / "out.bmp", read_image(tmp_path / "in.jpg"))
+    with pytest.raises(InputError, match="the image's exif is not an EXIF block"):
+        write_image(tmp_path / "out.jpg", Image(np.zeros((4, 4, 3), np.float32), None, 8, exif=b"not EXIF"))
+    assert not (tmp_path / "out.jpg").exists()
 
 
 def test_orientation_for_16bit_png_and_tiff(tmp_path):

@@ -668,13 +668,14 @@ def _restoration(
 
 def output_image(problem: _Problem, pixels: np.ndarray) -> Image:
     """The restored ``pixels`` as the task's :class:`deepprior.image.Image`: the input's alpha (or the task's,
-    resized), bit depth, value range and colour profile carried."""
+    resized), bit depth, value range, colour profile and EXIF metadata carried."""
     return Image(
         pixels=pixels,
         alpha=problem.source.alpha if problem.alpha is None else problem.alpha,
         bit_depth=problem.source.bit_depth,
         value_range=problem.source.value_range,
         icc_profile=problem.source.icc_profile,
+        exif=problem.source.exif,
     )
 
 

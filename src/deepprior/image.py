@@ -67,6 +67,12 @@ class Image:
         works on the samples as they are, and :func:`deepprior.io.write_image`
         embeds the profile in the output, so that colour-managed viewers show
         it in the input's colours. None: no profile (sRGB is assumed).
+    exif : bytes or None
+        The file's EXIF metadata that describes the photograph (camera, lens,
+        exposure, date, artist, copyright, GPS), an EXIF block without its
+        orientation (applied on read), maker note or thumbnail;
+        :func:`deepprior.io.write_image` writes it back with the output's
+        size. None: the file had none.
     """
 
     pixels: np.ndarray
@@ -76,6 +82,7 @@ class Image:
     value_range: tuple[float, float] | None = None
     missing: np.ndarray | None = None
     icc_profile: bytes | None = None
+    exif: bytes | None = None
 
     @property
     def height(self) -> int:
@@ -108,7 +115,7 @@ class Image:
         return self.alpha is not None
 
     def with_pixels(self, pixels: Any) -> Image:
-        """A new image with other pixels and the same alpha, bit depth, path and colour profile.
+        """A new image with other pixels and the same alpha, bit depth, path, colour profile and EXIF metadata.
 
         Parameters
         ----------
@@ -149,6 +156,7 @@ class Image:
             value_range=self.value_range,
             missing=self.missing,
             icc_profile=self.icc_profile,
+            exif=self.exif,
         )
 
 

@@ -49,6 +49,18 @@ works for 16-bit and float data too.  It is read by Pillow for PNG (``eXIf``
 chunk), JPEG and the other Pillow formats, and by tifffile for TIFF.  Written
 files carry no orientation tag.
 
+EXIF metadata
+-------------
+The EXIF that describes the photograph is kept as :attr:`Image.exif`: make,
+model, date, artist, copyright and print resolution of the first IFD, and the
+Exif and GPS IFDs (exposure, lens, location) but for the Interop pointer, the
+maker note (private offsets into the file, which rewriting breaks) and the
+pixel dimensions. The orientation (applied) and the thumbnail (IFD1) are not
+kept. JPEG and PNG outputs get it back (JPEG ``APP1``, PNG ``eXIf``) with the
+output's pixel dimensions and ``deepprior VERSION`` as the software; a TIFF
+output gets the make, model, date, artist and copyright as its own tags
+(tifffile writes no Exif IFD); BMP none, with a warning.
+
 Colour profiles
 ---------------
 An embedded ICC profile (PNG ``iCCP`` chunk, TIFF tag 34675, JPEG ``APP2``) is
@@ -104,6 +116,16 @@ _CAMERA_RAW_SUFFIXES = (
 _HEIF_SUFFIXES = (".heic", ".heif")
 # where Pillow keeps a PNG's EXIF block: the eXIf chunk or an ImageMagick text chunk
 _PNG_EXIF_MARKERS = (b"eXIf", b"Raw profile type exif")
+# EXIF tags of the first IFD that describe the photograph, not the file's layout: make, model, date, artist,
+# copyright, print resolution and its unit; the Exif and GPS IFDs (exposure, lens, location) are carried whole but
+# for what rewriting would break or the restoration changes: the Interop pointer's offset, the maker note (private
+# offsets into the file) and the pixel dimensions (set to the output's)
+_EXIF_DESCRIPTIVE = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298, 0x011A, 0x011B, 0x0128)
+_EXIF_TEXT = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)  # of those, the text a TIFF output keeps
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_EXIF_DROPPED = (0xA005, 0x927C, 0xA002, 0xA003)
+_EXIF_SOFTWARE = 0x0131
+_TIFF_DESCRIPTIVE_TAGS = ("Make", "Model", "DateTime", "Artist", "Copyright", "ExifTag", "GPSTag")  # tifffile's names
 
 
 @dataclass
@@ -117,6 +139,7 @@ class _Raw:
     data: np.ndarray
     alpha: np.ndarray | None
     icc_profile: bytes | None = None
+    exif: bytes | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -181,24 +204,56 @@ def _quiet_imagecodecs() -> Iterator[None]:
         logger.removeFilter(silence)
 
 
-def _pil_tags(im: PILImage.Image) -> tuple[int | None, bytes | None]:
-    """An open Pillow image's EXIF orientation (None without one, or with a malformed EXIF block) and ICC
-    profile (None without one)."""
+def _pil_tags(im: PILImage.Image) -> tuple[int | None, bytes | None, bytes | None]:
+    """An open Pillow image's EXIF orientation (None without one, or with a malformed EXIF block), ICC
+    profile (None without one) and EXIF block to carry (:func:`_exif_block`)."""
     try:
-        orientation = im.getexif().get(_ORIENTATION_TAG)
+        exif = im.getexif()
+        orientation = exif.get(_ORIENTATION_TAG)
+        block = _exif_block(exif)
     except Exception:
-        orientation = None
-    return orientation, im.info.get("icc_profile") or None
+        orientation, block = None, None
+    return orientation, im.info.get("icc_profile") or None, block
 
 
-def _pil_header_tags(path: Path) -> tuple[int | None, bytes | None]:
+def _pil_header_tags(path: Path) -> tuple[int | None, bytes | None, bytes | None]:
     """:func:`_pil_tags` of a file that another decoder reads: Pillow parses its header only, no pixels."""
     try:
         with warnings.catch_warnings(), PILImage.open(path) as im:
             warnings.simplefilter("ignore")
             return _pil_tags(im)
     except Exception:
-        return None, None
+        return None, None, None
+
+
+def _exif_block(exif: PILImage.Exif) -> bytes | None:
+    """The EXIF metadata that describes the photograph (camera, date, author, copyright, exposure, location) as
+    an EXIF block (``Exif\\0\\0`` and a TIFF structure), None when it holds none; the orientation is left out (it
+    is applied to the pixels on read)."""
+    kept = PILImage.Exif()
+    for tag in _EXIF_DESCRIPTIVE:
+        if tag in exif:
+            kept[tag] = exif[tag]
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        entries = {tag: value for tag, value in exif.get_ifd(pointer).items() if tag not in _EXIF_DROPPED}
+        if entries:
+            kept.get_ifd(pointer).update(entries)
+    return kept.tobytes() if len(kept) or kept.get_ifd(_EXIF_IFD) or kept.get_ifd(_GPS_IFD) else None
+
+
+def _exif_for_output(block: bytes, height: int, width: int, name: str) -> PILImage.Exif:
+    """An input's EXIF block as the output's: its pixel dimensions, and deepprior as the software."""
+    from .. import __version__
+
+    exif = PILImage.Exif()
+    try:
+        exif.load(block)
+    except Exception:
+        raise InputError(f"cannot write {name}: the image's exif is not an EXIF block") from None
+    exif[_EXIF_SOFTWARE] = f"deepprior {__version__}"
+    if exif.get_ifd(_EXIF_IFD):
+        exif.get_ifd(_EXIF_IFD).update({0xA002: width, 0xA003: height})
+    return exif
 
 
 def _describes(profile: bytes | None, channels: int) -> bool:
@@ -206,13 +261,18 @@ def _describes(profile: bytes | None, channels: int) -> bool:
     return profile is not None and profile[16:20] == (b"RGB " if channels == 3 else b"GRAY")
 
 
-def _with_iccp_chunk(png: bytes, profile: bytes) -> bytes:
-    """A PNG file with an ``iCCP`` chunk (PNG 1.2, §4.2.2.4) right after its ``IHDR``: the profile's name, a
-    null, compression method 0 and the zlib-compressed profile (the PNG encoder writes none itself)."""
-    body = b"ICC profile\x00\x00" + zlib.compress(profile)
-    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+def _with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
+    """A PNG file with one more chunk of type ``kind`` right after its ``IHDR`` (before any image data, where
+    ``iCCP`` and ``eXIf`` must be)."""
+    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     end_of_ihdr = len(_PNG_SIGNATURE) + 8 + 13 + 4  # length, type, 13 data bytes, CRC
     return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+def _with_iccp_chunk(png: bytes, profile: bytes) -> bytes:
+    """A PNG file with an ``iCCP`` chunk (PNG 1.2, §4.2.2.4): the profile's name, a null, compression method 0
+    and the zlib-compressed profile (the PNG encoder writes none itself)."""
+    return _with_chunk(png, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(profile))
 
 
 # --------------------------------------------------------------------------- #
@@ -239,7 +299,7 @@ def _read_png(data: bytes, path: Path, name: str) -> tuple[_Raw, int | None] | N
     raw = _split_channels(a, name)
     orientation = None
     if b"iCCP" in data or any(marker in data for marker in _PNG_EXIF_MARKERS):
-        orientation, raw.icc_profile = _pil_header_tags(path)
+        orientation, raw.icc_profile, raw.exif = _pil_header_tags(path)
     return raw, orientation
 
 
@@ -273,6 +333,7 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
             tag = page.tags.get("Orientation")
             orientation = int(tag.value) if tag is not None else None
             icc_profile = page.iccprofile
+            described = any(tag_name in page.tags for tag_name in _TIFF_DESCRIPTIVE_TAGS)
     except InputError:
         raise
     except Exception as exc:
@@ -306,6 +367,8 @@ def _read_tiff(path: Path, name: str) -> tuple[_Raw, int | None] | None:
         return _Raw(a_out, alpha), orientation  # the profile is CMYK's: it does not describe the RGB
     raw = _split_channels(a, name, bool(extrasamples))
     raw.icc_profile = icc_profile
+    if described:  # Pillow reads the EXIF and GPS IFDs tifffile only lists
+        raw.exif = _pil_header_tags(path)[2]
     return raw, orientation
 
 
@@ -365,9 +428,9 @@ def _read_pil(path: Path, name: str) -> tuple[_Raw, int | None]:
                     "deepprior restores one image at a time, so extract the frame you want first"
                 )
             im.load()
-            orientation, icc_profile = _pil_tags(im)
+            orientation, icc_profile, exif = _pil_tags(im)
             raw = _pil_to_raw(im, name)
-            raw.icc_profile = icc_profile
+            raw.icc_profile, raw.exif = icc_profile, exif
     except UnidentifiedImageError:
         what = "not an image file (or an unsupported format)"
         if path.suffix.lower() in _HEIF_SUFFIXES:  # Pillow reads them only with a plug-in registered
@@ -426,7 +489,7 @@ def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
         raw.alpha = raw.alpha.astype(raw.data.dtype)
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         oriented_alpha = None if raw.alpha is None else _orient(raw.alpha, orientation)
-        raw = _Raw(_orient(raw.data, orientation), oriented_alpha, raw.icc_profile)
+        raw = _Raw(_orient(raw.data, orientation), oriented_alpha, raw.icc_profile, raw.exif)
     value_range = None
     data = raw.data
     if data.dtype.kind == "f" and data.size and np.all(np.isfinite(data)):
@@ -439,6 +502,7 @@ def _read_raw(path: str | os.PathLike[str]) -> tuple[_Raw, Image]:
         image.value_range = value_range
         if _describes(raw.icc_profile, image.channels):  # a CMYK file's, say, does not describe its RGB
             image.icc_profile = raw.icc_profile
+        image.exif = raw.exif
         if raw.alpha is not None:
             image.alpha = np.ascontiguousarray(as_image(raw.alpha, what="alpha channel").pixels[:, :, 0])
     except InputError as exc:
@@ -551,6 +615,15 @@ def effective_bit_depth(path: str | os.PathLike[str], bit_depth: int) -> int:
     return 8
 
 
+def _tiff_text_tags(exif: PILImage.Exif | None) -> list[tuple[int, str, int, str, bool]]:
+    """The EXIF text a TIFF output keeps (make, model, date, artist, copyright) as tifffile's extra tags: tifffile
+    writes no Exif or GPS IFD, so the exposure and the location are not kept."""
+    if exif is None:
+        return []
+    texts = {tag: exif[tag] for tag in _EXIF_TEXT if isinstance(exif.get(tag), str) and exif[tag].isascii()}
+    return [(tag, "s", 0, text, True) for tag, text in texts.items()]
+
+
 def _checked(data: Any, what: str, name: str) -> Image:
     """:func:`as_image` with the file named in the error message."""
     try:
@@ -576,7 +649,7 @@ def write_image(
     pixels : Image or array-like
         An :class:`~deepprior.image.Image` (its ``alpha`` and ``bit_depth`` are
         used unless ``alpha`` / ``bit_depth`` are given, and its ``icc_profile``
-        is embedded where the format holds one), or an array ``(H, W)``
+        and ``exif`` are embedded where the format holds them), or an array ``(H, W)``
         or ``(H, W, C)`` with ``C`` 1 (gray) or 3 (RGB); 2 or 4 channels are
         taken as gray+alpha / RGBA when ``alpha`` is None.  Floats are clipped
         to ``[0, 1]``; integer arrays are scaled by their type's maximum
@@ -610,7 +683,9 @@ def write_image(
     with :func:`read_image` and written back at the same bit depth is
     reproduced exactly.  JPEG and BMP outputs cannot keep alpha (Pillow writes
     32-bit BMP without an alpha mask and reads it back as RGB): it is dropped
-    with a ``UserWarning``, as is a colour profile written to BMP.
+    with a ``UserWarning``, as are a colour profile and EXIF written to BMP.
+    EXIF gets the output's pixel dimensions; a TIFF keeps its text only (see
+    the module's notes).
     """
     name = _q(path)
     target = Path(path)
@@ -646,6 +721,11 @@ def write_image(
         warn(f"{name}: BMP cannot store the input's colour profile; it was dropped (viewers will assume sRGB)")
         profile = None
 
+    exif = None if given is None or not given.exif else _exif_for_output(given.exif, *img.shape, name)
+    if exif is not None and suffix == ".bmp":
+        warn(f"{name}: BMP cannot store the input's EXIF metadata (camera, date, exposure); it was dropped")
+        exif = None
+
     if depth == 32 and given is not None and given.value_range is not None:
         lo, hi = given.value_range  # back to the file's own range (alpha stays in [0, 1])
         px = (px.astype(np.float64) * (hi - lo) + lo).astype(np.float32)
@@ -672,12 +752,16 @@ def write_image(
                 predictor=True,  # horizontal for integers, floating point for float32
                 metadata=None,
                 iccprofile=profile,
+                software=None if exif is None else exif[_EXIF_SOFTWARE],
+                extratags=_tiff_text_tags(exif),
             )
 
     elif suffix == ".png":
         encoded = imagecodecs.png_encode(data if channels > 1 else data[:, :, 0])  # gray, LA, RGB or RGBA
         if profile is not None:
             encoded = _with_iccp_chunk(encoded, profile)
+        if exif is not None:  # the EXIF block's TIFF structure, without JPEG's "Exif\0\0"
+            encoded = _with_chunk(encoded, b"eXIf", exif.tobytes()[6:])
 
         def writer(tmp: Path) -> None:
             tmp.write_bytes(encoded)
@@ -687,6 +771,8 @@ def write_image(
         # JPEG: full-resolution colour (4:4:4); the encoder's default, 4:2:0, halves the resolution of the colour
         # that the restoration has just recovered
         jpeg = {"quality": int(quality), "subsampling": 0, "icc_profile": profile}
+        if exif is not None:
+            jpeg["exif"] = exif.tobytes()
         fmt, options = ("BMP", {}) if suffix == ".bmp" else ("JPEG", jpeg)
 
         def writer(tmp: Path) -> None:
