@@ -1,15 +1,16 @@
 """Deblurring an image with bad pixels: does leaving them out of the fit (``deepprior.deblur(..., mask)``) beat
 fitting them, or filling them in first? The ``deblur-gauss2`` suite's inputs (a Gaussian PSF of σ = 2 px, noise of
-σ = 0.01, 8 bits, 128×128 centre crops) with a fraction of their pixels set to 0 or 1 on every channel, as dead and
-hot pixels or cosmic-ray hits are; the mask of them is given, as a detector's bad-pixel map is.
+σ = 0.01, 8 bits, 128×128 centre crops) with a fraction of their pixels set to 0 or 1 on every channel, one by one as
+dead and hot pixels are, or in small discs as saturated stars and cosmic-ray clusters are; the mask of them is given,
+as a detector's bad-pixel map is.
 
 Each image is restored by scikit-image's Richardson-Lucy (the suite's peer) and by the DIP fast row three ways: on
 the corrupted image as it is, with the bad pixels left out (the mask), and on the image with the bad pixels replaced
 by their 3×3 median first. On the CPU::
 
-    python -m benchmarks.bench_masked_deblur --limit 4 --threads 2
+    python -m benchmarks.bench_masked_deblur --limit 4 --threads 2 [--defects blobs]
 
-writes ``benchmarks/results/masked_deblur_crops.{json,md}``.
+writes ``benchmarks/results/masked_deblur_{pixels,blobs}_crops.{json,md}``.
 """
 
 from __future__ import annotations
@@ -25,17 +26,33 @@ import numpy as np
 
 from benchmarks import common
 
-#: Of the pixels, the share set to 0 or 1 (half each, on every channel).
+#: Of the pixels, about the share set to 0 or 1 (on every channel).
 BAD_FRACTION = 0.02
 
 
-def corrupt(observation: np.ndarray, name: str, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """The observation with ``fraction`` of its pixels dead (0) or hot (1), seeded by the image's name, and the
-    mask of the others (True = known)."""
-    rng = np.random.default_rng(zlib.crc32(f"bad pixels {name}".encode()))
-    bad = rng.random(observation.shape[:2]) < fraction
+def corrupt(
+    observation: np.ndarray, name: str, fraction: float, defects: str = "pixels"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The observation with about ``fraction`` of its pixels set to 0 or 1 on every channel, seeded by the image's
+    name, and the mask of the others (True = known). ``defects``: ``"pixels"``, each pixel on its own (dead and hot
+    pixels, 0 or 1 at random); ``"blobs"``, discs of radius 2 to 4 pixels (saturated stars, cosmic-ray clusters,
+    0 or 1 per disc), which a small median cannot fill in."""
+    rng = np.random.default_rng(zlib.crc32(f"bad {defects} {name}".encode()))
+    height, width = observation.shape[:2]
     corrupted = observation.copy()
-    corrupted[bad] = rng.integers(0, 2, int(bad.sum()))[:, None].astype(observation.dtype)
+    if defects == "pixels":
+        bad = rng.random((height, width)) < fraction
+        corrupted[bad] = rng.integers(0, 2, int(bad.sum()))[:, None].astype(observation.dtype)
+        return corrupted, ~bad
+    if defects != "blobs":
+        raise ValueError(f"unknown defects {defects!r}")
+    bad = np.zeros((height, width), bool)
+    rows, columns = np.mgrid[:height, :width]
+    while bad.mean() < fraction:
+        radius = rng.uniform(2, 4)
+        disc = (rows - rng.uniform(0, height)) ** 2 + (columns - rng.uniform(0, width)) ** 2 <= radius**2
+        corrupted[disc] = float(rng.integers(0, 2))
+        bad |= disc
     return corrupted, ~bad
 
 
@@ -44,6 +61,9 @@ def median_filled(corrupted: np.ndarray, known: np.ndarray) -> np.ndarray:
     from scipy.ndimage import median_filter
 
     return np.where(known[..., None], corrupted, median_filter(corrupted, size=(3, 3, 1), mode="mirror"))
+
+
+_DEFECTS = {"pixels": "each pixel on its own", "blobs": "in discs of radius 2 to 4 pixels"}
 
 
 def _methods(args: argparse.Namespace) -> dict[str, Callable[[Any, np.ndarray, np.ndarray], np.ndarray]]:
@@ -86,7 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for item in select_items(suite.items(common.data_dir(args.data_dir)), args.limit):
         sample = suite.load(item, profile)
-        corrupted, known = corrupt(sample.observation, item.name, args.fraction)
+        corrupted, known = corrupt(sample.observation, item.name, args.fraction, args.defects)
         for method, restore in methods.items():
             start = time.perf_counter()
             output = restore(sample, corrupted, known)
@@ -97,6 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "rows": rows,
         "fraction": args.fraction,
+        "defects": args.defects,
         "crop": profile.crop,
         "psf": sample.meta["psf"],
         "iterations": args.iterations,
@@ -114,7 +135,8 @@ def markdown(result: dict[str, Any]) -> str:
         "# Deblurring with bad pixels: fitted, left out, or filled in first",
         "",
         f"The `deblur-gauss2` suite's inputs (`{result['psf']}`, noise σ = 0.01, 8 bits), {result['crop']}×"
-        f"{result['crop']} centre crops, with {result['fraction']:.0%} of the pixels set to 0 or 1 on every channel; "
+        f"{result['crop']} centre crops, with {result['fraction']:.0%} of the pixels set to 0 or 1 on every channel, "
+        f"{_DEFECTS[result.get('defects', 'pixels')]}; "
         "the mask of them is given. Richardson-Lucy: scikit-image's, 30 iterations, the true PSF. DIP: "
         f"`deepprior.deblur`, the fast row ({steps}), seed 0; on the corrupted image, with the mask "
         "(the bad pixels left out of the fit), or on the image whose bad pixels were replaced by their 3×3 median. "
@@ -146,10 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--fraction", type=float, default=BAD_FRACTION)
+    parser.add_argument("--defects", choices=("pixels", "blobs"), default="pixels", help="see corrupt()")
     parser.add_argument("--iterations", type=int, help="DIP steps (default: the fast row's, with its stop)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(common.RESULTS_DIR / "masked_deblur_crops"))
+    parser.add_argument("--out", help="default: benchmarks/results/masked_deblur_DEFECTS_crops")
     args = parser.parse_args(argv)
+    args.out = args.out or str(common.RESULTS_DIR / f"masked_deblur_{args.defects}_crops")
     result = run(args)
     common.write_result(args.out, result, markdown(result), echo=True)
     return 0

@@ -315,6 +315,30 @@ def test_every_suite_lists_its_images_and_limit_spreads_them(shared_data):
     assert len(nks) == 80 and sum("reconstructed" in i.files["truth"].name for i in nks) == 4
 
 
+def test_every_suite_plans_its_dip_entries_through_the_task_registry(shared_data):
+    """The DIP entries reach each suite's task by its registered spec: the observation as the restored image, the
+    sample's mask, flash image, scale or PSF by name, the row by the task's option, inpainting's whole output."""
+    from benchmarks.suite.methods import DIP_TASKS, RunOptions, _Dip
+
+    for name in SUITES:
+        suite = SUITES.get(name)
+        if suite.task not in DIP_TASKS:
+            continue
+        sample = suite.load(suite.items(shared_data)[0], PROFILES["quick"])
+        plan = _Dip("dip").plan(sample, suite.task, RunOptions(iterations=1, channels=8))
+        assert plan.preset.task == ("inpaint" if suite.task.startswith("inpaint-") else suite.task), name
+        assert plan.problem.observation.shape[:2] == sample.observation.shape[:2]
+        if suite.task.startswith("inpaint-"):
+            assert plan.preset.method == suite.task.split("-", 1)[1] and plan.finish is None  # the whole output
+            assert plan.problem.extra["known_fraction"] == pytest.approx(sample.inputs["mask"].mean())
+        if "flash" in sample.inputs:
+            np.testing.assert_array_equal(plan.problem.guide, sample.inputs["flash"])
+        if "scale" in sample.meta:
+            assert plan.problem.image_size == tuple(sample.meta["scale"] * n for n in sample.observation.shape[:2])
+        if "psf" in sample.meta:
+            assert plan.problem.extra["psf"] == sample.meta["psf"]
+
+
 def test_the_deblurring_suite_blurs_adds_its_noise_and_its_peers_deconvolve(shared_data):
     import torch
 

@@ -202,6 +202,9 @@ def test_the_bad_pixel_benchmark_corrupts_what_its_mask_leaves_out(tmp_path, sha
     assert 0.05 < 1 - known.mean() < 0.15 and np.array_equal(corrupted[known], clean[known])
     assert set(np.unique(corrupted[~known])) == {0.0, 1.0}
     np.testing.assert_array_equal(median_filled(corrupted, known), clean)  # 10%: no 3×3 median is a bad pixel
+    corrupted, known = corrupt(clean, "F16", 0.1, "blobs")
+    assert 0.1 <= 1 - known.mean() < 0.2 and set(np.unique(corrupted[~known])) <= {0.0, 1.0}
+    assert not np.array_equal(median_filled(corrupted, known), clean)  # a disc's centre is beyond a 3×3 median
     out = tmp_path / "masked"
     argv = ["--data-dir", str(shared_data), "--limit", "1", "--crop", "40", "--iterations", "2", "--out", str(out)]
     assert main(argv) == 0

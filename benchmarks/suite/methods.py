@@ -6,8 +6,8 @@ Each method takes a :class:`~benchmarks.suite.suites.Sample`, the suite's task n
 returns a :class:`MethodOutput`. Heavy imports (torch, scikit-image, bm3d, cv2) happen inside the functions.
 
 The suite runners reach deepprior only through this module: :func:`_row` maps a benchmark method on a suite task to
-a row of the preset table, the DIP runners call the public task functions, and :func:`_compact_settings` keeps
-the parts of the run record worth storing per entry.
+a row of the preset table, the DIP runners call the registered task functions with a sample's inputs
+(:func:`task_arguments`), and :func:`_compact_settings` keeps the parts of the run record worth storing per entry.
 """
 
 from __future__ import annotations
@@ -233,6 +233,29 @@ def from_restoration(restoration: Any) -> MethodOutput:
     return MethodOutput(image, record.iterations_run, _compact_settings(record), record.device, record.device_name)
 
 
+#: What a task's benchmark entries pass beside the sample: inpainting is scored as the paper scores it, on the
+#: network's whole output.
+TASK_ARGUMENTS: dict[str, dict[str, Any]] = {"inpaint": {"raw_output": True}}
+
+
+def task_arguments(spec: Any, sample: Sample, row: str | None) -> dict[str, Any]:
+    """A sample as the arguments of a registered task (:class:`deepprior.tasks.base.TaskSpec`): the observation as
+    the image the task restores (its last), the sample's other inputs (a mask, a flash image) and its meta (a scale,
+    a PSF) by the parameters they name, the row by the task's row option, and :data:`TASK_ARGUMENTS`."""
+    import inspect
+
+    named = {
+        name
+        for name, parameter in inspect.signature(spec.function).parameters.items()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    }
+    arguments = {spec.images[-1]: sample.observation}
+    arguments.update({name: value for name, value in {**sample.inputs, **sample.meta}.items() if name in named})
+    if row is not None and spec.row_option is not None:
+        arguments[spec.row_option] = row
+    return {**arguments, **TASK_ARGUMENTS.get(spec.name, {})}
+
+
 @dataclass(frozen=True)
 class _Dip:
     """A DIP benchmark method. Without ``profile``: the papers' fixed step counts. With one: the library exactly
@@ -243,8 +266,8 @@ class _Dip:
     profile: str | None = None
 
     def plan(self, sample: Sample, task: str, options: RunOptions) -> Any:
-        """The entry's :class:`deepprior.restore.Plan` (the public task's ``.plan``)."""
-        from deepprior import tasks
+        """The entry's :class:`deepprior.restore.Plan`: the registered task's ``.plan`` (:func:`task_arguments`)."""
+        from deepprior.registry import TASKS
 
         kwargs = _fit_options(options)
         if self.profile is not None:
@@ -256,18 +279,10 @@ class _Dip:
         warnings.filterwarnings("ignore", message=r"iterations=\d+ is far below", category=UserWarning)
         if regularizer is not None:
             kwargs["regularizer"] = regularizer
-        observation = sample.observation
-        if public in ("denoise", "deblock", "smooth"):
-            return getattr(tasks, public).plan(observation, method=row, **kwargs)
-        if public == "super-resolve":
-            return tasks.super_resolve.plan(observation, scale=int(sample.meta["scale"]), **kwargs)
-        if public == "deblur":
-            return tasks.deblur.plan(observation, sample.meta["psf"], method=row, **kwargs)
-        if public == "inpaint":  # scored as the paper scores it: the network's whole output
-            return tasks.inpaint.plan(observation, sample.inputs["mask"], kind=row, raw_output=True, **kwargs)
-        if public == "flash-noflash":
-            return tasks.flash_noflash.plan(sample.inputs["flash"], observation, **kwargs)
-        raise InputError(f"DIP does not handle the task {task!r}")
+        if public not in TASKS:
+            raise InputError(f"DIP does not handle the task {task!r}")
+        spec = TASKS.get(public)
+        return spec.function.plan(**task_arguments(spec, sample, row), **kwargs)
 
     def __call__(self, sample: Sample, task: str, options: RunOptions) -> MethodOutput:
         return from_restoration(self.plan(sample, task, options).run())

@@ -101,7 +101,7 @@ def deblur(
         raise InputError(f"the PSF ({width}×{height}) must be smaller than the image ({source.width}×{source.height})")
     observation, extra = source.pixels, {"psf": describe_psf(psf), "psf_size": [height, width]}
     known = known_pixels(mask, source)
-    if known is not None:
+    if known is not None and not known.all():  # a mask that keeps every pixel is the blur alone
         operator, observation = Composed(Mask(known), blur), source.pixels * known[..., None]
         extra["known_fraction"] = float(known.mean())
     return plan_dip(
