@@ -100,6 +100,21 @@ def test_a_photographs_exif_reaches_the_restored_file_with_its_new_size(tmp_path
         assert (written.get_ifd(0x8769)[0xA002], written.get_ifd(0x8769)[0xA003]) == (48, 64)
 
 
+def test_deblurring_a_fits_file_leaves_its_nan_pixels_out(tmp_path):
+    fits = pytest.importorskip("astropy.io.fits")
+    data = smooth_image(48)[..., 0].astype(np.float32)
+    data[20:23, 5:40] = np.nan  # a dead column's worth of pixels
+    fits.PrimaryHDU(data).writeto(tmp_path / "sky.fits")
+    out = tmp_path / "sharp.fits"
+    assert main(["deblur", str(tmp_path / "sky.fits"), "--psf", "gaussian:1", "-o", str(out), *FAST]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["operator"]["name"] == "Composed" and record["extra"]["known_fraction"] == pytest.approx(
+        1 - 105 / 48**2
+    )
+    with fits.open(out) as hdus:
+        assert np.isfinite(hdus[0].data).all()
+
+
 def test_inpainting_a_fits_files_own_missing_pixels_takes_kind_and_raw_output(tmp_path):
     """Without --mask the pixels the image marks missing (NaN) are filled in, by the row --kind names and with
     --raw-output as given (both were dropped without a mask)."""
