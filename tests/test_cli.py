@@ -77,11 +77,17 @@ def test_super_resolve_and_inpaint_and_flash(tmp_path):
     mask_path = write_image(tmp_path / "mask.png", mask * 255)
     image = write_image(tmp_path / "img.png", smooth_image(40))
     assert main(["inpaint", str(image), "--mask", str(mask_path), "-o", str(tmp_path / "ip.png"), *FAST]) == 0
-    assert (
-        main(["flash-noflash", "--flash", str(image), "--noflash", str(image), "-o", str(tmp_path / "fn.png"), *FAST])
-        == 0
-    )
-    assert (tmp_path / "fn.json").exists()
+    argv = ["flash-noflash", "--flash", str(image), "--noflash", str(image), "-o", str(tmp_path / "fn.png")]
+    assert main([*argv, "--report", *FAST]) == 0
+    assert (tmp_path / "fn.json").exists() and (tmp_path / "fn.html").exists()
+    from deepprior.report import _restored_input  # the report's "before": the image the task restored
+
+    assert [_restored_input(task) for task in ("flash-noflash", "denoise", "l0", None)] == [
+        "noflash",
+        "image",
+        "image",
+        "image",
+    ]
 
 
 def test_a_photographs_exif_reaches_the_restored_file_with_its_new_size(tmp_path):

@@ -138,6 +138,14 @@ returned: {html.escape(str(record.get("output_source")))}</p>
 """
 
 
+def _restored_input(task: str | None) -> str:
+    """The name a run record gives the image its task restored: a registered task's last image (``noflash`` of a
+    flash/no-flash pair), else ``image``."""
+    from .registry import TASKS
+
+    return TASKS.get(task).images[-1] if task in TASKS else "image"
+
+
 def write_report(record_path: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> Path:
     """Write the report of the run whose JSON record is ``record_path`` (beside it, ``.html``, by default).
 
@@ -156,7 +164,7 @@ def write_report(record_path: str | os.PathLike[str], target: str | os.PathLike[
         raise InputError(f"cannot read the run record '{path}': {exc}") from None
     if record.get("schema") != SCHEMA or not record.get("output_path") or not record.get("inputs"):
         raise InputError(f"'{path}' is not the record of a deepprior run with its files")
-    source = Path(record["inputs"].get("image") or record["inputs"].get("noflash") or "")
+    source = Path(record["inputs"].get(_restored_input(record.get("task")), ""))
     before, after = read_image(source), read_image(record["output_path"])
     page = render_report(before, after, record)
     target = Path(target) if target is not None else path.with_suffix(".html")
