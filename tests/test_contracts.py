@@ -235,6 +235,18 @@ def test_the_readme_names_the_run_records_schema_version_and_what_still_reads():
     assert f"versions {older[0]} to {older[-1]} still read" in prose
 
 
+def test_every_registry_declares_in_its_source_the_names_it_registers():
+    """``--help`` lists the names read from the plug-ins' source; importing them registers exactly those (a
+    registration the source scan cannot see, made in a loop say, would fail here)."""
+    for registry in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
+        unloaded = Registry(registry.kind, registry.package)
+        assert unloaded.declared_names() == sorted(registry.names()), registry.kind
+        assert not unloaded._loaded
+    outside = Registry("widget", "deepprior.stopping")
+    outside.register("mine")(int)  # registered from outside the package, before any lookup
+    assert outside.declared_names() == ["es-emv", "es-wmv", "fixed", "mine"] and not outside._loaded
+
+
 def test_the_readme_lists_every_registry_entry_and_preset_row():
     from pathlib import Path
 
@@ -252,9 +264,10 @@ def _name(registry: Registry) -> str:
 
 
 def test_help_and_version_import_neither_numpy_nor_torch_nor_scipy():
+    """Nor does any sub-command's help, which lists the registries' names (read from their modules' source)."""
     code = (
-        "import sys; from deepprior.cli import main\n"
-        "for argv in (['--version'], ['--help']):\n"
+        "import sys; from deepprior.cli import main, commands\n"
+        "for argv in (['--version'], ['--help'], *([name, '--help'] for name in commands())):\n"
         "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
         "import deepprior\n"
         "print(sorted(m for m in ('numpy', 'torch', 'scipy', 'skimage', 'numba') if m in sys.modules))"

@@ -61,9 +61,10 @@ def _spec(command: str) -> TaskSpec:
 
 
 class _RegistryChoices:
-    """A registry's names as an option's ``choices``, listed only when argparse needs the list (a value to check,
-    an invalid one, ``--help``): listing them imports the registry's modules, and with most of them torch, which a
-    classical method's run never needs. ``extra`` names come first (e.g. "none")."""
+    """A registry's names as an option's ``choices``: a value is checked by the registry (importing its modules,
+    and with most of them torch, which a classical method's run never needs), the list (``--help``, an invalid
+    value's message) is read from their source (:meth:`~deepprior.registry.Registry.declared_names`), which
+    imports nothing. ``extra`` names come first (e.g. "none")."""
 
     def __init__(self, registry: Registry, *extra: str) -> None:
         self.registry = registry
@@ -73,7 +74,7 @@ class _RegistryChoices:
         return name in self.extra or name in self.registry
 
     def __iter__(self) -> Iterator[str]:
-        return iter([*self.extra, *self.registry.names()])
+        return iter([*self.extra, *self.registry.declared_names()])
 
 
 class _Parser(argparse.ArgumentParser):

@@ -42,6 +42,7 @@ class Registry(Generic[T]):
         self.package = package
         self._entries: dict[str, T] = {}
         self._loaded = package is None
+        self._declared: list[str] | None = None
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: add ``obj`` under ``name`` (a second entry of the same name is a programming error)."""
@@ -84,6 +85,20 @@ class Registry(Generic[T]):
         self._load()
         return list(self._entries)
 
+    def declared_names(self) -> list[str]:
+        """:meth:`names` in alphabetical order, without importing anything: the names that the package's modules
+        declare with ``@REGISTRY.register("name")`` decorators, read from their source (an import would bring torch
+        with most of them), and any entry registered from outside the package. What ``--help`` lists; a test checks
+        that it holds the :meth:`names` of every registry."""
+        if self._loaded:
+            return sorted(self.names())
+        if self._declared is None:
+            try:
+                self._declared = _declared_in(self.package)  # type: ignore[arg-type]
+            except (OSError, SyntaxError):  # no source beside the bytecode: import them after all
+                return sorted(self.names())
+        return sorted({*self._declared, *self._entries})
+
     def values(self) -> list[T]:
         """Every entry, in registration order."""
         self._load()
@@ -106,6 +121,31 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names() if self._loaded else '...'})"
+
+
+def _declared_in(package: str) -> list[str]:
+    """The names given to ``.register("name")`` decorators of the top-level definitions in the plain modules of
+    ``package``, read from their source without importing the package or its modules."""
+    import ast
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    names = []
+    for module in pkgutil.iter_modules(find_spec(package).submodule_search_locations):  # type: ignore[union-attr]
+        if module.name.startswith("_") or module.ispkg:
+            continue
+        source = Path(module.module_finder.path, f"{module.name}.py").read_text(encoding="utf-8")  # type: ignore[union-attr]
+        for node in ast.parse(source).body:
+            for decorator in getattr(node, "decorator_list", ()):
+                if (
+                    isinstance(decorator, ast.Call)
+                    and isinstance(decorator.func, ast.Attribute)
+                    and decorator.func.attr == "register"
+                    and decorator.args
+                    and isinstance(decorator.args[0], ast.Constant)
+                ):
+                    names.append(decorator.args[0].value)
+    return names
 
 
 def check_options(
