@@ -104,6 +104,9 @@ def test_a_photographs_exif_reaches_the_restored_file_with_its_new_size(tmp_path
         assert im.size == (48, 64) and written[0x010F] == "Canon" and 0x0112 not in written
         assert written.get_ifd(0x8769)[0x829A] == (1, 200)
         assert (written.get_ifd(0x8769)[0xA002], written.get_ifd(0x8769)[0xA003]) == (48, 64)
+    assert main(["denoise", str(photo), "--no-exif", "-o", str(tmp_path / "private.jpg"), *FAST]) == 0
+    with PILImage.open(tmp_path / "private.jpg") as im:
+        assert dict(im.getexif()) == {}
 
 
 def test_deblurring_a_fits_file_leaves_its_nan_pixels_out(tmp_path):

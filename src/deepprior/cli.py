@@ -247,6 +247,11 @@ def _add_output_options(parser: argparse.ArgumentParser, batch: bool = False) ->
     )
     group.add_argument("--no-json", action="store_true", help="do not write the JSON run record")
     group.add_argument(
+        "--no-exif",
+        action="store_true",
+        help="leave the input's EXIF metadata (camera, date, GPS location) out of the output; its colour profile stays",
+    )
+    group.add_argument(
         "--report",
         action="store_true",
         help="also write an HTML report beside each output (and index.html for a folder)",
@@ -473,7 +478,7 @@ def _write_result(
     from .io import write_image
     from .record import write_record
 
-    write_image(output, restoration.output)
+    write_image(output, dataclasses.replace(restoration.output, exif=None) if args.no_exif else restoration.output)
     if not args.no_json:
         record = dataclasses.replace(
             restoration.record, inputs=inputs, output_path=str(output), command=list(sys.argv), wall_seconds=wall
