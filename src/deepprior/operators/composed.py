@@ -63,4 +63,4 @@ class Composed(Operator):
         return Composed(outer, inner), seen
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "Composed", "outer": self.outer.describe(), "inner": self.inner.describe()}
+        return {**super().describe(), "outer": self.outer.describe(), "inner": self.inner.describe()}

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..image import Image, ImageLike
+    from ..operators import Operator
     from ..presets import Preset
     from ..restore import Plan, Restoration
 
@@ -155,13 +156,13 @@ def blind_plan(
             raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
         return plan_classical(preset, source, overrides, squeeze=squeeze)
     from ..dip import plan_dip
-    from ..operators import Identity, Mask
+    from ..operators import Identity
 
     operator, observation, extra = Identity(), source.pixels, {}
-    if source.missing is not None:
-        known = ~source.missing
-        operator, observation = Mask(known), source.pixels * known[..., None]
-        extra = {"missing_fraction": float(source.missing.mean())}
+    known = known_pixels(None, source)
+    if known is not None:
+        operator, observation = leave_out(known, source.pixels)
+        extra = {"missing_fraction": float(source.missing.mean())}  # type: ignore[union-attr]
     return plan_dip(
         preset,
         source,
@@ -208,3 +209,12 @@ def known_pixels(mask: Any, source: Image) -> np.ndarray | None:
     if known.mean() < INVERTED_MASK_KNOWN:  # the paper's hardest case, 50% pixels, is far from this
         warn(f"the mask marks {1 - known.mean():.0%} of the pixels missing (non-zero = known): is it inverted?")
     return known
+
+
+def leave_out(known: np.ndarray, pixels: np.ndarray, operator: Operator | None = None) -> tuple[Operator, np.ndarray]:
+    """The forward model that leaves the pixels not ``known`` out of the fit, ``operator`` (None: the identity)
+    followed by their :class:`~deepprior.operators.Mask`, and y with them set to 0, where the mask puts A x."""
+    from ..operators import Composed, Mask
+
+    mask = Mask(known)
+    return (mask if operator is None else Composed(mask, operator)), pixels * known[..., None]

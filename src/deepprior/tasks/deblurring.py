@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..presets import get_preset
-from .base import TaskSpec, known_pixels, register, task_from_plan
+from .base import TaskSpec, known_pixels, leave_out, register, task_from_plan
 
 if TYPE_CHECKING:
     import argparse
@@ -91,7 +91,7 @@ def deblur(
 
     from ..dip import plan_dip
     from ..image import as_image
-    from ..operators import Blur, Composed, Mask
+    from ..operators import Blur
     from ..psf import describe_psf
 
     source = as_image(image)
@@ -102,7 +102,7 @@ def deblur(
     observation, extra = source.pixels, {"psf": describe_psf(psf), "psf_size": [height, width]}
     known = known_pixels(mask, source)
     if known is not None and not known.all():  # a mask that keeps every pixel is the blur alone
-        operator, observation = Composed(Mask(known), blur), source.pixels * known[..., None]
+        operator, observation = leave_out(known, source.pixels, blur)
         extra["known_fraction"] = float(known.mean())
     return plan_dip(
         get_preset("deblur", method, preset),

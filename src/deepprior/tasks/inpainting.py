@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..presets import get_preset
-from .base import TaskSpec, known_pixels, register, task_from_plan
+from .base import TaskSpec, known_pixels, leave_out, register, task_from_plan
 
 if TYPE_CHECKING:
     import argparse
@@ -80,19 +80,18 @@ def inpaint(
 
     from ..dip import plan_dip
     from ..image import as_image
-    from ..operators import Mask
 
     row = get_preset("inpaint", kind, preset)
     source = as_image(image)
     known = known_pixels(mask, source)
     if known is None:
         raise InputError("inpainting needs a mask of the known pixels (the image marks none missing)")
-    observed = source.pixels * known[..., None]
+    operator, observed = leave_out(known, source.pixels)
     return plan_dip(
         row,
         source,
         observed,
-        Mask(known),
+        operator,
         image_size=source.shape,
         seed=seed,
         device=device,
