@@ -175,6 +175,8 @@ def _bad(tmp_path, noisy_png):
     mask = write_image(tmp_path / "mask.png", np.ones((20, 20), np.uint8) * 255)
     text = tmp_path / "text.png"
     text.write_text("hello")
+    # black and white only: every 2×2 block clipped, no intensity level to fit a noise level function through
+    flat = write_image(tmp_path / "flat.png", (np.indices((40, 40)).sum(0) % 3 == 0).astype(np.float32))
     out = str(tmp_path / "out.png")
     return {
         "missing file": (["denoise", str(tmp_path / "nope.png"), "-o", out], "does not exist"),
@@ -208,6 +210,20 @@ def _bad(tmp_path, noisy_png):
         ),
         "report without a record": (["report", str(noisy_png)], "has no run record beside it ('noisy.json'"),
         "report, a folder without records": (["report", str(tmp_path)], "holds no run records"),
+        "unknown noise": (["denoise", str(noisy_png), "-o", out, "--noise", "poison"], "did you mean poisson?"),
+        "noise level, not numbers": (["denoise", str(noisy_png), "-o", out, "--noise-level", "1,a"], "--noise-level"),
+        "noise level, one number": (
+            ["denoise", str(noisy_png), "-o", out, "--noise", "poisson", "--noise-level", "0.01", *FAST],
+            "level is (a, b), got 1 number(s)",
+        ),
+        "noise level of a model without one": (
+            ["denoise", str(noisy_png), "-o", out, "--noise-level", "0.01,0", *FAST],
+            "the gaussian noise model's level is (none)",
+        ),
+        "noise level not estimable": (
+            ["denoise", str(flat), "-o", out, "--noise", "poisson", *FAST],
+            "give the noise level (a, b) instead",
+        ),
     }
 
 
@@ -247,6 +263,11 @@ def run_cli(argv):
         "deblur mask size",
         "report without a record",
         "report, a folder without records",
+        "unknown noise",
+        "noise level, not numbers",
+        "noise level, one number",
+        "noise level of a model without one",
+        "noise level not estimable",
     ],
 )
 @pytest.mark.filterwarnings("default")  # the command line's filter: a warning would be a second line

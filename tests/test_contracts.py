@@ -26,10 +26,11 @@ from deepprior.presets import PRESETS, get_preset, methods, regularizer_defaults
 from deepprior.registry import (
     DATA_TERMS,
     GENERATORS,
+    NOISE_MODELS,
     OPERATORS,
+    PLUG_INS,
     REFINERS,
     REGULARIZERS,
-    SOLVERS,
     STOPPERS,
     TASKS,
     Registry,
@@ -80,7 +81,7 @@ def test_the_registry_finds_plug_ins_and_names_the_choices():
     with pytest.raises(InputError, match="unknown widget 'b'; choose one of a"):
         registry.get("b")
     assert "a" in registry and registry.names() == ["a"] and len(registry) == 1
-    for loaded in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
+    for loaded in PLUG_INS:
         assert len(loaded) >= 1  # found by scanning the package, no hand-kept list
 
 
@@ -218,6 +219,8 @@ def test_the_command_lines_choices_are_the_registries():
         assert _choices(sub, "--stop") == STOPPERS.names()
         assert _choices(sub, "--data-term") == DATA_TERMS.names()
         assert _choices(sub, "--refine") == ["none", *REFINERS.names()]
+        if name == "denoise":
+            assert _choices(sub, "--noise") == sorted(NOISE_MODELS.names())
         flag = "--kind" if name == "inpaint" else "--method"
         if len(methods(task)) > 1:
             assert _choices(sub, flag) == methods(task)
@@ -238,7 +241,7 @@ def test_the_readme_names_the_run_records_schema_version_and_what_still_reads():
 def test_every_registry_declares_in_its_source_the_names_it_registers():
     """``--help`` lists the names read from the plug-ins' source; importing them registers exactly those (a
     registration the source scan cannot see, made in a loop say, would fail here)."""
-    for registry in (GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
+    for registry in PLUG_INS:
         unloaded = Registry(registry.kind, registry.package)
         assert unloaded.declared_names() == sorted(registry.names()), registry.kind
         assert not unloaded._loaded
@@ -251,7 +254,7 @@ def test_the_readme_lists_every_registry_entry_and_preset_row():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    for registry in (TASKS, GENERATORS, OPERATORS, DATA_TERMS, REGULARIZERS, STOPPERS, SOLVERS, REFINERS):
+    for registry in (TASKS, *PLUG_INS):
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{_name(registry)}`"))
         assert [n for n in registry.names() if f"`{n}`" not in row] == [], row
     for preset in PRESETS.values():
@@ -351,7 +354,7 @@ def test_a_task_registered_from_its_own_file_is_a_sub_command_with_its_options(t
 
 @pytest.mark.parametrize("command", list(commands()))
 def test_every_commands_help_lists_the_registries_names(command, capsys, monkeypatch):
-    """The registry options' names come from the registries when --help is formatted (_RegistryChoices)."""
+    """The registry options' names come from the registries when --help is formatted (RegistryChoices)."""
     from deepprior.cli import main
 
     monkeypatch.setenv("COLUMNS", "10000")  # no wrapping: argparse would break a line at a name's hyphen
@@ -363,6 +366,8 @@ def test_every_commands_help_lists_the_registries_names(command, capsys, monkeyp
         for registry in (GENERATORS, DATA_TERMS, REGULARIZERS, STOPPERS):
             assert ", ".join(registry.names()) in text, registry.kind
         assert f"({', '.join(['none', *REFINERS.names()])})" in text
+    if command == "denoise":
+        assert f"one of {', '.join(sorted(NOISE_MODELS.names()))}" in text
 
 
 def test_a_registry_option_refuses_an_unknown_name_with_the_list(capsys):

@@ -50,6 +50,8 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch):
     write_image("small.png", clean[::4, ::4])
     write_image("blurred.png", clean)
     write_image("psf.tif", gaussian_psf(1.0)[0].astype(np.float32))  # a measured PSF's usual file: float TIFF
+    counts = np.random.default_rng(0).poisson(clean[..., 1] * 0.9 * 1000).astype(np.uint16)
+    write_image("cells.tif", counts)  # a camera's photon counts
     code = re.sub(r"iterations=\d+", "iterations=3", BLOCKS[index])
     code = re.sub(r"rand\(1, 3, 512, 512\)", "rand(1, 3, 64, 64)", code)
     code = re.sub(r'"noise", 32, 512, 512', '"noise", 32, 64, 64', code)

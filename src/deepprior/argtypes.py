@@ -1,9 +1,15 @@
-"""argparse ``type=`` converters shared by the command lines: each rejects nonsense with one clear message."""
+"""argparse ``type=`` converters and registry ``choices`` shared by the command lines: each rejects nonsense with one
+clear message."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 
 def whole_number(minimum: int):
@@ -82,3 +88,31 @@ def scale_factor(text: str) -> int:
     if not math.isfinite(value) or value != int(value) or value < 2:
         raise argparse.ArgumentTypeError(f"the scale must be an integer >= 2, got {text}")
     return int(value)
+
+
+def numbers(text: str) -> tuple[float, ...]:
+    """Finite floats separated by commas (``0.004,1e-5``)."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+class RegistryChoices:
+    """A registry's names as an option's ``choices``: a value is checked by the registry (importing its modules,
+    and with most of them torch, which a classical method's run never needs), the list (``--help``, an invalid
+    value's message) is read from their source (:meth:`~deepprior.registry.Registry.declared_names`), which
+    imports nothing. ``extra`` names come first (e.g. "none")."""
+
+    def __init__(self, registry: Registry, *extra: str) -> None:
+        self.registry = registry
+        self.extra = extra
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.extra or name in self.registry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self.extra, *self.registry.declared_names()])

@@ -16,17 +16,16 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import presets
-from .argtypes import duration, non_negative, non_negative_int, positive, positive_int, tile_side
+from .argtypes import RegistryChoices, duration, non_negative, non_negative_int, positive, positive_int, tile_side
 from .errors import DeepPriorError, InputError, Warned, did_you_mean, warn
 
 if TYPE_CHECKING:
     from .image import Image
-    from .registry import Registry
     from .restore import Restoration
     from .tasks.base import TaskSpec
 
@@ -58,23 +57,6 @@ def _spec(command: str) -> TaskSpec:
     from .registry import TASKS
 
     return TASKS.get(command)
-
-
-class _RegistryChoices:
-    """A registry's names as an option's ``choices``: a value is checked by the registry (importing its modules,
-    and with most of them torch, which a classical method's run never needs), the list (``--help``, an invalid
-    value's message) is read from their source (:meth:`~deepprior.registry.Registry.declared_names`), which
-    imports nothing. ``extra`` names come first (e.g. "none")."""
-
-    def __init__(self, registry: Registry, *extra: str) -> None:
-        self.registry = registry
-        self.extra = extra
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.extra or name in self.registry
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([*self.extra, *self.registry.declared_names()])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,7 +97,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--refine",
-        choices=_RegistryChoices(REFINERS, "none"),
+        choices=RegistryChoices(REFINERS, "none"),
         metavar="NAME",
         help="after the fit, filter y once more with the fit as the pilot, for denoising only (%(choices)s); "
         "wiener: BM3D's Wiener stage; wiener-bm3d: its result averaged with BM3D on y alone (default: the "
@@ -135,7 +117,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--stop",
-        choices=_RegistryChoices(STOPPERS),
+        choices=RegistryChoices(STOPPERS),
         metavar="NAME",
         help="stopping rule, one of %(choices)s; es-* stop without ground truth (default: es-wmv for denoise/deblock "
         "when --iterations is not given)",
@@ -172,7 +154,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    group.add_argument("--generator", choices=_RegistryChoices(GENERATORS), metavar="NAME", help="network: %(choices)s")
+    group.add_argument("--generator", choices=RegistryChoices(GENERATORS), metavar="NAME", help="network: %(choices)s")
     group.add_argument(
         "--channels",
         type=positive_int,
@@ -180,11 +162,11 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         help="network width: channels per scale (128 in the paper; 32-64 is faster)",
     )
     group.add_argument(
-        "--data-term", choices=_RegistryChoices(DATA_TERMS), metavar="NAME", help="data term E(A·x, y): %(choices)s"
+        "--data-term", choices=RegistryChoices(DATA_TERMS), metavar="NAME", help="data term E(A·x, y): %(choices)s"
     )
     group.add_argument(
         "--regularizer",
-        choices=_RegistryChoices(REGULARIZERS),
+        choices=RegistryChoices(REGULARIZERS),
         metavar="NAME",
         help="explicit regulariser: %(choices)s",
     )
@@ -677,12 +659,13 @@ def _restore_stack(
     wall = time.perf_counter() - start
     write_stack(output, stack, [result.output.pixels for result in results])
     if not args.no_json:
+        layout: dict[str, Any] = {"axes": stack.axes, "shape": list(stack.shape), "planes": len(results)}
+        per_plane = [result.record.extra for result in results]
+        if any(extra != per_plane[0] for extra in per_plane):  # e.g. each plane's estimated noise model
+            layout["plane_extra"] = per_plane
         record = dataclasses.replace(
             results[0].record,
-            extra={
-                **results[0].record.extra,
-                "stack": {"axes": stack.axes, "shape": list(stack.shape), "planes": len(results)},
-            },
+            extra={**results[0].record.extra, "stack": layout},
             seconds=sum(result.record.seconds for result in results),
             iterations_run=sum(result.record.iterations_run for result in results),
             inputs={k: str(v) for k, v in images.items()},
@@ -896,7 +879,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_task_options(sub: argparse.ArgumentParser, name: str) -> None:
-    """The options of one sub-command (the registries' names are read only when needed: see _RegistryChoices)."""
+    """The options of one sub-command (the registries' names are read only when needed: see RegistryChoices)."""
     task = commands()[name][0]
 
     def method_help(choices: list[str]) -> str:
@@ -941,7 +924,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     ----------
     command
         The sub-command whose options to add; None: every sub-command's; ``""``: none (enough for ``--help`` and
-        ``--version``). The registries' names in the options are listed only when needed (``_RegistryChoices``).
+        ``--version``). The registries' names in the options are listed only when needed (``RegistryChoices``).
     """
     from . import __version__
 

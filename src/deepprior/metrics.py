@@ -29,6 +29,7 @@ __all__ = [
     "mse_torch",
     "psnr_torch",
     "noise_sigma",
+    "noise_level_function",
 ]
 
 # ITU-R BT.601 luma weights.
@@ -297,6 +298,111 @@ def noise_sigma(image: np.ndarray) -> float:
 
 
 _NORMAL_Q3 = 0.6744897501960817  # Φ⁻¹(3/4): the median of |N(0, 1)|
+
+
+def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, levels: int = 16) -> tuple[float, float]:
+    r"""Estimate signal-dependent noise, :math:`\operatorname{var}(y \mid \mu) = a\,\mu + b`, from one image, blind.
+
+    The Poisson-Gaussian model of a photon-counting sensor (camera, microscope, telescope): :math:`a` is the
+    intensity of one photon (electron) in the image's units, :math:`b` the variance of the read noise (negative
+    where the sensor adds an offset). After Foi et al. [1]_, simplified: every 2×2 block gives a local mean and
+    the diagonal Haar detail of :func:`noise_sigma`, whose variance is the noise's,
+
+    .. math::
+
+        m_{ij} = \tfrac{1}{4}\textstyle\sum y, \qquad
+        d_{ij} = \tfrac{1}{2}\,(y_{2i,2j} - y_{2i,2j+1} - y_{2i+1,2j} + y_{2i+1,2j+1});
+
+    the blocks are sorted by :math:`m` into ``levels`` groups of equal size; each group's noise variance is the
+    mean of :math:`d^2` over its 90 % smallest values (dropping edges and texture), divided by that share's
+    expectation for Gaussian noise; and :math:`(a, b)` is the weighted least-squares line through the groups'
+    (mean :math:`m`, variance), weighted by count over variance squared (a variance estimate's spread grows with
+    it), refitted once with the line's variances. Groups where more than 5 % of the blocks touch 0 or 1 (clipped)
+    and blocks not ``known`` are left out. :math:`a` is at least 0.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)`` float array in [0, 1], at least 2×2; channels are pooled (one model for all).
+    known : numpy.ndarray, optional
+        ``(H, W)`` bool, False where a pixel is missing.
+    levels : int
+        How many intensity groups the line is fitted through (fewer where the image has few blocks).
+
+    Returns
+    -------
+    tuple of float
+        :math:`(a, b)` in the image's units.
+
+    Raises
+    ------
+    InputError
+        If the image is not 2-D or 3-D, or has fewer than two intensity groups of 64 known, unclipped blocks.
+
+    References
+    ----------
+    .. [1] A. Foi, M. Trimeche, V. Katkovnik, K. Egiazarian, "Practical Poissonian-Gaussian noise modeling and
+       fitting for single-image raw-data", IEEE Trans. Image Process. 17(10), 1737–1754, 2008.
+       :DOI:`10.1109/TIP.2008.2001399`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepprior.metrics import noise_level_function
+    >>> rng = np.random.default_rng(0)
+    >>> clean = np.tile(np.linspace(0.05, 0.95, 512), (512, 1))
+    >>> noisy = rng.poisson(clean * 200) / 200 + 0.01 * rng.standard_normal(clean.shape)
+    >>> a, b = noise_level_function(noisy)
+    >>> round(a * 200, 1), round(float(np.sqrt(max(b, 0))), 2)  # 1 / 200 per photon, read noise 0.01
+    (1.0, 0.01)
+    """
+    y = _as_image(image, "image")
+    if y.ndim == 2:
+        y = y[..., None]
+    height, width = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2
+    blocks = y[:height, :width].reshape(height // 2, 2, width // 2, 2, -1)
+    usable = np.ones(blocks.shape[::2], bool)  # (h/2, w/2, C)
+    if known is not None:
+        known = np.asarray(known, bool)[:height, :width].reshape(height // 2, 2, width // 2, 2).all(axis=(1, 3))
+        usable &= known[..., None]
+    means = blocks.mean(axis=(1, 3))[usable]
+    details = ((blocks[:, 0, :, 0] - blocks[:, 0, :, 1] - blocks[:, 1, :, 0] + blocks[:, 1, :, 1]) / 2)[usable]
+    clipped = ((blocks <= 0) | (blocks >= 1)).any(axis=(1, 3))[usable]
+    order = np.argsort(means, kind="stable")
+    level_means, level_variances, counts = [], [], []
+    for group in np.array_split(order, max(1, min(int(levels), means.size // _MIN_BLOCKS_PER_LEVEL))):
+        if group.size < _MIN_BLOCKS_PER_LEVEL or clipped[group].mean() > _CLIPPED_SHARE:
+            continue  # clipping shrinks the variance near 0 and 1
+        squares = np.sort(details[group] ** 2)[: max(1, int(_KEPT_SHARE * group.size))]
+        level_means.append(means[group].mean())
+        level_variances.append(squares.mean() / _KEPT_SECOND_MOMENT)
+        counts.append(group.size)
+    if len(counts) < 2:
+        raise InputError(
+            "too few 2×2 blocks away from 0 and 1 to fit a noise level function: it needs two intensity levels "
+            f"of {_MIN_BLOCKS_PER_LEVEL} blocks, with at most {_CLIPPED_SHARE:.0%} of them touching 0 or 1"
+        )
+    mu, variance, count = np.array(level_means), np.array(level_variances), np.array(counts, float)
+    line = variance
+    for _ in range(2):  # weights from the observed variances, then from the fitted line's
+        weights = count / np.maximum(line, 1e-12) ** 2
+        design = np.stack([mu, np.ones_like(mu)], axis=1) * np.sqrt(weights)[:, None]
+        (a, b), *_ = np.linalg.lstsq(design, variance * np.sqrt(weights), rcond=None)
+        if a < 0:  # no signal dependence: a constant variance, the weighted mean
+            a, b = 0.0, float(np.sum(weights * variance) / np.sum(weights))
+        line = np.maximum(a * mu + b, variance.min())
+    return float(a), float(b)
+
+
+#: Of each intensity group's squared details, the share kept (the rest: edges and texture)...
+_KEPT_SHARE = 0.9
+#: ... and the mean of the kept share of Z² for Z ~ N(0, 1), relative to 1: E[Z²; |Z| < q] / P(|Z| < q) with
+#: q = Φ⁻¹(1 − (1 − share)/2), i.e. 1 − 2 q φ(q) / share.
+_KEPT_SECOND_MOMENT = 1 - 2 * 1.6448536269514722 * 0.10313564037537128 / _KEPT_SHARE
+#: The fewest blocks an intensity group may have.
+_MIN_BLOCKS_PER_LEVEL = 64
+#: A group with more of its blocks touching 0 or 1 (clipped: a dark background's zero counts too) is left out.
+_CLIPPED_SHARE = 0.05
 
 
 # --------------------------------------------------------------------------- torch helpers

@@ -1,5 +1,5 @@
 """One small registry for every kind of plug-in: tasks, generators, operators, data terms, regularisers, stopping
-rules.
+rules, ℓ0 solvers, refiners, noise models.
 
 A plug-in is one file with a decorator::
 
@@ -182,6 +182,19 @@ REGULARIZERS: Registry = Registry("regulariser", "deepprior.regularizers")
 STOPPERS: Registry = Registry("stopping rule", "deepprior.stopping")
 SOLVERS: Registry = Registry("ℓ0 solver", "deepprior.solvers")
 REFINERS: Registry = Registry("refiner", "deepprior.refiners")
+NOISE_MODELS: Registry = Registry("noise model", "deepprior.noise")
+
+#: The plug-in registries (every one but TASKS), for the command line, the docs and the tests to enumerate.
+PLUG_INS: tuple[Registry, ...] = (
+    GENERATORS,
+    OPERATORS,
+    DATA_TERMS,
+    REGULARIZERS,
+    STOPPERS,
+    SOLVERS,
+    REFINERS,
+    NOISE_MODELS,
+)
 
 __all__ = [
     "Registry",
@@ -194,4 +207,6 @@ __all__ = [
     "STOPPERS",
     "SOLVERS",
     "REFINERS",
+    "NOISE_MODELS",
+    "PLUG_INS",
 ]

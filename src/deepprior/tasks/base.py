@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..image import Image, ImageLike
+    from ..noise import NoiseModel
     from ..operators import Operator
     from ..presets import Preset
     from ..restore import Plan, Restoration
@@ -135,10 +136,14 @@ def blind_plan(
     seed: int,
     device: str,
     overrides: dict[str, Any],
+    noise: str = "gaussian",
+    noise_level: tuple[float, ...] | None = None,
 ) -> Plan:
     """The plan of a task whose forward model is the identity (denoise, deblock, smooth); pixels the image marks
     missing (:attr:`deepprior.image.Image.missing`, e.g. NaN in a FITS file) are left out of the fit and filled
-    in."""
+    in. The fit runs on the image stabilised by the ``noise`` model (:data:`deepprior.registry.NOISE_MODELS`), with
+    the parameters ``noise_level`` or, without them, those estimated from the image, and its result is mapped
+    back."""
     import numpy as np
 
     from ..image import as_image
@@ -154,15 +159,24 @@ def blind_plan(
 
         if source.missing is not None:
             raise InputError(f"{preset.method} cannot skip missing pixels: use a DIP method, or inpaint first")
+        if noise != "gaussian" or noise_level is not None:
+            raise InputError(f"{preset.method} takes no noise model: use a DIP method")
         return plan_classical(preset, source, overrides, squeeze=squeeze)
     from ..dip import plan_dip
     from ..operators import Identity
 
     operator, observation, extra = Identity(), source.pixels, {}
     known = known_pixels(None, source)
+    model, finish = noise_model(noise, noise_level, source.pixels, known), None
+    if noise != "gaussian":
+        extra["noise"] = model.describe()
+    if model.stabilises:
+        observation, finish = model.stabilise(observation), functools.partial(_unstabilised, model)
+        if overrides.get("reference") is not None:  # the fit's PSNR curves compare stabilised images
+            overrides = {**overrides, "reference": model.stabilise(as_image(overrides["reference"]).pixels)}
     if known is not None:
-        operator, observation = leave_out(known, source.pixels)
-        extra = {"missing_fraction": float(source.missing.mean())}  # type: ignore[union-attr]
+        operator, observation = leave_out(known, observation)
+        extra["missing_fraction"] = float(source.missing.mean())  # type: ignore[union-attr]
     return plan_dip(
         preset,
         source,
@@ -174,7 +188,34 @@ def blind_plan(
         overrides=overrides,
         squeeze=squeeze,
         extra=extra,
+        finish=finish,
     )
+
+
+def noise_model(name: str, level: tuple[float, ...] | None, pixels: np.ndarray, known: np.ndarray | None) -> NoiseModel:
+    """The noise model ``name`` with the parameters ``level`` or, without them, those estimated from ``pixels``
+    (its ``known`` ones). A model with parameters that finds nothing to stabilise (a Poisson model whose variance
+    hardly grows with the intensity) draws a warning."""
+    from ..registry import NOISE_MODELS
+
+    model_type = NOISE_MODELS.get(name)
+    if level is None:
+        model = model_type.estimate(pixels, known)
+    elif len(level) != len(model_type.parameters):
+        takes = ", ".join(model_type.parameters) or "none"
+        raise InputError(f"the {name} noise model's level is ({takes}), got {len(level)} number(s)")
+    else:
+        model = model_type(*map(float, level))
+    if model_type.parameters and not model.stabilises:
+        level_text = ", ".join(f"{p} = {getattr(model, p):.3g}" for p in model_type.parameters)
+        warn(f"the noise hardly varies with the intensity ({name} noise, {level_text}): denoising it as Gaussian")
+    return model
+
+
+def _unstabilised(model: NoiseModel, restoration: Restoration) -> Restoration:
+    """The restoration mapped back from the stabilised image the fit restored."""
+    restoration.output.pixels = model.unstabilise(restoration.output.pixels)
+    return restoration
 
 
 def known_pixels(mask: Any, source: Image) -> np.ndarray | None:

@@ -1,0 +1,167 @@
+"""Noise models: the noise level function's estimate, every registered model's contract, the Poisson-Gaussian
+transform's stabilised variance and unbiased inverse, and denoising through a model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import deepprior
+from deepprior.errors import InputError
+from deepprior.metrics import noise_level_function
+from deepprior.noise import NoiseModel
+from deepprior.noise.poisson import PoissonGaussian
+from deepprior.registry import NOISE_MODELS
+from helpers import smooth_image
+
+RAMP = np.tile(np.linspace(0.02, 0.98, 512), (512, 1))
+
+
+def _poisson_gaussian(clean: np.ndarray, photons: float, read_noise: float, seed: int = 0) -> np.ndarray:
+    """``clean`` as a sensor of ``photons`` per unit intensity with Gaussian read noise would record it, clipped."""
+    rng = np.random.default_rng(seed)
+    noisy = rng.poisson(clean * photons) / photons + read_noise * rng.standard_normal(clean.shape)
+    return np.clip(noisy, 0, 1)
+
+
+@pytest.mark.parametrize(
+    "photons, read_noise, brightest, tolerance",
+    [(20, 0.0, 0.5, 0.1), (30, 0.0, 1.0, 0.05), (200, 0.01, 1.0, 0.05), (1000, 0.02, 1.0, 0.05)],
+)
+def test_the_noise_level_function_is_found_from_one_image(photons, read_noise, brightest, tolerance):
+    """Photons per unit intensity (white), the read noise's σ; a dim image (20 photons at white, 10 at its
+    brightest) has no clipped highlights, and its few discrete counts leave a larger error."""
+    a, b = noise_level_function(_poisson_gaussian(RAMP * brightest, photons, read_noise))
+    assert a == pytest.approx(1 / photons, rel=tolerance)
+    for x in (0.1, 0.5, 0.9):  # the noise's σ at dark, middle and bright grey
+        assert np.sqrt(a * x + b) == pytest.approx(np.sqrt(x / photons + read_noise**2), rel=tolerance / 2)
+
+
+def test_the_noise_level_function_of_gaussian_noise_is_flat_and_skips_missing_and_clipped_pixels():
+    rng = np.random.default_rng(1)
+    noisy = np.clip(RAMP + 0.05 * rng.standard_normal(RAMP.shape), 0, 1)
+    a, b = noise_level_function(noisy)
+    assert a < 0.1 * b and b == pytest.approx(0.05**2, rel=0.05)
+    known = np.ones(RAMP.shape, bool)
+    known[:, 256:] = False
+    spoiled = noisy.copy()
+    spoiled[:, 256:] = rng.random((512, 256))  # uniform junk where no pixel is known
+    assert noise_level_function(spoiled, known) == pytest.approx(noise_level_function(noisy[:, :256]), rel=0.05)
+    with pytest.raises(InputError, match="too few 2×2 blocks"):
+        noise_level_function(np.round(noisy))  # black and white only
+
+
+@pytest.mark.parametrize("name", NOISE_MODELS.names())
+def test_every_noise_model_keeps_its_contract(name):
+    clean = smooth_image(64).astype(np.float64) * 0.8 + 0.1
+    noisy = _poisson_gaussian(clean, 100, 0.005).astype(np.float32)
+    model = NOISE_MODELS.get(name).estimate(noisy)
+    assert isinstance(model, NoiseModel)
+    described = model.describe()
+    assert described["name"] == name and json.loads(json.dumps(described)) == described
+    stabilised = model.stabilise(noisy)
+    assert stabilised.shape == noisy.shape and stabilised.dtype == np.float32
+    assert stabilised.min() >= 0 and stabilised.max() <= 1
+    assert (stabilised is noisy) != model.stabilises  # a model that does nothing says so
+    # the inverse of a clean image's transform is that image, up to the bias the unbiased inverse corrects
+    round_trip = model.unstabilise(model.stabilise(clean.astype(np.float32)))
+    assert np.abs(round_trip - clean).max() < 0.01
+
+
+@pytest.mark.parametrize("a, b", [(1 / 30, 0.0), (1 / 200, 1e-4), (1 / 5, 0.0)])
+def test_the_poisson_transform_stabilises_the_variance_and_its_inverse_is_unbiased(a, b):
+    """Over many draws at one intensity x: the stabilised noise's σ is the one the model states (from 2 photons
+    on), and mapping back the mean of the stabilised draws gives x (the algebraic inverse would not)."""
+    model = PoissonGaussian(a, b)
+    sigma = model.describe()["stabilised_sigma"]
+    rng = np.random.default_rng(0)
+    low, high = model._range
+    for x in (0.01, 0.05, 0.2, 0.7):
+        draws = a * rng.poisson(x / a, 200_000) + np.sqrt(b) * rng.standard_normal(200_000)
+        stabilised = model.stabilise(draws).astype(np.float64)
+        if x / a >= 2:
+            assert stabilised.std() == pytest.approx(sigma, rel=0.1)
+        assert model.unstabilise(np.array([stabilised.mean()]))[0] == pytest.approx(x, rel=0.02, abs=2e-4)
+        if x / a < 2:  # the algebraic inverse, (D/2)² - 3/8 - b/a², would darken dim pixels
+            algebraic = a * (((low + stabilised.mean() * (high - low)) / 2) ** 2 - 0.375 - b / a**2)
+            assert algebraic < 0.9 * x
+
+
+def test_a_poisson_model_without_signal_dependence_is_the_identity():
+    model = PoissonGaussian(1e-5, 1e-3)
+    pixels = smooth_image(16)
+    assert not model.stabilises and model.stabilise(pixels) is pixels and model.unstabilise(pixels) is pixels
+    with pytest.raises(InputError, match="a >= 0"):
+        PoissonGaussian(-1.0, 0.0)
+
+
+def test_denoising_poisson_noise_fits_the_stabilised_image_and_maps_it_back():
+    clean = smooth_image(48).astype(np.float64) * 0.8 + 0.1
+    noisy = _poisson_gaussian(clean, 50, 0.0).astype(np.float32)
+    keywords = {"iterations": 3, "width": 8, "seed": 0}
+    result = deepprior.denoise(noisy, noise="poisson", **keywords)
+    noise = result.record.extra["noise"]
+    assert noise["name"] == "poisson" and noise["estimated"] and noise["a"] > 0
+    assert result.image.shape == noisy.shape and 0 <= result.image.min() and result.image.max() <= 1
+    given = deepprior.denoise(noisy, noise="poisson", noise_level=(noise["a"], noise["b"]), **keywords)
+    assert given.record.extra["noise"]["estimated"] is False
+    np.testing.assert_array_equal(given.image, result.image)  # the same model, given or estimated
+    plain = deepprior.denoise(noisy, **keywords)
+    assert "noise" not in plain.record.extra and not np.array_equal(plain.image, result.image)
+    # the fit ran on the stabilised image: mapping the output back is the last step
+    model = PoissonGaussian(noise["a"], noise["b"])
+    on_stabilised = deepprior.denoise(model.stabilise(noisy), **keywords)
+    np.testing.assert_allclose(result.image, model.unstabilise(on_stabilised.image), atol=1e-6)
+
+
+def test_gaussian_noise_given_to_the_poisson_model_is_denoised_as_gaussian_with_a_warning():
+    rng = np.random.default_rng(2)
+    noisy = np.clip(RAMP[::4, ::4, None] + 0.05 * rng.standard_normal((128, 128, 3)), 0, 1)
+    keywords = {"iterations": 2, "width": 8, "seed": 0}
+    with pytest.warns(UserWarning, match="the noise hardly varies with the intensity"):
+        result = deepprior.denoise(noisy, noise="poisson", **keywords)
+    assert result.record.extra["noise"]["stabilised_sigma"] is None  # recorded, and not applied
+    np.testing.assert_array_equal(result.image, deepprior.denoise(noisy, **keywords).image)
+
+
+def test_a_classical_row_takes_no_noise_model():
+    with pytest.raises(InputError, match="takes no noise model"):
+        deepprior.tasks.base.blind_plan(
+            "smooth", smooth_image(32), "region-fusion", "paper", 0, "cpu", {}, noise="poisson"
+        )
+
+
+def test_the_command_line_denoises_photon_noise_and_records_the_model(tmp_path):
+    from deepprior.cli import main
+    from deepprior.io import write_image
+
+    clean = smooth_image(48).astype(np.float64) * 0.8 + 0.1
+    noisy = write_image(tmp_path / "dim.png", _poisson_gaussian(clean, 50, 0.0).astype(np.float32))
+    fast = ["--iterations", "2", "--channels", "8", "--quiet"]
+    assert main(["denoise", str(noisy), "-o", str(tmp_path / "a.png"), "--noise", "poisson", *fast]) == 0
+    estimated = json.loads((tmp_path / "a.json").read_text())["extra"]["noise"]
+    assert estimated["name"] == "poisson" and estimated["estimated"] and estimated["stabilised_sigma"] > 0
+    level = f"{estimated['a']!r},{estimated['b']!r}"
+    argv = ["denoise", str(noisy), "-o", str(tmp_path / "b.png"), "--noise", "poisson", "--noise-level", level]
+    assert main([*argv, *fast]) == 0
+    given = json.loads((tmp_path / "b.json").read_text())["extra"]["noise"]
+    assert given == {**estimated, "estimated": False}
+
+
+def test_a_stack_of_photon_counts_records_each_planes_noise_model(tmp_path):
+    import tifffile
+
+    from deepprior.cli import main
+
+    planes = np.stack([RAMP[:64, ::8] * (0.4 + 0.2 * z) for z in range(3)])  # 64×64 planes, dim to bright
+    counts = np.random.default_rng(3).poisson(planes * 400).astype(np.uint16)  # a camera's counts, 16 bits
+    tifffile.imwrite(tmp_path / "z.tif", counts, imagej=True, metadata={"axes": "ZYX"})
+    argv = ["denoise", str(tmp_path / "z.tif"), "-o", str(tmp_path / "out.tif"), "--noise", "poisson"]
+    assert main([*argv, "--iterations", "2", "--channels", "8", "--quiet"]) == 0
+    stack = json.loads((tmp_path / "out.json").read_text())["extra"]["stack"]
+    models = [extra["noise"] for extra in stack["plane_extra"]]
+    assert [m["name"] for m in models] == ["poisson"] * 3 and len({m["a"] for m in models}) == 3
+    for model in models:  # one count is 1/65535 of the 16-bit range
+        assert model["a"] * 65535 == pytest.approx(1, rel=0.25)
