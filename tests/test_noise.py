@@ -89,6 +89,19 @@ def test_the_poisson_transform_stabilises_the_variance_and_its_inverse_is_unbias
             assert algebraic < 0.9 * x
 
 
+def test_a_cameras_offset_is_a_negative_b_found_and_inverted_without_bias():
+    """y = a k + offset (a dark level, no read noise): var = a y - a · offset, so b < 0."""
+    a, offset = 1 / 100, 0.05
+    rng = np.random.default_rng(4)
+    ramp = np.clip(RAMP, offset, None)
+    estimated_a, estimated_b = noise_level_function(np.clip(a * rng.poisson((ramp - offset) / a) + offset, 0, 1))
+    assert estimated_a == pytest.approx(a, rel=0.05) and estimated_b == pytest.approx(-a * offset, rel=0.2)
+    model = PoissonGaussian(a, -a * offset)
+    for x in (0.06, 0.15, 0.5):  # 1, 10 and 45 photons above the offset
+        draws = a * rng.poisson((x - offset) / a, 200_000) + offset
+        assert model.unstabilise(np.array([model.stabilise(draws).mean()]))[0] == pytest.approx(x, rel=0.01)
+
+
 def test_a_poisson_model_without_signal_dependence_is_the_identity():
     model = PoissonGaussian(1e-5, 1e-3)
     pixels = smooth_image(16)
