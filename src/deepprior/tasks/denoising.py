@@ -64,8 +64,8 @@ def denoise(
     noise_level
         The model's parameters, for ``"poisson"`` :math:`(a, b)` in the image's units (a 16-bit camera's
         intensity of one electron is ``1 / (65535 · gain)``, gain in electrons per count, and
-        :math:`b = (\text{read noise} / (65535 \cdot \text{gain}))^2`); None estimates them from the image
-        (:func:`deepprior.metrics.noise_level_function`).
+        :math:`b = (\text{read noise} / (65535 \cdot \text{gain}))^2`, less :math:`a` times a dark offset in the
+        image's units); None estimates them from the image (:func:`deepprior.metrics.noise_level_function`).
     **overrides
         Any of :class:`deepprior.restore.Overrides` (``iterations``, ``lr``, ``width``, ``regularizer``, ...).
 
