@@ -128,8 +128,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
-    methods = list(dict.fromkeys(row["method"] for row in rows))
-    images = list(dict.fromkeys(row["image"] for row in rows))
     steps = "the row's own steps and stop" if result["iterations"] is None else f"{result['iterations']} steps"
     lines = [
         "# Deblurring with bad pixels: fitted, left out, or filled in first",
@@ -143,20 +141,8 @@ def markdown(result: dict[str, Any]) -> str:
         "Outputs rounded to 8 bits, scored on RGB against the sharp crop. CPU, "
         f"{result['threads']} threads.",
         "",
-        "| method | PSNR | SSIM | s / image |",
-        "|---|---|---|---|",
+        *common.method_tables(rows),
     ]
-    for method in methods:
-        same = [row for row in rows if row["method"] == method]
-        lines.append(
-            f"| {method} | {np.mean([r['psnr'] for r in same]):.2f} | {np.mean([r['ssim'] for r in same]):.4f} "
-            f"| {np.mean([r['seconds'] for r in same]):.1f} |"
-        )
-    lines += ["", "PSNR per image (dB):", "", "| image | " + " | ".join(methods) + " |"]
-    lines.append("|---" * (len(methods) + 1) + "|")
-    for image in images:
-        values = {row["method"]: row["psnr"] for row in rows if row["image"] == image}
-        lines.append(f"| {image} | " + " | ".join(f"{values[m]:.2f}" for m in methods) + " |")
     return "\n".join([*lines, "", common.provenance_line(result["provenance"])]) + "\n"
 
 

@@ -111,8 +111,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
-    methods = list(dict.fromkeys(row["method"] for row in rows))
-    images = list(dict.fromkeys(row["image"] for row in rows))
     steps = "the row's own steps and stop" if result["iterations"] is None else f"{result['iterations']} steps"
     lines = [
         f"# Photon-count noise, {result['peak']:g} photons at white: denoised as Gaussian or through its noise model",
@@ -127,28 +125,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"({steps}), seed 0. Outputs rounded to 8 bits, scored on RGB against the clean crop. CPU, "
         f"{result['threads']} threads.",
         "",
-        "| method | PSNR | SSIM | s / image |",
-        "|---|---|---|---|",
     ]
-    for method in methods:
-        same = [row for row in rows if row["method"] == method]
-        lines.append(
-            f"| {method} | {np.mean([r['psnr'] for r in same]):.2f} | {np.mean([r['ssim'] for r in same]):.4f} "
-            f"| {np.mean([r['seconds'] for r in same]):.1f} |"
-        )
-    lines += [
-        "",
-        "PSNR per image (dB):",
-        "",
-        "| image | " + " | ".join(methods) + f" | estimated a · {HEADROOM:g} peak |",
-    ]
-    lines.append("|---" * (len(methods) + 2) + "|")
-    for image in images:
-        same = [row for row in rows if row["image"] == image]
-        values = {row["method"]: row["psnr"] for row in same}
+
+    def estimated_photon(same: list[dict[str, Any]]) -> str:
         noise = next((row["noise"] for row in same if row.get("noise")), None)
-        slope = "—" if noise is None else f"{noise['a'] * HEADROOM * result['peak']:.2f}"
-        lines.append(f"| {image} | " + " | ".join(f"{values[m]:.2f}" for m in methods) + f" | {slope} |")
+        return "—" if noise is None else f"{noise['a'] * HEADROOM * result['peak']:.2f}"
+
+    lines += common.method_tables(rows, (f"estimated a · {HEADROOM:g} peak", estimated_photon))
     return "\n".join([*lines, "", common.provenance_line(result["provenance"])]) + "\n"
 
 

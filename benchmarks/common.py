@@ -314,6 +314,31 @@ def write_result(stem: str | os.PathLike[str], result: Any, text: str, *, echo: 
     return write_json(stem.with_suffix(".json"), result)
 
 
+def method_tables(
+    rows: Sequence[dict[str, Any]], last_column: tuple[str, Callable[[list[dict[str, Any]]], str]] | None = None
+) -> list[str]:
+    """The Markdown lines of a method comparison's two tables: each method's mean PSNR, SSIM and seconds over the
+    images, then each image's PSNR by method. ``rows`` hold ``image``, ``method``, ``psnr``, ``ssim`` and
+    ``seconds``; ``last_column`` = (heading, the image's rows → cell) adds a column to the second table."""
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    images = list(dict.fromkeys(row["image"] for row in rows))
+    lines = ["| method | PSNR | SSIM | s / image |", "|---|---|---|---|"]
+    for method in methods:
+        same = [row for row in rows if row["method"] == method]
+        lines.append(
+            f"| {method} | {np.mean([r['psnr'] for r in same]):.2f} | {np.mean([r['ssim'] for r in same]):.4f} "
+            f"| {np.mean([r['seconds'] for r in same]):.1f} |"
+        )
+    headings = ["image", *methods, *([last_column[0]] if last_column else [])]
+    lines += ["", "PSNR per image (dB):", "", "| " + " | ".join(headings) + " |", "|---" * len(headings) + "|"]
+    for image in images:
+        same = [row for row in rows if row["image"] == image]
+        values = {row["method"]: row["psnr"] for row in same}
+        cells = [image, *(f"{values[m]:.2f}" for m in methods), *([last_column[1](same)] if last_column else [])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 # --------------------------------------------------------------------------- scripts
 
 
@@ -347,5 +372,6 @@ __all__ = [
     "run_script",
     "write_json",
     "write_result",
+    "method_tables",
     "write_text",
 ]
