@@ -149,14 +149,9 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_data_dir_argument(parser)
-    parser.add_argument(
-        "--limit", type=int, default=4, help="N of the suite's images, as its --limit picks them (0: all)"
-    )
-    parser.add_argument("--crop", type=int, default=128)
+    common.add_crop_fit_arguments(parser)
     parser.add_argument("--fraction", type=float, default=BAD_FRACTION)
     parser.add_argument("--defects", choices=("pixels", "blobs"), default="pixels", help="see corrupt()")
-    parser.add_argument("--iterations", type=int, help="DIP steps (default: the fast row's, with its stop)")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", help="default: benchmarks/results/masked_deblur_DEFECTS_crops")
     args = parser.parse_args(argv)
     args.out = args.out or str(common.RESULTS_DIR / f"masked_deblur_{args.defects}_crops")

@@ -138,13 +138,8 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common.add_data_dir_argument(parser)
-    parser.add_argument(
-        "--limit", type=int, default=4, help="N of the suite's images, as its --limit picks them (0: all)"
-    )
-    parser.add_argument("--crop", type=int, default=128)
+    common.add_crop_fit_arguments(parser)
     parser.add_argument("--peak", type=float, default=30.0, help="photons at white")
-    parser.add_argument("--iterations", type=int, help="DIP steps (default: the fast row's, with its stop)")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", help="default: benchmarks/results/poisson_peakPEAK_crops")
     args = parser.parse_args(argv)
     args.out = args.out or str(common.RESULTS_DIR / f"poisson_peak{args.peak:g}_crops")

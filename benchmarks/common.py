@@ -54,6 +54,17 @@ def add_data_dir_argument(parser: argparse.ArgumentParser | Any, extra: str = ""
     )
 
 
+def add_crop_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of a script that fits a suite's centre crops: ``--limit``, ``--crop``, ``--iterations``,
+    ``--threads``."""
+    parser.add_argument(
+        "--limit", type=int, default=4, help="N of the suite's images, as its --limit picks them (0: all)"
+    )
+    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--iterations", type=int, help="DIP steps (default: the fast row's, with its stop)")
+    parser.add_argument("--threads", type=int, default=2)
+
+
 def data_dir(flag: str | os.PathLike[str] | None = None) -> Path:
     """The benchmark data folder: ``flag`` (``--data-dir``), else ``$DEEPPRIOR_DATA``, else the default.
 
@@ -373,5 +384,6 @@ __all__ = [
     "write_json",
     "write_result",
     "method_tables",
+    "add_crop_fit_arguments",
     "write_text",
 ]
