@@ -51,6 +51,8 @@ def test_the_noise_level_function_of_gaussian_noise_is_flat_and_skips_missing_an
     assert noise_level_function(spoiled, known) == pytest.approx(noise_level_function(noisy[:, :256]), rel=0.05)
     with pytest.raises(InputError, match="too few 2×2 blocks"):
         noise_level_function(np.round(noisy))  # black and white only
+    with pytest.raises(InputError, match="known must be 512×512"):
+        noise_level_function(noisy, known[:, :100])
 
 
 @pytest.mark.parametrize("name", NOISE_MODELS.names())

@@ -337,7 +337,8 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     Raises
     ------
     InputError
-        If the image is not 2-D or 3-D, or has fewer than two intensity groups of 64 known, unclipped blocks.
+        If the image is not 2-D or 3-D, ``known`` is not its size, or it has fewer than two intensity groups of
+        64 known, unclipped blocks.
 
     References
     ----------
@@ -363,6 +364,8 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     blocks = y[:height, :width].reshape(height // 2, 2, width // 2, 2, -1)
     usable = np.ones(blocks.shape[::2], bool)  # (h/2, w/2, C)
     if known is not None:
+        if np.shape(known) != y.shape[:2]:
+            raise InputError(f"known must be {y.shape[0]}×{y.shape[1]} like the image, got {np.shape(known)}")
         known = np.asarray(known, bool)[:height, :width].reshape(height // 2, 2, width // 2, 2).all(axis=(1, 3))
         usable &= known[..., None]
     means = blocks.mean(axis=(1, 3))[usable]
