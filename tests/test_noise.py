@@ -155,9 +155,11 @@ def test_the_command_line_denoises_photon_noise_and_records_the_model(tmp_path):
     clean = smooth_image(48).astype(np.float64) * 0.8 + 0.1
     noisy = write_image(tmp_path / "dim.png", _poisson_gaussian(clean, 50, 0.0).astype(np.float32))
     fast = ["--iterations", "2", "--channels", "8", "--quiet"]
-    assert main(["denoise", str(noisy), "-o", str(tmp_path / "a.png"), "--noise", "poisson", *fast]) == 0
+    argv = ["denoise", str(noisy), "-o", str(tmp_path / "a.png"), "--noise", "poisson", "--report"]
+    assert main([*argv, *fast]) == 0
     estimated = json.loads((tmp_path / "a.json").read_text())["extra"]["noise"]
     assert estimated["name"] == "poisson" and estimated["estimated"] and estimated["stabilised_sigma"] > 0
+    assert "&quot;stabilised_sigma&quot;" in (tmp_path / "a.html").read_text()  # the report's settings show it
     level = f"{estimated['a']!r},{estimated['b']!r}"
     argv = ["denoise", str(noisy), "-o", str(tmp_path / "b.png"), "--noise", "poisson", "--noise-level", level]
     assert main([*argv, *fast]) == 0

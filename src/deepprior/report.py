@@ -93,6 +93,7 @@ def _settings_table(record: dict[str, Any]) -> str:
         "generator",
         "regularizer",
         "data_term",
+        "extra",  # the task's own facts: the noise model, the known fraction of a mask, a stack's layout
         "versions",
         "inputs",
         "command",
