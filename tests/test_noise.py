@@ -148,21 +148,24 @@ def test_a_classical_row_takes_no_noise_model():
         )
 
 
-def test_the_command_line_denoises_photon_noise_and_records_the_model(tmp_path):
+def test_the_command_line_denoises_photon_noise_and_records_the_model(tmp_path, capsys):
     from deepprior.cli import main
     from deepprior.io import write_image
 
     clean = smooth_image(48).astype(np.float64) * 0.8 + 0.1
     noisy = write_image(tmp_path / "dim.png", _poisson_gaussian(clean, 50, 0.0).astype(np.float32))
-    fast = ["--iterations", "2", "--channels", "8", "--quiet"]
+    fast = ["--iterations", "2", "--channels", "8"]
     argv = ["denoise", str(noisy), "-o", str(tmp_path / "a.png"), "--noise", "poisson", "--report"]
     assert main([*argv, *fast]) == 0
     estimated = json.loads((tmp_path / "a.json").read_text())["extra"]["noise"]
     assert estimated["name"] == "poisson" and estimated["estimated"] and estimated["stabilised_sigma"] > 0
     assert "&quot;stabilised_sigma&quot;" in (tmp_path / "a.html").read_text()  # the report's settings show it
+    # the summary line gives the level, to reuse for a series taken with the same camera
+    summary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote"))
+    assert f"poisson noise a = {estimated['a']:.4g}, b = {estimated['b']:.4g} (estimated)" in summary
     level = f"{estimated['a']!r},{estimated['b']!r}"
     argv = ["denoise", str(noisy), "-o", str(tmp_path / "b.png"), "--noise", "poisson", "--noise-level", level]
-    assert main([*argv, *fast]) == 0
+    assert main([*argv, *fast, "--quiet"]) == 0
     given = json.loads((tmp_path / "b.json").read_text())["extra"]["noise"]
     assert given == {**estimated, "estimated": False}
 

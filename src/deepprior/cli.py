@@ -484,6 +484,10 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
         text += f" at step {record.selected_step}"
     if restoration.history is not None and any(e["event"] == "time limit" for e in restoration.history.events):
         text += ", ended by the time limit"
+    noise = record.extra.get("noise")
+    if noise and noise.get("stabilised_sigma") is not None:  # the level, to reuse with --noise-level
+        level = ", ".join(f"{k} = {v:.4g}" for k, v in noise.items() if k in ("a", "b"))
+        text += f", {noise['name']} noise {level}{' (estimated)' if noise.get('estimated') else ''}"
     if reference is not None and reference.pixels.shape == restoration.output.pixels.shape:
         from .metrics import psnr
 

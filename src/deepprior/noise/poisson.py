@@ -33,7 +33,8 @@ class PoissonGaussian(NoiseModel):
     rescaled so that [0, 1] maps onto [0, 1]; and back through its exact unbiased inverse [2]_: the :math:`x` whose
     :math:`\mathbb{E}[f(y) \mid x]` is the denoised value, computed as a Poisson sum (the Gaussian part by
     Gauss-Hermite quadrature) below :data:`EXACT_BELOW` photons and as
-    :math:`a\,((D/2)^2 - 1/8 - b/a^2)` above. The algebraic inverse would bias dark regions upwards.
+    :math:`a\,((D/2)^2 - 1/8 - b/a^2)` above. The algebraic inverse, :math:`a\,((D/2)^2 - 3/8 - b/a^2)`, would
+    darken dim regions.
 
     Parameters
     ----------
