@@ -771,3 +771,26 @@ def test_a_suite_run_with_a_time_budget_starts_only_the_entries_expected_to_end_
     assert resumed.computed == deferred.deferred and resumed.deferred == 0
     with pytest.raises(SystemExit):  # argparse's one line: a budget must be a positive number of seconds
         run_suites.parse_args([suite, "--time-budget", "0"])
+
+
+def test_the_photon_benchmark_records_counts_and_tabulates_its_methods():
+    from benchmarks.bench_poisson import HEADROOM, markdown, record
+
+    y = record(np.full((256, 256, 3), 0.5), 30, "grey")
+    counts = y.astype(np.float64) * HEADROOM * 30  # 15 photons on average, on the 16-bit grid
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)
+    assert counts.mean() == pytest.approx(15, abs=0.1) and counts.var() == pytest.approx(15, rel=0.05)
+    assert np.array_equal(y, record(np.full((256, 256, 3), 0.5), 30, "grey"))  # seeded by the name
+    rows = [
+        {"image": image, "method": method, "psnr": psnr, "ssim": 0.5, "seconds": 1.0, **extra}
+        for image, method, psnr, extra in [
+            ("a", "dip, Gaussian", 20.0, {"noise": None}),
+            ("a", "dip, noise model", 22.0, {"noise": {"a": 1 / 60}}),
+            ("b", "dip, Gaussian", 24.0, {"noise": None}),
+            ("b", "dip, noise model", 25.0, {"noise": {"a": 1.1 / 60}}),
+        ]
+    ]
+    result = {"rows": rows, "peak": 30.0, "crop": 128, "iterations": None, "threads": 2, "provenance": {}}
+    text = markdown(result)
+    assert "| dip, noise model | 23.50 | 0.5000 | 1.0 |" in text
+    assert "| a | 20.00 | 22.00 | 1.00 |" in text and "| b | 24.00 | 25.00 | 1.10 |" in text
