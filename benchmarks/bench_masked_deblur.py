@@ -16,7 +16,7 @@ writes ``benchmarks/results/masked_deblur_{pixels,blobs}_crops.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import time
+import functools
 import warnings
 import zlib
 from collections.abc import Callable
@@ -96,29 +96,16 @@ def _methods(args: argparse.Namespace) -> dict[str, Callable[[Any, np.ndarray, n
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-
-    from benchmarks.suite.suites import PROFILES, SUITES, quantize, score, select_items
-
-    torch.set_num_threads(args.threads)
-    suite, profile = SUITES.get("deblur-gauss2"), PROFILES["crops"].with_overrides(crop=args.crop)
-    methods = _methods(args)
-    rows = []
-    for item in select_items(suite.items(common.data_dir(args.data_dir)), args.limit):
-        sample = suite.load(item, profile)
-        corrupted, known = corrupt(sample.observation, item.name, args.fraction, args.defects)
-        for method, restore in methods.items():
-            start = time.perf_counter()
-            output = restore(sample, corrupted, known)
-            seconds = time.perf_counter() - start
-            value, similarity = score("rgb", quantize(output), sample.truth)
-            rows.append({"image": item.name, "method": method, "psnr": value, "ssim": similarity, "seconds": seconds})
-            print(f"{item.name} {method}: {value:.2f} dB, {seconds:.1f} s", flush=True)
+    methods, rows = _methods(args), []
+    for name, sample in common.suite_crops(args, "deblur-gauss2"):
+        corrupted, known = corrupt(sample.observation, name, args.fraction, args.defects)
+        runs = {method: functools.partial(restore, sample, corrupted, known) for method, restore in methods.items()}
+        rows += common.score_methods(name, sample.truth, runs)
     return {
         "rows": rows,
         "fraction": args.fraction,
         "defects": args.defects,
-        "crop": profile.crop,
+        "crop": args.crop,
         "psf": sample.meta["psf"],
         "iterations": args.iterations,
         "threads": args.threads,

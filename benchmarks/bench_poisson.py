@@ -16,7 +16,7 @@ writes ``benchmarks/results/poisson_peakPEAK_crops.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import time
+import functools
 import warnings
 import zlib
 from collections.abc import Callable
@@ -79,30 +79,15 @@ def _methods(args: argparse.Namespace) -> dict[str, Callable[[np.ndarray], tuple
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-
-    from benchmarks.suite.suites import PROFILES, SUITES, quantize, score, select_items
-
-    torch.set_num_threads(args.threads)
-    suite, profile = SUITES.get("denoise-color25"), PROFILES["crops"].with_overrides(crop=args.crop)
-    methods = _methods(args)
-    rows = []
-    for item in select_items(suite.items(common.data_dir(args.data_dir)), args.limit):
-        truth = suite.load(item, profile).truth
-        noisy = record(truth, args.peak, item.name)
-        for method, restore in methods.items():
-            start = time.perf_counter()
-            output, details = restore(noisy)
-            seconds = time.perf_counter() - start
-            value, similarity = score("rgb", quantize(np.clip(output * HEADROOM, 0, 1)), truth)
-            rows.append(
-                {"image": item.name, "method": method, "psnr": value, "ssim": similarity, "seconds": seconds, **details}
-            )
-            print(f"{item.name} {method}: {value:.2f} dB, {seconds:.1f} s", flush=True)
+    methods, rows = _methods(args), []
+    for name, sample in common.suite_crops(args, "denoise-color25"):
+        noisy = record(sample.truth, args.peak, name)
+        runs = {method: functools.partial(restore, noisy) for method, restore in methods.items()}
+        rows += common.score_methods(name, sample.truth, runs, lambda output: np.clip(output * HEADROOM, 0, 1))
     return {
         "rows": rows,
         "peak": args.peak,
-        "crop": profile.crop,
+        "crop": args.crop,
         "iterations": args.iterations,
         "threads": args.threads,
         "provenance": common.provenance(),

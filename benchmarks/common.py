@@ -23,7 +23,8 @@ import platform
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +326,44 @@ def write_result(stem: str | os.PathLike[str], result: Any, text: str, *, echo: 
     return write_json(stem.with_suffix(".json"), result)
 
 
+def suite_crops(args: argparse.Namespace, suite: str) -> Iterator[tuple[str, Any]]:
+    """For a script of :func:`add_crop_fit_arguments`: torch set to ``--threads``, then the suite's ``--limit``
+    images (as the suite's own ``--limit`` picks them), each loaded as a ``--crop`` centre crop: (name, sample)."""
+    import torch
+
+    from benchmarks.suite.suites import PROFILES, SUITES, select_items
+
+    torch.set_num_threads(args.threads)
+    spec, profile = SUITES.get(suite), PROFILES["crops"].with_overrides(crop=args.crop)
+    for item in select_items(spec.items(data_dir(args.data_dir)), args.limit):
+        yield item.name, spec.load(item, profile)
+
+
+def score_methods(
+    image: str,
+    truth: np.ndarray,
+    runs: dict[str, Callable[[], Any]],
+    as_truth: Callable[[np.ndarray], np.ndarray] = lambda output: output,
+) -> list[dict[str, Any]]:
+    """Run each method on one image, timed, and score it: the rows of :func:`method_tables`, each printed as it
+    ends. ``runs`` maps a method to a call returning its output, or (output, details to record); ``as_truth``
+    maps an output onto the truth's scale. Scored on RGB against ``truth`` after rounding to 8 bits."""
+    from benchmarks.suite.suites import quantize, score
+
+    rows = []
+    for method, run in runs.items():
+        start = time.perf_counter()
+        output = run()
+        seconds = time.perf_counter() - start
+        output, details = output if isinstance(output, tuple) else (output, {})
+        value, similarity = score("rgb", quantize(as_truth(output)), truth)
+        rows.append(
+            {"image": image, "method": method, "psnr": value, "ssim": similarity, "seconds": seconds, **details}
+        )
+        print(f"{image} {method}: {value:.2f} dB, {seconds:.1f} s", flush=True)
+    return rows
+
+
 def method_tables(
     rows: Sequence[dict[str, Any]], last_column: tuple[str, Callable[[list[dict[str, Any]]], str]] | None = None
 ) -> list[str]:
@@ -384,6 +423,8 @@ __all__ = [
     "write_json",
     "write_result",
     "method_tables",
+    "score_methods",
+    "suite_crops",
     "add_crop_fit_arguments",
     "write_text",
 ]
