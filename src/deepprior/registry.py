@@ -184,7 +184,7 @@ SOLVERS: Registry = Registry("ℓ0 solver", "deepprior.solvers")
 REFINERS: Registry = Registry("refiner", "deepprior.refiners")
 NOISE_MODELS: Registry = Registry("noise model", "deepprior.noise")
 
-#: The plug-in registries (every one but TASKS), for the command line, the docs and the tests to enumerate.
+#: The plug-in registries (every one but TASKS), for the tests to enumerate (README table, contracts, --help).
 PLUG_INS: tuple[Registry, ...] = (
     GENERATORS,
     OPERATORS,
