@@ -214,7 +214,11 @@ def _bad(tmp_path, noisy_png):
         "noise level, not numbers": (["denoise", str(noisy_png), "-o", out, "--noise-level", "1,a"], "--noise-level"),
         "noise level, one number": (
             ["denoise", str(noisy_png), "-o", out, "--noise", "poisson", "--noise-level", "0.01", *FAST],
-            "level is (a, b), got 1 number(s)",
+            "level is (a, b), or one number per channel for each (a1…aC, b1…bC), got 1 number(s)",
+        ),
+        "noise level for two channels of three": (
+            ["denoise", str(noisy_png), "-o", out, "--noise", "poisson", "--noise-level", "0.01,0.02,0,0", *FAST],
+            "the noise level gives 2 channels, the image has 3",
         ),
         "noise level of a model without one": (
             ["denoise", str(noisy_png), "-o", out, "--noise-level", "0.01,0", *FAST],

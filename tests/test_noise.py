@@ -39,6 +39,19 @@ def test_the_noise_level_function_is_found_from_one_image(photons, read_noise, b
         assert np.sqrt(a * x + b) == pytest.approx(np.sqrt(x / photons + read_noise**2), rel=tolerance / 2)
 
 
+def test_the_noise_level_function_counts_a_photon_counters_zeros_as_counts_not_as_clipped_noise(monkeypatch):
+    """A dim photon-counting image (0.1 to 5 photons, a fifth of its pixels zero): its zeros sit on the lattice of
+    whole photons, so the intensity levels that touch 0 are kept; taken as clipped noise, too few would be left."""
+    import deepprior.metrics
+
+    dim = np.random.default_rng(5).poisson(RAMP * 5) / 10  # 1 photon = 0.1, up to 10 photons fit in [0, 1]
+    a, b = noise_level_function(dim)
+    assert (dim == 0).mean() > 0.15 and a == pytest.approx(0.1, rel=0.1) and abs(b) < 0.1 * a**2
+    monkeypatch.setattr(deepprior.metrics, "_photon_lattice", lambda pixels, a: False)
+    with pytest.raises(InputError, match="too few 2×2 blocks"):
+        noise_level_function(dim)
+
+
 def test_the_noise_level_function_of_gaussian_noise_is_flat_and_skips_missing_and_clipped_pixels():
     rng = np.random.default_rng(1)
     noisy = np.clip(RAMP + 0.05 * rng.standard_normal(RAMP.shape), 0, 1)
@@ -79,7 +92,7 @@ def test_the_poisson_transform_stabilises_the_variance_and_its_inverse_is_unbias
     model = PoissonGaussian(a, b)
     sigma = model.describe()["stabilised_sigma"]
     rng = np.random.default_rng(0)
-    low, high = model._range
+    low, high = model.channels[0]._range
     for x in (0.01, 0.05, 0.2, 0.7):
         draws = a * rng.poisson(x / a, 200_000) + np.sqrt(b) * rng.standard_normal(200_000)
         stabilised = model.stabilise(draws).astype(np.float64)
@@ -104,6 +117,64 @@ def test_a_cameras_offset_is_a_negative_b_found_and_inverted_without_bias():
         assert model.unstabilise(np.array([model.stabilise(draws).mean()]))[0] == pytest.approx(x, rel=0.01)
 
 
+def _white_balanced(clean: np.ndarray, photons: float, gains: tuple[float, ...], seed: int = 0) -> np.ndarray:
+    """``clean`` as a colour sensor records it whose channel c counts ``photons / g_c`` per unit intensity and is
+    multiplied by ``g_c`` (white balance): its photons are ``g_c / photons`` in size."""
+    gain = np.asarray(gains, float)
+    return np.clip(np.random.default_rng(seed).poisson(clean * photons / gain) * gain / photons, 0, 1)
+
+
+def test_a_colour_cameras_channels_get_a_noise_level_each_and_one_stabilised_sigma():
+    gains = (2.0, 1.0, 1.5)
+    noisy = _white_balanced(np.repeat(RAMP[..., None], 3, axis=2), 100, gains)
+    model = PoissonGaussian.estimate(noisy)
+    assert model.a == pytest.approx(tuple(gain / 100 for gain in gains), rel=0.05)
+    pooled = PoissonGaussian(*noise_level_function(noisy))  # one level for all: right for none of the channels
+    sigmas = _stabilised_sigmas(model, noisy)
+    assert sigmas == pytest.approx(model.describe()["stabilised_sigma"], rel=0.05)  # the σ the record states
+    assert sigmas.max() / sigmas.min() < 1.05
+    pooled_sigmas = _stabilised_sigmas(pooled, noisy)
+    assert pooled_sigmas.max() / pooled_sigmas.min() > 1.2
+    # each channel maps back without bias, through its own inverse (1 to 30 photons)
+    true = PoissonGaussian(tuple(gain / 100 for gain in gains))
+    for x in (0.02, 0.3):
+        draws = _white_balanced(np.full((200_000, 1, 3), x), 100, gains)
+        means = true.stabilise(draws).mean(axis=(0, 1), keepdims=True)
+        np.testing.assert_allclose(true.unstabilise(means).ravel(), x, rtol=0.02)
+
+
+def _stabilised_sigmas(model: PoissonGaussian, noisy: np.ndarray) -> np.ndarray:
+    """Each channel's noise σ after ``model``'s transform, from the diagonal detail of 2×2 blocks (a smooth image
+    cancels in it)."""
+    stabilised = model.stabilise(noisy).astype(np.float64)
+    detail = stabilised[:-1:2, :-1:2] - stabilised[:-1:2, 1::2] - stabilised[1::2, :-1:2] + stabilised[1::2, 1::2]
+    return detail.std(axis=(0, 1)) / 2
+
+
+def test_a_channel_whose_level_cannot_be_estimated_takes_the_pooled_one_or_the_others_mean(monkeypatch):
+    import deepprior.metrics
+
+    rgb = _poisson_gaussian(np.repeat(RAMP[..., None], 3, axis=2), 200, 0.0)
+    flat = rgb.copy()
+    flat[..., 2] = 0.5  # a channel without noise: nothing to estimate
+    warning = r"channel\(s\) 2 of the image: no noise level found .* so they take that of all channels pooled"
+    with pytest.warns(UserWarning, match=warning):
+        model = PoissonGaussian.estimate(flat)
+    assert model.a[2] == noise_level_function(flat)[0] and model.a[:2] == pytest.approx((1 / 200, 1 / 200), rel=0.05)
+    with pytest.raises(InputError, match="give the noise level"):
+        PoissonGaussian.estimate(np.round(rgb))  # black and white: no channel's level, nor the pooled one
+
+    def no_pooled_level(pixels, known=None):  # as where the pooled blocks are clipped everywhere
+        if np.ndim(pixels) == 3:
+            raise InputError("too few 2×2 blocks")
+        return noise_level_function(pixels, known)
+
+    monkeypatch.setattr(deepprior.metrics, "noise_level_function", no_pooled_level)
+    with pytest.warns(UserWarning, match="so they take that of the mean of the other channels'"):
+        model = PoissonGaussian.estimate(flat)
+    assert model.a[2] == pytest.approx(np.mean(model.a[:2])) and model.b[2] == pytest.approx(np.mean(model.b[:2]))
+
+
 def test_a_poisson_model_without_signal_dependence_is_the_identity():
     model = PoissonGaussian(1e-5, 1e-3)
     pixels = smooth_image(16)
@@ -118,9 +189,10 @@ def test_denoising_poisson_noise_fits_the_stabilised_image_and_maps_it_back():
     keywords = {"iterations": 3, "width": 8, "seed": 0}
     result = deepprior.denoise(noisy, noise="poisson", **keywords)
     noise = result.record.extra["noise"]
-    assert noise["name"] == "poisson" and noise["estimated"] and noise["a"] > 0
+    assert noise["name"] == "poisson" and noise["estimated"] and len(noise["a"]) == 3 and min(noise["a"]) > 0
     assert result.image.shape == noisy.shape and 0 <= result.image.min() and result.image.max() <= 1
-    given = deepprior.denoise(noisy, noise="poisson", noise_level=(noise["a"], noise["b"]), **keywords)
+    level = (*noise["a"], *noise["b"])  # one a per channel, then one b per channel
+    given = deepprior.denoise(noisy, noise="poisson", noise_level=level, **keywords)
     assert given.record.extra["noise"]["estimated"] is False
     np.testing.assert_array_equal(given.image, result.image)  # the same model, given or estimated
     plain = deepprior.denoise(noisy, **keywords)
@@ -162,8 +234,9 @@ def test_the_command_line_denoises_photon_noise_and_records_the_model(tmp_path, 
     assert "&quot;stabilised_sigma&quot;" in (tmp_path / "a.html").read_text()  # the report's settings show it
     # the summary line gives the level, to reuse for a series taken with the same camera
     summary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote"))
-    assert f"poisson noise a = {estimated['a']:.4g}, b = {estimated['b']:.4g} (estimated)" in summary
-    level = f"{estimated['a']!r},{estimated['b']!r}"
+    a, b = (", ".join(f"{value:.4g}" for value in estimated[name]) for name in ("a", "b"))
+    assert f"poisson noise a = ({a}), b = ({b}) (estimated)" in summary  # one per channel
+    level = ",".join(map(repr, [*estimated["a"], *estimated["b"]]))
     argv = ["denoise", str(noisy), "-o", str(tmp_path / "b.png"), "--noise", "poisson", "--noise-level", level]
     assert main([*argv, *fast, "--quiet"]) == 0
     given = json.loads((tmp_path / "b.json").read_text())["extra"]["noise"]

@@ -486,7 +486,10 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
         text += ", ended by the time limit"
     noise = record.extra.get("noise")
     if noise and noise.get("stabilised_sigma") is not None:  # the level, to reuse with --noise-level
-        level = ", ".join(f"{k} = {v:.4g}" for k, v in noise.items() if k in ("a", "b"))
+        from .noise.base import level_text
+        from .registry import NOISE_MODELS
+
+        level = level_text(noise, NOISE_MODELS.get(noise["name"]).parameters)
         text += f", {noise['name']} noise {level}{' (estimated)' if noise.get('estimated') else ''}"
     if reference is not None and reference.pixels.shape == restoration.output.pixels.shape:
         from .metrics import psnr

@@ -318,12 +318,15 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     expectation for Gaussian noise; and :math:`(a, b)` is the weighted least-squares line through the groups'
     (mean :math:`m`, variance), weighted by count over variance squared (a variance estimate's spread grows with
     it), refitted once with the line's variances. Groups where more than 5 % of the blocks touch 0 or 1 (clipped)
-    and blocks not ``known`` are left out. :math:`a` is at least 0.
+    and blocks not ``known`` are left out; but where the pixels below one and a half photons of the line fitted
+    with the zeros are all zero or one photon (a photon-counting detector's lattice, not noise clipped at 0), that
+    line is kept: dim images with many zero counts. :math:`a` is at least 0.
 
     Parameters
     ----------
     image : numpy.ndarray
-        ``(H, W)`` or ``(H, W, C)`` float array in [0, 1], at least 2×2; channels are pooled (one model for all).
+        ``(H, W)`` or ``(H, W, C)`` float array in [0, 1], at least 2×2; channels are pooled (one model for all;
+        :meth:`deepprior.noise.poisson.PoissonGaussian.estimate` fits one per channel).
     known : numpy.ndarray, optional
         ``(H, W)`` bool, False where a pixel is missing.
     levels : int
@@ -370,7 +373,35 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
         usable &= known[..., None]
     means = blocks.mean(axis=(1, 3))[usable]
     details = ((blocks[:, 0, :, 0] - blocks[:, 0, :, 1] - blocks[:, 1, :, 0] + blocks[:, 1, :, 1]) / 2)[usable]
-    clipped = ((blocks <= 0) | (blocks >= 1)).any(axis=(1, 3))[usable]
+    at_zero = (blocks <= 0).any(axis=(1, 3))[usable]
+    at_one = (blocks >= 1).any(axis=(1, 3))[usable]
+    try:  # zeros as photon counts (a photon-counting detector's dark pixels), not as clipped noise...
+        counted = _level_line(means, details, at_one, levels)
+    except InputError:
+        counted = None
+    if counted is not None and _photon_lattice(np.moveaxis(blocks, (1, 3), (-2, -1))[usable], counted[0]):
+        return counted
+    return _level_line(means, details, at_zero | at_one, levels)  # ... or as noise clipped at 0
+
+
+def _photon_lattice(pixels: np.ndarray, a: float) -> bool:
+    """Whether ``pixels`` at zero are photon counts of zero rather than noise clipped at 0: below one and a half
+    photons ``a``, the pixels are zero or one photon, one value within a third of ``a`` (clipped read noise
+    spreads them between 0 and that)."""
+    if a <= 0:
+        return False
+    dark = pixels[pixels < 1.5 * a]
+    single = dark[dark > 0]
+    if dark.size == single.size or single.size < _MIN_SINGLE_PHOTONS:
+        return False  # no zeros, or too few single photons to tell
+    step = float(np.median(single))
+    off_lattice = np.count_nonzero(np.abs(single - step) > 0.25 * step)
+    return abs(step - a) <= a / 3 and off_lattice <= _OFF_LATTICE_SHARE * single.size
+
+
+def _level_line(means: np.ndarray, details: np.ndarray, clipped: np.ndarray, levels: int) -> tuple[float, float]:
+    """(a, b) through the intensity groups of the blocks' ``means`` and ``details``, leaving out groups where
+    more than :data:`_CLIPPED_SHARE` of the blocks are ``clipped``."""
     order = np.argsort(means, kind="stable")
     level_means, level_variances, counts = [], [], []
     for group in np.array_split(order, max(1, min(int(levels), means.size // _MIN_BLOCKS_PER_LEVEL))):
@@ -404,8 +435,12 @@ _KEPT_SHARE = 0.9
 _KEPT_SECOND_MOMENT = 1 - 2 * 1.6448536269514722 * 0.10313564037537128 / _KEPT_SHARE
 #: The fewest blocks an intensity group may have.
 _MIN_BLOCKS_PER_LEVEL = 64
-#: A group with more of its blocks touching 0 or 1 (clipped: a dark background's zero counts too) is left out.
+#: A group with more of its blocks touching 0 or 1 (clipped; at 0, unless the zeros are photon counts) is left out.
 _CLIPPED_SHARE = 0.05
+#: Of the pixels between 0 and one and a half photons, the share that counts may have off one photon (rounding)...
+_OFF_LATTICE_SHARE = 0.05
+#: ... and how many such pixels it takes to tell counts from clipped noise.
+_MIN_SINGLE_PHOTONS = 32
 
 
 # --------------------------------------------------------------------------- torch helpers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -14,6 +15,8 @@ class NoiseModel:
 
     #: The names of the parameters the constructor takes first, in order (the ``noise_level`` a user may give).
     parameters: ClassVar[tuple[str, ...]] = ()
+    #: Whether each parameter may also be one number per channel (the constructor then takes sequences).
+    per_channel: ClassVar[bool] = False
 
     @property
     def stabilises(self) -> bool:
@@ -37,3 +40,16 @@ class NoiseModel:
     def describe(self) -> dict[str, Any]:
         """The model and its parameters, for the run record (JSON)."""
         raise NotImplementedError
+
+
+def level_text(described: dict[str, Any], parameters: Sequence[str], digits: int = 4) -> str:
+    """A model's parameters from its :meth:`NoiseModel.describe`, as ``a = 0.01, b = 1e-05`` (a list per channel
+    as ``a = (0.01, 0.02), ...``), in the order ``--noise-level`` takes them."""
+
+    def number(value: float) -> str:
+        return f"{value:.{digits}g}"
+
+    def value_text(value: Any) -> str:
+        return f"({', '.join(map(number, value))})" if isinstance(value, list) else number(value)
+
+    return ", ".join(f"{name} = {value_text(described[name])}" for name in parameters)

@@ -196,19 +196,25 @@ def noise_model(name: str, level: tuple[float, ...] | None, pixels: np.ndarray, 
     """The noise model ``name`` with the parameters ``level`` or, without them, those estimated from ``pixels``
     (its ``known`` ones). A model with parameters that finds nothing to stabilise (a Poisson model whose variance
     hardly grows with the intensity) draws a warning."""
+    from ..noise.base import level_text
     from ..registry import NOISE_MODELS
 
     model_type = NOISE_MODELS.get(name)
+    count = len(model_type.parameters)
     if level is None:
         model = model_type.estimate(pixels, known)
-    elif len(level) != len(model_type.parameters):
-        takes = ", ".join(model_type.parameters) or "none"
-        raise InputError(f"the {name} noise model's level is ({takes}), got {len(level)} number(s)")
+    elif len(level) == count or (model_type.per_channel and count and level and len(level) % count == 0):
+        per = len(level) // count  # a number per parameter, or a run of them each (one per channel)
+        runs = [level[start : start + per] for start in range(0, len(level), per)]
+        model = model_type(*(float(run[0]) if per == 1 else tuple(map(float, run)) for run in runs))
     else:
-        model = model_type(*map(float, level))
+        takes = ", ".join(model_type.parameters) or "none"
+        each = ", ".join(f"{parameter}1…{parameter}C" for parameter in model_type.parameters)
+        channels = f", or one number per channel for each ({each})" if model_type.per_channel else ""
+        raise InputError(f"the {name} noise model's level is ({takes}){channels}, got {len(level)} number(s)")
     if model_type.parameters and not model.stabilises:
-        level_text = ", ".join(f"{p} = {getattr(model, p):.3g}" for p in model_type.parameters)
-        warn(f"the noise hardly varies with the intensity ({name} noise, {level_text}): denoising it as Gaussian")
+        text = level_text(model.describe(), model_type.parameters, digits=3)
+        warn(f"the noise hardly varies with the intensity ({name} noise, {text}): denoising it as Gaussian")
     return model
 
 

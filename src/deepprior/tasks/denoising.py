@@ -65,7 +65,9 @@ def denoise(
         The model's parameters, for ``"poisson"`` :math:`(a, b)` in the image's units (a 16-bit camera's
         intensity of one electron is ``1 / (65535 · gain)``, gain in electrons per count, and
         :math:`b = (\text{read noise} / (65535 \cdot \text{gain}))^2`, less :math:`a` times a dark offset in the
-        image's units); None estimates them from the image (:func:`deepprior.metrics.noise_level_function`).
+        image's units), or one of each per channel, :math:`(a_1, \dots, a_C, b_1, \dots, b_C)` (a white-balanced
+        colour camera's channels have photons of different sizes); None estimates them from the image, each
+        channel's from its own pixels (:meth:`deepprior.noise.poisson.PoissonGaussian.estimate`).
     **overrides
         Any of :class:`deepprior.restore.Overrides` (``iterations``, ``lr``, ``width``, ``regularizer``, ...).
 
@@ -117,7 +119,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--noise-level",
         type=numbers,
         metavar="A,B",
-        help="the model's parameters in [0, 1] image units, e.g. a,b for poisson (default: estimated from the image)",
+        help="the model's parameters in [0, 1] image units, e.g. a,b for poisson, or one of each per channel, "
+        "a1,a2,a3,b1,b2,b3 (default: estimated from the image, each channel's from its own pixels)",
     )
 
 
