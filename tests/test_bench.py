@@ -781,16 +781,26 @@ def test_the_photon_benchmark_records_counts_and_tabulates_its_methods():
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)
     assert counts.mean() == pytest.approx(15, abs=0.1) and counts.var() == pytest.approx(15, rel=0.05)
     assert np.array_equal(y, record(np.full((256, 256, 3), 0.5), 30, "grey"))  # seeded by the name
+    # a white-balanced colour sensor: channel c counts 30 / g_c photons at white, each g_c times larger
+    balanced = record(np.full((256, 256, 3), 0.5), 30, "grey", gains=(2.0, 1.0, 1.5)).astype(np.float64)
+    np.testing.assert_allclose(balanced.mean(axis=(0, 1)), 0.25, rtol=0.02)
+    photon = np.array([2.0, 1.0, 1.5]) / (HEADROOM * 30)
+    np.testing.assert_allclose(balanced.var(axis=(0, 1)), 0.25 * photon, rtol=0.06)  # var = a x
     rows = [
         {"image": image, "method": method, "psnr": psnr, "ssim": 0.5, "seconds": 1.0, **extra}
         for image, method, psnr, extra in [
             ("a", "dip, Gaussian", 20.0, {"noise": None}),
-            ("a", "dip, noise model", 22.0, {"noise": {"a": 1 / 60}}),
+            ("a", "dip, noise model, pooled", 21.0, {"noise": {"a": 1 / 60}}),
+            ("a", "dip, noise model", 22.0, {"noise": {"a": [1 / 60, 2 / 60, 1.5 / 60]}}),
             ("b", "dip, Gaussian", 24.0, {"noise": None}),
-            ("b", "dip, noise model", 25.0, {"noise": {"a": 1.1 / 60}}),
+            ("b", "dip, noise model, pooled", 25.5, {"noise": {"a": 1 / 60}}),
+            ("b", "dip, noise model", 25.0, {"noise": {"a": [1.1 / 60, 2 / 60, 1.5 / 60]}}),
         ]
     ]
     result = {"rows": rows, "peak": 30.0, "crop": 128, "iterations": None, "threads": 2, "provenance": {}}
-    text = markdown(result)
-    assert "| dip, noise model | 23.50 | 0.5000 | 1.0 |" in text
-    assert "| a | 20.00 | 22.00 | 1.00 |" in text and "| b | 24.00 | 25.00 | 1.10 |" in text
+    text = markdown(result)  # a result from before --gains: one gain of 1
+    assert "| dip, noise model | 23.50 | 0.5000 | 1.0 |" in text and "(true: 1)" in text
+    assert "| a | 20.00 | 21.00 | 22.00 | 1.00 / 2.00 / 1.50 |" in text  # the per-channel row's estimate
+    assert "| b | 24.00 | 25.50 | 25.00 | 1.10 / 2.00 / 1.50 |" in text
+    text = markdown({**result, "gains": [2.0, 1.0, 1.5]})
+    assert "with gains g = (2, 1, 1.5)" in text and "(true: 2 / 1 / 1.5)" in text
