@@ -10,7 +10,7 @@ import pytest
 
 import deepprior
 from deepprior.errors import InputError
-from deepprior.metrics import noise_level_function
+from deepprior.metrics import channel_noise_levels, noise_level_function
 from deepprior.noise import NoiseModel
 from deepprior.noise.poisson import PoissonGaussian
 from deepprior.registry import NOISE_MODELS
@@ -143,6 +143,27 @@ def test_a_colour_cameras_channels_get_a_noise_level_each_and_one_stabilised_sig
         np.testing.assert_allclose(true.unstabilise(means).ravel(), x, rtol=0.02)
 
 
+def test_channels_share_one_noise_level_unless_their_levels_differ():
+    clean = np.repeat(RAMP[::2, ::2, None], 3, axis=2)  # 256×256
+    for seed in range(5):  # one photon size in every channel: one line, fitted to all channels' groups
+        levels = channel_noise_levels(_white_balanced(clean, 100, (1.0, 1.0, 1.0), seed))
+        assert levels[0] == levels[1] == levels[2] and levels[0][0] == pytest.approx(1 / 100, rel=0.05)
+    assert isinstance(PoissonGaussian.estimate(_white_balanced(clean, 100, (1.0, 1.0, 1.0))).a, float)
+    # red's photons 25 % larger: told apart, each channel its own line
+    levels = channel_noise_levels(_white_balanced(clean, 100, (1.25, 1.0, 1.0)))
+    assert levels[0][0] == pytest.approx(1.25 / 100, rel=0.05) and levels[1][0] == pytest.approx(1 / 100, rel=0.05)
+    # the same photons, but more read noise in blue
+    rng = np.random.default_rng(1)
+    noisy = np.clip(
+        _white_balanced(clean, 100, (1.0, 1.0, 1.0)) + [0, 0, 0.03] * rng.standard_normal(clean.shape), 0, 1
+    )
+    levels = channel_noise_levels(noisy)
+    assert levels[2][1] == pytest.approx(0.03**2, rel=0.2) and abs(levels[0][1]) < 0.2 * 0.03**2
+    assert channel_noise_levels(clean[..., 0] + 0.01)[0] is None  # one plane without noise: no level
+    with pytest.raises(InputError, match="significance"):
+        channel_noise_levels(clean, significance=1.5)
+
+
 def _stabilised_sigmas(model: PoissonGaussian, noisy: np.ndarray) -> np.ndarray:
     """Each channel's noise σ after ``model``'s transform, from the diagonal detail of 2×2 blocks (a smooth image
     cancels in it)."""
@@ -172,7 +193,8 @@ def test_a_channel_whose_level_cannot_be_estimated_takes_the_pooled_one_or_the_o
     monkeypatch.setattr(deepprior.metrics, "noise_level_function", no_pooled_level)
     with pytest.warns(UserWarning, match="so they take that of the mean of the other channels'"):
         model = PoissonGaussian.estimate(flat)
-    assert model.a[2] == pytest.approx(np.mean(model.a[:2])) and model.b[2] == pytest.approx(np.mean(model.b[:2]))
+    a, b = np.broadcast_to(model.a, 3), np.broadcast_to(model.b, 3)  # one level, where the others share one
+    assert a[2] == pytest.approx(np.mean(a[:2])) and b[2] == pytest.approx(np.mean(b[:2]))
 
 
 def test_a_poisson_model_without_signal_dependence_is_the_identity():
@@ -184,8 +206,8 @@ def test_a_poisson_model_without_signal_dependence_is_the_identity():
 
 
 def test_denoising_poisson_noise_fits_the_stabilised_image_and_maps_it_back():
-    clean = smooth_image(48).astype(np.float64) * 0.8 + 0.1
-    noisy = _poisson_gaussian(clean, 50, 0.0).astype(np.float32)
+    clean = smooth_image(64).astype(np.float64) * 0.8 + 0.1
+    noisy = _white_balanced(clean, 50, (3.0, 1.0, 2.0)).astype(np.float32)  # one photon size per channel
     keywords = {"iterations": 3, "width": 8, "seed": 0}
     result = deepprior.denoise(noisy, noise="poisson", **keywords)
     noise = result.record.extra["noise"]
@@ -224,8 +246,8 @@ def test_the_command_line_denoises_photon_noise_and_records_the_model(tmp_path, 
     from deepprior.cli import main
     from deepprior.io import write_image
 
-    clean = smooth_image(48).astype(np.float64) * 0.8 + 0.1
-    noisy = write_image(tmp_path / "dim.png", _poisson_gaussian(clean, 50, 0.0).astype(np.float32))
+    clean = smooth_image(64).astype(np.float64) * 0.8 + 0.1
+    noisy = write_image(tmp_path / "dim.png", _white_balanced(clean, 50, (3.0, 1.0, 2.0)).astype(np.float32))
     fast = ["--iterations", "2", "--channels", "8"]
     argv = ["denoise", str(noisy), "-o", str(tmp_path / "a.png"), "--noise", "poisson", "--report"]
     assert main([*argv, *fast]) == 0

@@ -29,6 +29,7 @@ __all__ = [
     "mse_torch",
     "psnr_torch",
     "noise_sigma",
+    "channel_noise_levels",
     "noise_level_function",
 ]
 
@@ -326,7 +327,7 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     ----------
     image : numpy.ndarray
         ``(H, W)`` or ``(H, W, C)`` float array in [0, 1], at least 2×2; channels are pooled (one model for all;
-        :meth:`deepprior.noise.poisson.PoissonGaussian.estimate` fits one per channel).
+        :func:`channel_noise_levels` fits one per channel where they differ).
     known : numpy.ndarray, optional
         ``(H, W)`` bool, False where a pixel is missing.
     levels : int
@@ -360,6 +361,102 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     >>> round(a * 200, 1), round(float(np.sqrt(max(b, 0))), 2)  # 1 / 200 per photon, read noise 0.01
     (1.0, 0.01)
     """
+    a, b, _ = _fit_level_line(_level_groups(image, known, levels))
+    return a, b
+
+
+def channel_noise_levels(
+    image: np.ndarray, known: np.ndarray | None = None, levels: int = 16, significance: float = 0.01
+) -> list[tuple[float, float] | None]:
+    r"""The noise level function :math:`(a_c, b_c)` of each channel (:func:`noise_level_function` on its
+    pixels alone), or one :math:`(a, b)` for all where the channels' levels do not differ.
+
+    A white-balanced colour camera multiplies each channel by its own gain, so its photons differ in size by
+    channel; a monochrome scale does not, and one line fitted to every channel's intensity groups is then better
+    determined than three. The choice is an F-test of the nested weighted least-squares fits: with :math:`R_c` the
+    weighted residual sum of squares of channel :math:`c`'s own line through its :math:`n_c` groups and
+    :math:`R` that of one line through all :math:`N = \sum n_c` groups of the :math:`k` channels with a level,
+
+    .. math::
+
+        F = rac{(R - \sum_c R_c) / (2k - 2)}{\sum_c R_c / (N - 2k)},
+
+    the channels keep their own lines where :math:`F` exceeds the F distribution's :math:`1 -` ``significance``
+    quantile, and share the one line otherwise.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)`` float array in [0, 1].
+    known : numpy.ndarray, optional
+        ``(H, W)`` bool, False where a pixel is missing.
+    levels : int
+        How many intensity groups each channel's line is fitted through.
+    significance : float
+        The test's level: the chance of keeping separate lines for channels whose noise is the same.
+
+    Returns
+    -------
+    list of (float, float) or None
+        One :math:`(a, b)` per channel in the image's units; None for a channel without a level (too few usable
+        blocks, or no noise: :math:`a = 0,\ b \le 0`), which the shared line does not fill in.
+
+    Raises
+    ------
+    InputError
+        If the image is not 2-D or 3-D, ``known`` is not its size, or ``significance`` is not in (0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepprior.metrics import channel_noise_levels
+    >>> rng = np.random.default_rng(0)
+    >>> clean = np.tile(np.linspace(0.05, 0.95, 256), (256, 1))[..., None].repeat(3, axis=2)
+    >>> photon = np.array([2, 1, 1.5]) / 200  # a white-balanced camera's channels
+    >>> levels = channel_noise_levels(rng.poisson(clean / photon) * photon)
+    >>> [round(float(a / p), 1) for (a, b), p in zip(levels, photon)]
+    [1.0, 1.0, 1.0]
+    >>> levels = channel_noise_levels(rng.poisson(clean * 200) / 200)  # one photon size: one line
+    >>> levels[0] == levels[1] == levels[2]
+    True
+    """
+    from scipy.stats import f as f_distribution
+
+    if not 0 < significance < 1:
+        raise InputError(f"significance must be in (0, 1), got {significance}")
+    y = _as_image(image, "image")
+    if known is not None and np.shape(known) != y.shape[:2]:
+        raise InputError(f"known must be {y.shape[0]}×{y.shape[1]} like the image, got {np.shape(known)}")
+    fits: list[tuple[float, float, float] | None] = []
+    groups = []
+    for plane in [y] if y.ndim == 2 else np.moveaxis(y, 2, 0):
+        try:
+            found = _level_groups(plane, known, levels)
+        except InputError:  # too few usable blocks
+            fits.append(None)
+            continue
+        fit = _fit_level_line(found)
+        if fit[0] > 0 or fit[1] > 0:  # else (0, <= 0): no noise to model
+            groups.append(found)
+        fits.append(fit if fit[0] > 0 or fit[1] > 0 else None)
+    k, n = len(groups), sum(found[0].size for found in groups)
+    if k >= 2 and n > 2 * k:
+        shared = _fit_level_line(tuple(np.concatenate(parts) for parts in zip(*groups, strict=True)))
+        own = sum(fit[2] for fit in fits if fit is not None)
+        between = max(shared[2] - own, 0.0) / (2 * k - 2)
+        if own > 0:
+            separate = f_distribution.sf(between / (own / (n - 2 * k)), 2 * k - 2, n - 2 * k) < significance
+        else:  # every channel's line exact: separate unless the shared one is exact too
+            separate = between > 0
+        if not separate:
+            return [None if fit is None else (shared[0], shared[1]) for fit in fits]
+    return [None if fit is None else (fit[0], fit[1]) for fit in fits]
+
+
+def _level_groups(
+    image: np.ndarray, known: np.ndarray | None, levels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The intensity groups of :func:`noise_level_function`: their (mean, noise variance, block count)."""
     y = _as_image(image, "image")
     if y.ndim == 2:
         y = y[..., None]
@@ -376,12 +473,14 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     at_zero = (blocks <= 0).any(axis=(1, 3))[usable]
     at_one = (blocks >= 1).any(axis=(1, 3))[usable]
     try:  # zeros as photon counts (a photon-counting detector's dark pixels), not as clipped noise...
-        counted = _level_line(means, details, at_one, levels)
+        counted = _intensity_groups(means, details, at_one, levels)
     except InputError:
         counted = None
-    if counted is not None and _photon_lattice(np.moveaxis(blocks, (1, 3), (-2, -1))[usable], counted[0]):
-        return counted
-    return _level_line(means, details, at_zero | at_one, levels)  # ... or as noise clipped at 0
+    if counted is not None:
+        photon = _fit_level_line(counted)[0]
+        if _photon_lattice(np.moveaxis(blocks, (1, 3), (-2, -1))[usable], photon):
+            return counted
+    return _intensity_groups(means, details, at_zero | at_one, levels)  # ... or as noise clipped at 0
 
 
 def _photon_lattice(pixels: np.ndarray, a: float) -> bool:
@@ -399,9 +498,11 @@ def _photon_lattice(pixels: np.ndarray, a: float) -> bool:
     return abs(step - a) <= a / 3 and off_lattice <= _OFF_LATTICE_SHARE * single.size
 
 
-def _level_line(means: np.ndarray, details: np.ndarray, clipped: np.ndarray, levels: int) -> tuple[float, float]:
-    """(a, b) through the intensity groups of the blocks' ``means`` and ``details``, leaving out groups where
-    more than :data:`_CLIPPED_SHARE` of the blocks are ``clipped``."""
+def _intensity_groups(
+    means: np.ndarray, details: np.ndarray, clipped: np.ndarray, levels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (mean, noise variance, count) of the intensity groups of the blocks' ``means`` and ``details``,
+    leaving out groups where more than :data:`_CLIPPED_SHARE` of the blocks are ``clipped``."""
     order = np.argsort(means, kind="stable")
     level_means, level_variances, counts = [], [], []
     for group in np.array_split(order, max(1, min(int(levels), means.size // _MIN_BLOCKS_PER_LEVEL))):
@@ -416,7 +517,13 @@ def _level_line(means: np.ndarray, details: np.ndarray, clipped: np.ndarray, lev
             "too few 2×2 blocks away from 0 and 1 to fit a noise level function: it needs two intensity levels "
             f"of {_MIN_BLOCKS_PER_LEVEL} blocks, with at most {_CLIPPED_SHARE:.0%} of them touching 0 or 1"
         )
-    mu, variance, count = np.array(level_means), np.array(level_variances), np.array(counts, float)
+    return np.array(level_means), np.array(level_variances), np.array(counts, float)
+
+
+def _fit_level_line(groups: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float, float]:
+    """The weighted least-squares line (a, b) through the groups' (mean, variance), and its weighted residual sum
+    of squares (weights: count over the line's variance squared)."""
+    mu, variance, count = groups
     line = variance
     for _ in range(2):  # weights from the observed variances, then from the fitted line's
         weights = count / np.maximum(line, 1e-12) ** 2
@@ -425,7 +532,8 @@ def _level_line(means: np.ndarray, details: np.ndarray, clipped: np.ndarray, lev
         if a < 0:  # no signal dependence: a constant variance, the weighted mean
             a, b = 0.0, float(np.sum(weights * variance) / np.sum(weights))
         line = np.maximum(a * mu + b, variance.min())
-    return float(a), float(b)
+    weights = count / np.maximum(line, 1e-12) ** 2
+    return float(a), float(b), float(np.sum(weights * (variance - (a * mu + b)) ** 2))
 
 
 #: Of each intensity group's squared details, the share kept (the rest: edges and texture)...

@@ -50,7 +50,7 @@ class PoissonGaussian(NoiseModel):
         The read noise's variance in the image's units (negative where the sensor adds an offset), one number or
         one per channel; above 0 in a channel whose ``a`` is 0 where another's is not.
     estimated
-        Whether ``(a, b)`` came from :func:`deepprior.metrics.noise_level_function` (for the record).
+        Whether ``(a, b)`` was estimated from the image (:meth:`estimate`; for the record).
 
     Raises
     ------
@@ -109,24 +109,19 @@ class PoissonGaussian(NoiseModel):
 
     @classmethod
     def estimate(cls, pixels: np.ndarray, known: np.ndarray | None = None) -> PoissonGaussian:
-        """One ``(a, b)`` per channel of a colour image, each fitted to its channel alone (a white-balanced
-        camera's channels have photons of different sizes); a channel with too few usable blocks, or without
+        """One ``(a, b)`` per channel of a colour image where the channels' noise differs (a white-balanced
+        camera's photons differ in size by channel), else one for all, as
+        :func:`deepprior.metrics.channel_noise_levels` tells; a channel with too few usable blocks, or without
         noise, takes the one fitted to all channels pooled (or, where that fails too, the mean of the others'),
         with a warning."""
-        from ..metrics import noise_level_function
+        from ..metrics import channel_noise_levels, noise_level_function
 
         if np.ndim(pixels) < 3 or np.shape(pixels)[2] == 1:
             try:
                 return cls(*noise_level_function(pixels, known), estimated=True)
             except InputError as error:
                 raise InputError(f"{error}; give the noise level (a, b) instead") from None
-        levels: list[tuple[float, float] | None] = []
-        for channel in np.moveaxis(np.asarray(pixels), 2, 0):
-            try:
-                a, b = noise_level_function(channel, known)
-            except InputError:
-                a, b = 0.0, 0.0
-            levels.append((a, b) if a > 0 or b > 0 else None)  # (0, <= 0): no noise to model
+        levels = channel_noise_levels(pixels, known)
         missing = [index for index, level in enumerate(levels) if level is None]
         if missing:
             try:
@@ -141,6 +136,8 @@ class PoissonGaussian(NoiseModel):
                 f"away from 0 and 1, or no noise), so they take that of {source}"
             )
             levels = [fallback if level is None else level for level in levels]
+        if all(level == levels[0] for level in levels):
+            return cls(*levels[0], estimated=True)  # one level for all channels
         a_values, b_values = zip(*levels, strict=True)  # type: ignore[misc]
         return cls(a_values, b_values, estimated=True)
 

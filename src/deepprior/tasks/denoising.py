@@ -66,8 +66,8 @@ def denoise(
         intensity of one electron is ``1 / (65535 · gain)``, gain in electrons per count, and
         :math:`b = (\text{read noise} / (65535 \cdot \text{gain}))^2`, less :math:`a` times a dark offset in the
         image's units), or one of each per channel, :math:`(a_1, \dots, a_C, b_1, \dots, b_C)` (a white-balanced
-        colour camera's channels have photons of different sizes); None estimates them from the image, each
-        channel's from its own pixels (:meth:`deepprior.noise.poisson.PoissonGaussian.estimate`).
+        colour camera's channels have photons of different sizes); None estimates them from the image, one per
+        channel where the channels' noise differs (:meth:`deepprior.noise.poisson.PoissonGaussian.estimate`).
     **overrides
         Any of :class:`deepprior.restore.Overrides` (``iterations``, ``lr``, ``width``, ``regularizer``, ...).
 
@@ -120,7 +120,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         type=numbers,
         metavar="A,B",
         help="the model's parameters in [0, 1] image units, e.g. a,b for poisson, or one of each per channel, "
-        "a1,a2,a3,b1,b2,b3 (default: estimated from the image, each channel's from its own pixels)",
+        "a1,a2,a3,b1,b2,b3 (default: estimated from the image, one per channel where the channels' noise differs)",
     )
 
 
