@@ -34,13 +34,19 @@ from deepprior.argtypes import numbers
 HEADROOM = 2.0
 
 
-def record(clean: np.ndarray, peak: float, name: str, gains: tuple[float, ...] = (1.0,)) -> np.ndarray:
+def record(
+    clean: np.ndarray, peak: float, name: str, gains: tuple[float, ...] = (1.0,), read_noise: float = 0.0
+) -> np.ndarray:
     """``clean`` as a sensor of ``peak`` photons at white, saturating at :data:`HEADROOM` times that, records it
     (seeded by the image's name), in 16 bits; with ``gains`` (one per channel), a white-balanced colour sensor
-    whose channel c counts ``peak / g_c`` photons at white, multiplied by ``g_c``."""
+    whose channel c counts ``peak / g_c`` photons at white, multiplied by ``g_c``; with ``read_noise``, Gaussian
+    noise of that σ (in photons, before the gain) is added to the counts."""
     rng = np.random.default_rng(zlib.crc32(f"poisson {peak} {name}".encode()))
     gain = np.asarray(gains, np.float64)
-    counts = rng.poisson(clean.astype(np.float64) * peak / gain) * gain
+    counts = rng.poisson(clean.astype(np.float64) * peak / gain).astype(np.float64)
+    if read_noise:  # drawn after the photons, so that a run without it draws the same photons
+        counts += rng.normal(0.0, read_noise, counts.shape)
+    counts *= gain
     return (np.round(np.clip(counts / (HEADROOM * peak), 0, 1) * 65535) / 65535).astype(np.float32)
 
 

@@ -804,3 +804,27 @@ def test_the_photon_benchmark_records_counts_and_tabulates_its_methods():
     assert "| b | 24.00 | 25.50 | 25.00 | 1.10 / 2.00 / 1.50 |" in text
     text = markdown({**result, "gains": [2.0, 1.0, 1.5]})
     assert "with gains g = (2, 1, 1.5)" in text and "(true: 2 / 1 / 1.5)" in text
+
+
+def test_the_noise_level_benchmark_scores_both_ways_against_the_sensors_truth(tmp_path, shared_data):
+    from benchmarks import bench_noise_level
+    from benchmarks.bench_poisson import HEADROOM, record
+
+    # read noise of r photons, added before the gain: var = a x + b with b = (g r / (2 peak))²
+    noisy = record(np.full((256, 256, 3), 0.5), 30, "grey", gains=(2.0, 1.0, 1.5), read_noise=3.0)
+    photon = np.array([2.0, 1.0, 1.5]) / (HEADROOM * 30)
+    np.testing.assert_allclose(noisy.var(axis=(0, 1)), 0.25 * photon + (3 * photon) ** 2, rtol=0.06)
+    out = tmp_path / "levels"
+    argv = ["--data-dir", str(shared_data), "--limit", "2", "--peaks", "30", "--read-noise", "0", "--out", str(out)]
+    assert bench_noise_level.main(argv) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert {(row["way"], tuple(row["gains"])) for row in result["rows"]} == {
+        (way, gains) for way in ("per channel", "pooled") for gains in ((1, 1, 1), (2, 1, 1.5))
+    }
+    per_channel = [row for row in result["rows"] if row["way"] == "per channel" and row["gains"] == [2, 1, 1.5]]
+    errors = np.concatenate([bench_noise_level._errors(row)[0] for row in per_channel])
+    assert np.abs(errors).max() < 0.3  # each channel's photon found, though the channels' photons differ 2×
+    text = out.with_suffix(".md").read_text()
+    assert "| 30 | 2,1,1.5 | 0 | per channel |" in text and "| 30 | 2,1,1.5 | 0 | pooled |" in text
+    with pytest.raises(SystemExit):  # argparse's one line
+        bench_noise_level.main(["--gains", "1,2"])
