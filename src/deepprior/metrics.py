@@ -379,7 +379,7 @@ def channel_noise_levels(
 
     .. math::
 
-        F = rac{(R - \sum_c R_c) / (2k - 2)}{\sum_c R_c / (N - 2k)},
+        F = \frac{(R - \sum_c R_c) / (2k - 2)}{\sum_c R_c / (N - 2k)},
 
     the channels keep their own lines where :math:`F` exceeds the F distribution's :math:`1 -` ``significance``
     quantile, and share the one line otherwise.
