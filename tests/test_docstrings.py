@@ -30,3 +30,20 @@ def test_every_public_function_has_a_numpydoc_docstring_with_an_example():
         doc = getattr(deepprior, name).__doc__
         for section in ("Parameters", "Returns", "Raises", "Examples"):
             assert f"{section}\n    ---" in doc, f"{name} lacks {section}"
+
+
+def test_source_files_hold_no_control_characters():
+    """A docstring's LaTeX written through a non-raw string loses ``\\f`` of ``\\frac`` or ``\\b`` of ``\\beta`` to a
+    control character, which neither ruff nor the doctests see."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    allowed = {"\n", "\t"}
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("src", "benchmarks", "tests")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+        if any(ord(char) < 32 and char not in allowed for char in line.rstrip("\r"))
+    ]
+    assert found == []
