@@ -100,15 +100,11 @@ def markdown(result: dict[str, Any]) -> str:
         "| mean \\|Δσ\\| / σ | images fallen back or failed |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    settings = dict.fromkeys((row["peak"], tuple(row["gains"]), row["read_noise"], row["way"]) for row in rows)
-    for peak, gains, read_noise, way in settings:
-        same = [
-            row
-            for row in rows
-            if (row["peak"], tuple(row["gains"]), row["read_noise"], row["way"]) == (peak, gains, read_noise, way)
-        ]
-        a_errors = np.concatenate([_errors(row)[0] for row in same])
-        sigma_errors = np.concatenate([_errors(row)[1] for row in same])
+    settings: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        settings.setdefault((row["peak"], tuple(row["gains"]), row["read_noise"], row["way"]), []).append(row)
+    for (peak, gains, read_noise, way), same in settings.items():
+        a_errors, sigma_errors = (np.concatenate(parts) for parts in zip(*map(_errors, same), strict=True))
         if np.isfinite(a_errors).any():
             worst = a_errors[np.nanargmax(np.abs(a_errors))]
             scores = f"{np.nanmean(np.abs(a_errors)):.1%} | {worst:+.1%} | {np.nanmean(np.abs(sigma_errors)):.1%}"

@@ -425,8 +425,7 @@ def channel_noise_levels(
     if not 0 < significance < 1:
         raise InputError(f"significance must be in (0, 1), got {significance}")
     y = _as_image(image, "image")
-    if known is not None and np.shape(known) != y.shape[:2]:
-        raise InputError(f"known must be {y.shape[0]}×{y.shape[1]} like the image, got {np.shape(known)}")
+    _check_known(y, known)
     fits: list[tuple[float, float, float] | None] = []
     groups = []
     for plane in [y] if y.ndim == 2 else np.moveaxis(y, 2, 0):
@@ -436,9 +435,9 @@ def channel_noise_levels(
             fits.append(None)
             continue
         fit = _fit_level_line(found)
-        if fit[0] > 0 or fit[1] > 0:  # else (0, <= 0): no noise to model
-            groups.append(found)
-        fits.append(fit if fit[0] > 0 or fit[1] > 0 else None)
+        has_noise = fit[0] > 0 or fit[1] > 0  # else (0, <= 0): no noise to model
+        groups += [found] if has_noise else []
+        fits.append(fit if has_noise else None)
     k, n = len(groups), sum(found[0].size for found in groups)
     if k >= 2 and n > 2 * k:
         shared = _fit_level_line(tuple(np.concatenate(parts) for parts in zip(*groups, strict=True)))
@@ -453,6 +452,12 @@ def channel_noise_levels(
     return [None if fit is None else (fit[0], fit[1]) for fit in fits]
 
 
+def _check_known(y: np.ndarray, known: np.ndarray | None) -> None:
+    """Raise InputError unless ``known`` is None or the size of the image ``y``."""
+    if known is not None and np.shape(known) != y.shape[:2]:
+        raise InputError(f"known must be {y.shape[0]}×{y.shape[1]} like the image, got {np.shape(known)}")
+
+
 def _level_groups(
     image: np.ndarray, known: np.ndarray | None, levels: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -463,9 +468,8 @@ def _level_groups(
     height, width = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2
     blocks = y[:height, :width].reshape(height // 2, 2, width // 2, 2, -1)
     usable = np.ones(blocks.shape[::2], bool)  # (h/2, w/2, C)
+    _check_known(y, known)
     if known is not None:
-        if np.shape(known) != y.shape[:2]:
-            raise InputError(f"known must be {y.shape[0]}×{y.shape[1]} like the image, got {np.shape(known)}")
         known = np.asarray(known, bool)[:height, :width].reshape(height // 2, 2, width // 2, 2).all(axis=(1, 3))
         usable &= known[..., None]
     means = blocks.mean(axis=(1, 3))[usable]
