@@ -35,6 +35,15 @@ def _threads():
 
 
 @pytest.fixture
+def fp32(monkeypatch):
+    """No automatic bf16 autocast on a CPU with native bf16, for what cannot ask for float32 itself (a benchmark
+    suite): a test comparing two ways of one fit expects them to agree to float32's rounding, not bf16's."""
+    import deepprior.device
+
+    monkeypatch.setattr(deepprior.device, "cpu_has_native_bf16", lambda: False)
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not DATA.exists():
         pytest.skip("../shared/data is not beside the repository")

@@ -554,7 +554,7 @@ def test_the_crops_scripts_parse_their_arguments_and_fit_every_member(shared_dat
     assert sorted(outputs["F16"]) == [0, 1]
 
 
-def test_entries_of_one_method_and_size_are_stepped_together_and_score_as_one_at_a_time(tmp_path, shared_data):
+def test_entries_of_one_method_and_size_are_stepped_together_and_score_as_one_at_a_time(tmp_path, shared_data, fp32):
     methods = ["dip", "dip-tv", "tv-chambolle"]
     together = run_suite(request(tmp_path / "together", shared_data, methods=methods, limit=3, at_once=2))
     alone = run_suite(request(tmp_path / "alone", shared_data, methods=methods, limit=3))
