@@ -41,15 +41,16 @@ def test_the_noise_level_function_is_found_from_one_image(photons, read_noise, b
 
 def test_the_noise_level_function_counts_a_photon_counters_zeros_as_counts_not_as_clipped_noise(monkeypatch):
     """A dim photon-counting image (0.1 to 5 photons, a fifth of its pixels zero): its zeros sit on the lattice of
-    whole photons, so the intensity levels that touch 0 are kept; taken as clipped noise, too few would be left."""
+    whole photons, so the intensity levels that touch 0 are kept and fitted with a line; taken as Gaussian noise
+    clipped at 0, the reading would be off (a few photons are far from Gaussian)."""
     import deepprior.metrics
 
     dim = np.random.default_rng(5).poisson(RAMP * 5) / 10  # 1 photon = 0.1, up to 10 photons fit in [0, 1]
     a, b = noise_level_function(dim)
     assert (dim == 0).mean() > 0.15 and a == pytest.approx(0.1, rel=0.1) and abs(b) < 0.1 * a**2
     monkeypatch.setattr(deepprior.metrics, "_photon_lattice", lambda pixels, a: False)
-    with pytest.raises(InputError, match="too few 2×2 blocks"):
-        noise_level_function(dim)
+    a_clipped, b_clipped = noise_level_function(dim)
+    assert abs(a_clipped - 0.1) > 2 * abs(a - 0.1) and b_clipped > 0.5 * a**2
 
 
 def test_the_noise_level_function_of_gaussian_noise_is_flat_and_skips_missing_and_clipped_pixels():
@@ -66,6 +67,49 @@ def test_the_noise_level_function_of_gaussian_noise_is_flat_and_skips_missing_an
         noise_level_function(np.round(noisy))  # black and white only
     with pytest.raises(InputError, match="known must be 512×512"):
         noise_level_function(noisy, known[:, :100])
+
+
+def _clipped_ramp(low: float, high: float, a: float, read_noise: float, seed: int = 0) -> np.ndarray:
+    """A horizontal ramp from ``low`` to ``high`` with noise of variance a x + read_noise², clipped to [0, 1]."""
+    clean = np.tile(np.linspace(low, high, 512), (512, 1))
+    noise = np.sqrt(a * clean + read_noise**2) * np.random.default_rng(seed).standard_normal(clean.shape)
+    return np.clip(clean + noise, 0, 1)
+
+
+def test_read_noise_clipped_at_black_is_fitted_with_the_clipped_model_not_a_line(monkeypatch):
+    """A dark ramp (0 to a quarter, 40 photons at white, read noise σ 0.04): every intensity level has pixels cut
+    at 0, whose variance a line through the levels reads as photon noise; the clipped model does not."""
+    import deepprior.metrics
+
+    dark = _clipped_ramp(0, 0.25, 1 / 40, 0.04)
+    a, b = noise_level_function(dark)
+    assert a == pytest.approx(1 / 40, rel=0.1) and b == pytest.approx(0.04**2, rel=0.15)
+    monkeypatch.setattr(deepprior.metrics, "_fit_clipped", deepprior.metrics._fit_level_line)
+    line_a, line_b = noise_level_function(dark)  # the same intensity levels, a line through them
+    assert abs(line_a - 1 / 40) > 2 * abs(a - 1 / 40) and abs(line_b - 0.04**2) > 2 * abs(b - 0.04**2)
+
+
+def test_highlights_clipped_at_white_are_fitted_and_values_above_one_are_not_taken_as_clipped():
+    """A ramp from 0.3 to 1.2, 100 photons at white, read noise σ 0.02: clipped at 1 (a fifth of it white), the
+    clipped model finds the level; left unclipped (an image above 1 was not clipped there), a line does."""
+    clean = np.tile(np.linspace(0.3, 1.2, 512), (512, 1))
+    over = clean + np.sqrt(clean / 100 + 0.02**2) * np.random.default_rng(1).standard_normal(clean.shape)
+    for image in (_clipped_ramp(0.3, 1.2, 1 / 100, 0.02), over):
+        a, b = noise_level_function(image)
+        assert a == pytest.approx(1 / 100, rel=0.1)
+        for x in (0.4, 0.7, 0.95):  # b is a small part of the variance here: the noise's σ is what matters
+            assert np.sqrt(a * x + b) == pytest.approx(np.sqrt(x / 100 + 0.02**2), rel=0.03)
+
+
+def test_clipped_noise_is_measured_on_known_blocks_only():
+    """Where half the image is unknown junk, the clipped model's groups (by the 12 neighbours of each block) use
+    only blocks whose 4×4 window is known: the reading is that of the known half alone."""
+    dark = _clipped_ramp(0, 0.25, 1 / 40, 0.04)
+    known = np.ones(dark.shape, bool)
+    known[:, 256:] = False
+    spoiled = dark.copy()
+    spoiled[:, 256:] = np.random.default_rng(2).random((512, 256))
+    assert noise_level_function(spoiled, known) == pytest.approx(noise_level_function(dark[:, :256]), rel=1e-6)
 
 
 @pytest.mark.parametrize("name", NOISE_MODELS.names())

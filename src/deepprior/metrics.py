@@ -14,6 +14,8 @@ and 5 pixels at the bottom and right.
 from __future__ import annotations
 
 import math
+from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -318,10 +320,19 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     mean of :math:`d^2` over its 90 % smallest values (dropping edges and texture), divided by that share's
     expectation for Gaussian noise; and :math:`(a, b)` is the weighted least-squares line through the groups'
     (mean :math:`m`, variance), weighted by count over variance squared (a variance estimate's spread grows with
-    it), refitted once with the line's variances. Groups where more than 5 % of the blocks touch 0 or 1 (clipped)
-    and blocks not ``known`` are left out; but where the pixels below one and a half photons of the line fitted
-    with the zeros are all zero or one photon (a photon-counting detector's lattice, not noise clipped at 0), that
-    line is kept: dim images with many zero counts. :math:`a` is at least 0.
+    it), refitted once with the line's variances. Blocks not ``known`` are left out. :math:`a` is at least 0.
+
+    Where the noise is clipped at 0 or 1 (dark images whose read noise is cut at black, highlights at white:
+    more than 5 % of some group's blocks touch a bound; an image with values below 0 or above 1 is taken as not
+    clipped there), the model is Foi et al.'s clipped one (§4): a group's pixels are
+    :math:`\min(\max(z, 0), 1)` with :math:`z \sim N(\mu, a\mu + b)`. The blocks are then grouped by the mean of
+    their 12 neighbours in the 4×4 window around them (a clipped block's own mean and detail are not independent),
+    groups with less than 5 % of their pixels strictly between 0 and 1 are left out, and :math:`(a, b)` are fitted
+    by weighted least squares of the groups' variances against the clipped model's: each group's :math:`\mu` is
+    the one whose clipped mean is the group's (closed form, by bisection), and the variance that the trimmed
+    second moment finds in clipped noise is computed on fixed draws of standard noise. Zeros are photon counts,
+    not clipped noise, where they sit on the lattice of whole photons: the smallest positive pixels are one value
+    within a third of the :math:`a` fitted with the zeros as counts (a photon-counting detector's dark pixels).
 
     Parameters
     ----------
@@ -342,7 +353,7 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     ------
     InputError
         If the image is not 2-D or 3-D, ``known`` is not its size, or it has fewer than two intensity groups of
-        64 known, unclipped blocks.
+        64 known blocks with noise to measure (not all at 0 or 1).
 
     References
     ----------
@@ -361,7 +372,7 @@ def noise_level_function(image: np.ndarray, known: np.ndarray | None = None, lev
     >>> round(a * 200, 1), round(float(np.sqrt(max(b, 0))), 2)  # 1 / 200 per photon, read noise 0.01
     (1.0, 0.01)
     """
-    a, b, _ = _fit_level_line(_level_groups(image, known, levels))
+    a, b, _ = _fit_level(_level_groups(image, known, levels))
     return a, b
 
 
@@ -427,20 +438,20 @@ def channel_noise_levels(
     y = _as_image(image, "image")
     _check_known(y, known)
     fits: list[tuple[float, float, float] | None] = []
-    groups = []
+    groups: list[_LevelGroups] = []
     for plane in [y] if y.ndim == 2 else np.moveaxis(y, 2, 0):
         try:
             found = _level_groups(plane, known, levels)
         except InputError:  # too few usable blocks
             fits.append(None)
             continue
-        fit = _fit_level_line(found)
+        fit = _fit_level(found)
         has_noise = fit[0] > 0 or fit[1] > 0  # else (0, <= 0): no noise to model
         groups += [found] if has_noise else []
         fits.append(fit if has_noise else None)
-    k, n = len(groups), sum(found[0].size for found in groups)
+    k, n = len(groups), sum(found.mean.size for found in groups)
     if k >= 2 and n > 2 * k:
-        shared = _fit_level_line(tuple(np.concatenate(parts) for parts in zip(*groups, strict=True)))
+        shared = _fit_level(_pool_groups(groups))
         own = sum(fit[2] for fit in fits if fit is not None)
         between = max(shared[2] - own, 0.0) / (2 * k - 2)
         if own > 0:
@@ -458,76 +469,189 @@ def _check_known(y: np.ndarray, known: np.ndarray | None) -> None:
         raise InputError(f"known must be {y.shape[0]}×{y.shape[1]} like the image, got {np.shape(known)}")
 
 
-def _level_groups(
-    image: np.ndarray, known: np.ndarray | None, levels: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The intensity groups of :func:`noise_level_function`: their (mean, noise variance, block count)."""
+class _LevelGroups(NamedTuple):
+    """Intensity groups of 2×2 blocks: each group's mean, noise variance (its details' trimmed second moment over
+    that of Gaussian noise) and block count; ``bounds``: where the noise is clipped, the (lower, upper) bound of
+    each group's pixels (±inf where not clipped), for :func:`_fit_clipped`; None where no group is clipped (a line
+    fits them)."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    count: np.ndarray
+    bounds: np.ndarray | None = None
+
+
+def _pool_groups(groups: list[_LevelGroups]) -> _LevelGroups:
+    """The groups of several channels as one set."""
+    pooled = [np.concatenate(parts) for parts in zip(*(found[:3] for found in groups), strict=True)]
+    if all(found.bounds is None for found in groups):
+        return _LevelGroups(*pooled)
+    bounds = [_UNBOUNDED.repeat(found.mean.size, axis=0) if found.bounds is None else found.bounds for found in groups]
+    return _LevelGroups(*pooled, bounds=np.concatenate(bounds))
+
+
+class _Blocks(NamedTuple):
+    """The known 2×2 blocks of an image, as rows of 4 pixels, split into equal intensity groups (indices)."""
+
+    pixels: np.ndarray
+    groups: list[np.ndarray]
+
+
+def _level_groups(image: np.ndarray, known: np.ndarray | None, levels: int) -> _LevelGroups:
+    """The intensity groups of :func:`noise_level_function`: its zeros taken as photon counts where they sit on
+    the lattice of whole photons, else as noise clipped at 0; grouped by the blocks' own means where no group has
+    more than :data:`_CLIPPED_SHARE` of its blocks at a bound (a line fits them), else by their neighbours'
+    (:func:`_blocks_by_neighbours`, and :func:`_fit_clipped`)."""
     y = _as_image(image, "image")
     if y.ndim == 2:
         y = y[..., None]
-    height, width = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2
-    blocks = y[:height, :width].reshape(height // 2, 2, width // 2, 2, -1)
-    usable = np.ones(blocks.shape[::2], bool)  # (h/2, w/2, C)
     _check_known(y, known)
-    if known is not None:
-        known = np.asarray(known, bool)[:height, :width].reshape(height // 2, 2, width // 2, 2).all(axis=(1, 3))
-        usable &= known[..., None]
-    means = blocks.mean(axis=(1, 3))[usable]
-    details = ((blocks[:, 0, :, 0] - blocks[:, 0, :, 1] - blocks[:, 1, :, 0] + blocks[:, 1, :, 1]) / 2)[usable]
-    at_zero = (blocks <= 0).any(axis=(1, 3))[usable]
-    at_one = (blocks >= 1).any(axis=(1, 3))[usable]
-    try:  # zeros as photon counts (a photon-counting detector's dark pixels), not as clipped noise...
-        counted = _intensity_groups(means, details, at_one, levels)
-    except InputError:
-        counted = None
-    if counted is not None:
-        photon = _fit_level_line(counted)[0]
-        if _photon_lattice(np.moveaxis(blocks, (1, 3), (-2, -1))[usable], photon):
+    by_mean = _blocks_by_mean(y, known, levels)
+    by_neighbours = cache(lambda: _blocks_by_neighbours(y, known, levels))
+
+    def groups_within(bounds: tuple[float, float]) -> _LevelGroups:
+        try:
+            unclipped, left_out = _summarise(by_mean, bounds, clipped=False)
+        except InputError:
+            unclipped, left_out = None, 1
+        if not left_out:
+            return unclipped
+        try:
+            return _summarise(by_neighbours(), bounds, clipped=True)[0]
+        except InputError:
+            if unclipped is None:
+                raise
+            return unclipped
+
+    lower, upper = (0.0 if y.min() >= 0 else -np.inf), (1.0 if y.max() <= 1 else np.inf)  # where clipped
+    if lower == 0:  # zeros as photon counts (a photon-counting detector's dark pixels), not as clipped noise?
+        try:
+            counted = groups_within((-np.inf, upper))
+        except InputError:
+            counted = None
+        if counted is not None and _photon_lattice(by_mean.pixels, _fit_level(counted)[0]):
             return counted
-    return _intensity_groups(means, details, at_zero | at_one, levels)  # ... or as noise clipped at 0
+    return groups_within((lower, upper))
+
+
+def _blocks_by_mean(y: np.ndarray, known: np.ndarray | None, levels: int) -> _Blocks:
+    """The known blocks of the image ``y`` (H, W, C), grouped by their own means."""
+    height, width = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2
+    blocks = np.moveaxis(y[:height, :width].reshape(height // 2, 2, width // 2, 2, -1), (1, 3), (-2, -1))
+    if known is None:
+        pixels = blocks.reshape(-1, 4)
+    else:
+        whole = np.asarray(known, bool)[:height, :width].reshape(height // 2, 2, width // 2, 2).all(axis=(1, 3))
+        pixels = blocks[whole].reshape(-1, 4)
+    return _Blocks(pixels, _equal_groups(pixels.mean(axis=1), levels))
+
+
+def _blocks_by_neighbours(y: np.ndarray, known: np.ndarray | None, levels: int) -> _Blocks:
+    """The blocks of the image ``y`` (H, W, C) whose 4×4 window around them is known, grouped by the mean of their
+    12 neighbours in it, not by their own: where the noise is clipped, a block's mean and detail are no longer
+    independent (a block of zeros has no detail), so sorting by its own mean would pick blocks by their noise."""
+    height, width = y.shape[0] // 2, y.shape[1] // 2
+    if height < 3 or width < 3:
+        raise InputError(f"image must be at least 6×6 to fit clipped noise, got {y.shape[0]}×{y.shape[1]}")
+    y = y[: 2 * height, : 2 * width]
+    first = 2 * np.arange(1, height - 1) - 1, 2 * np.arange(1, width - 1) - 1  # each window's first row, column
+
+    def window_sums(values: np.ndarray) -> np.ndarray:
+        total = np.pad(values.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0), (0, 0)))
+        (top, left), (bottom, right) = np.ix_(*first), np.ix_(first[0] + 4, first[1] + 4)
+        return total[bottom, right] - total[top, right] - total[bottom, left] + total[top, left]
+
+    blocks = y.reshape(height, 2, width, 2, -1)[1:-1, :, 1:-1]
+    neighbours = (window_sums(y) - blocks.sum(axis=(1, 3))) / 12  # (h/2 - 2, w/2 - 2, C)
+    usable = np.ones(neighbours.shape, bool)
+    if known is not None:
+        usable &= window_sums(np.asarray(known, np.float64)[: 2 * height, : 2 * width, None]) == 16
+    pixels = np.moveaxis(blocks, (1, 3), (-2, -1))[usable].reshape(-1, 4)
+    return _Blocks(pixels, _equal_groups(neighbours[usable], levels, stable=False))
+
+
+def _equal_groups(keys: np.ndarray, levels: int, stable: bool = True) -> list[np.ndarray]:
+    """The indices of ``keys`` split by size into ``levels`` groups of equal size, lowest first (fewer where they
+    would have fewer than :data:`_MIN_BLOCKS_PER_LEVEL`): sorted stably, or, not ``stable``, only partitioned at
+    the groups' edges (faster; ties across an edge may fall either side)."""
+    count = max(1, min(int(levels), keys.size // _MIN_BLOCKS_PER_LEVEL))
+    if stable or count == 1:
+        return np.array_split(np.argsort(keys, kind="stable"), count)
+    edges = np.cumsum([part.size for part in np.array_split(np.empty(keys.size, bool), count)])[:-1]
+    return np.split(np.argpartition(keys, edges), edges)
+
+
+def _summarise(blocks: _Blocks, bounds: tuple[float, float], clipped: bool) -> tuple[_LevelGroups, int]:
+    """The intensity groups of the ``blocks`` (mean, noise variance, count), and how many were left out: where the
+    noise is taken as not ``clipped``, groups with more than :data:`_CLIPPED_SHARE` of their blocks at a bound;
+    where it is, groups with less than :data:`_MIN_INSIDE_SHARE` of their pixels inside the bounds (no noise left
+    to measure)."""
+    lower, upper = bounds
+    pixels, groups = blocks
+    details = (pixels[:, 0] - pixels[:, 1] - pixels[:, 2] + pixels[:, 3]) / 2
+    if clipped:  # per block: its pixels inside the bounds, of 4...
+        per_block = ((pixels > lower) & (pixels < upper)).sum(axis=1) / 4
+    else:  # ... or whether it touches a bound (clipping shrinks the variance near them)
+        per_block = ((pixels <= lower) | (pixels >= upper)).any(axis=1)
+    labels = np.empty(details.size, np.intp)
+    for index, group in enumerate(groups):
+        labels[group] = index
+    sizes = np.bincount(labels, minlength=len(groups))
+    shares = np.bincount(labels, per_block, minlength=len(groups)) / np.maximum(sizes, 1)
+    means = np.bincount(labels, pixels.mean(axis=1), minlength=len(groups)) / np.maximum(sizes, 1)
+    usable = sizes >= _MIN_BLOCKS_PER_LEVEL
+    unusable = usable & ((shares < _MIN_INSIDE_SHARE) if clipped else (shares > _CLIPPED_SHARE))
+    level_means, level_variances, counts = [], [], []
+    for index in np.flatnonzero(usable & ~unusable):
+        level_means.append(means[index])
+        level_variances.append(_noise_variance(details[groups[index]]))
+        counts.append(groups[index].size)
+    left_out = int(unusable.sum())
+    if len(counts) < 2:
+        usable = (
+            f"with at least {_MIN_INSIDE_SHARE:.0%} of their pixels strictly between 0 and 1"
+            if clipped
+            else f"with at most {_CLIPPED_SHARE:.0%} of them touching 0 or 1"
+        )
+        raise InputError(
+            "too few 2×2 blocks to fit a noise level function: it needs two intensity levels of "
+            f"{_MIN_BLOCKS_PER_LEVEL} known blocks, {usable}"
+        )
+    found = np.array(level_means), np.array(level_variances), np.array(counts, float)
+    return _LevelGroups(*found, bounds=np.tile(np.array(bounds), (len(counts), 1)) if clipped else None), left_out
 
 
 def _photon_lattice(pixels: np.ndarray, a: float) -> bool:
-    """Whether ``pixels`` at zero are photon counts of zero rather than noise clipped at 0: below one and a half
-    photons ``a``, the pixels are zero or one photon, one value within a third of ``a`` (clipped read noise
-    spreads them between 0 and that)."""
-    if a <= 0:
-        return False
-    dark = pixels[pixels < 1.5 * a]
-    single = dark[dark > 0]
-    if dark.size == single.size or single.size < _MIN_SINGLE_PHOTONS:
+    """Whether ``pixels`` at zero are photon counts of zero rather than noise clipped at 0: there are zeros, and
+    the smallest positive pixels (up to one and a half times the :data:`_MIN_SINGLE_PHOTONS`-th smallest) are one
+    value, a single photon within a third of the fitted photon ``a`` (clipped read noise spreads them between 0
+    and that). The window does not hang on ``a``, which the Gaussian fit overestimates at a photon or two."""
+    positive = pixels[pixels > 0]
+    if a <= 0 or positive.size == pixels.size or positive.size < _MIN_SINGLE_PHOTONS:
         return False  # no zeros, or too few single photons to tell
+    smallest = np.partition(positive, _MIN_SINGLE_PHOTONS - 1)[_MIN_SINGLE_PHOTONS - 1]
+    single = positive[positive < 1.5 * smallest]
     step = float(np.median(single))
     off_lattice = np.count_nonzero(np.abs(single - step) > 0.25 * step)
     return abs(step - a) <= a / 3 and off_lattice <= _OFF_LATTICE_SHARE * single.size
 
 
-def _intensity_groups(
-    means: np.ndarray, details: np.ndarray, clipped: np.ndarray, levels: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The (mean, noise variance, count) of the intensity groups of the blocks' ``means`` and ``details``,
-    leaving out groups where more than :data:`_CLIPPED_SHARE` of the blocks are ``clipped``."""
-    order = np.argsort(means, kind="stable")
-    level_means, level_variances, counts = [], [], []
-    for group in np.array_split(order, max(1, min(int(levels), means.size // _MIN_BLOCKS_PER_LEVEL))):
-        if group.size < _MIN_BLOCKS_PER_LEVEL or clipped[group].mean() > _CLIPPED_SHARE:
-            continue  # clipping shrinks the variance near 0 and 1
-        squares = np.sort(details[group] ** 2)[: max(1, int(_KEPT_SHARE * group.size))]
-        level_means.append(means[group].mean())
-        level_variances.append(squares.mean() / _KEPT_SECOND_MOMENT)
-        counts.append(group.size)
-    if len(counts) < 2:
-        raise InputError(
-            "too few 2×2 blocks away from 0 and 1 to fit a noise level function: it needs two intensity levels "
-            f"of {_MIN_BLOCKS_PER_LEVEL} blocks, with at most {_CLIPPED_SHARE:.0%} of them touching 0 or 1"
-        )
-    return np.array(level_means), np.array(level_variances), np.array(counts, float)
+def _noise_variance(details: np.ndarray) -> float:
+    """The noise variance of a group's ``details``: the mean of their :data:`_KEPT_SHARE` smallest squares (the
+    rest: edges and texture) over that share's for Gaussian noise."""
+    squares = np.sort(details**2)[: max(1, int(_KEPT_SHARE * details.size))]
+    return float(squares.mean() / _KEPT_SECOND_MOMENT)
 
 
-def _fit_level_line(groups: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float, float]:
+def _fit_level(groups: _LevelGroups) -> tuple[float, float, float]:
+    """The noise level function (a, b) through the ``groups`` and its weighted residual sum of squares."""
+    return _fit_level_line(groups) if groups.bounds is None else _fit_clipped(groups)
+
+
+def _fit_level_line(groups: _LevelGroups) -> tuple[float, float, float]:
     """The weighted least-squares line (a, b) through the groups' (mean, variance), and its weighted residual sum
     of squares (weights: count over the line's variance squared)."""
-    mu, variance, count = groups
+    mu, variance, count = groups[:3]
     line = variance
     for _ in range(2):  # weights from the observed variances, then from the fitted line's
         weights = count / np.maximum(line, 1e-12) ** 2
@@ -540,6 +664,84 @@ def _fit_level_line(groups: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[
     return float(a), float(b), float(np.sum(weights * (variance - (a * mu + b)) ** 2))
 
 
+def _fit_clipped(groups: _LevelGroups) -> tuple[float, float, float]:
+    r"""The noise level function (a, b) of clipped noise through the groups' (mean, variance), and its weighted
+    residual sum of squares (weights as :func:`_fit_level_line`'s).
+
+    Each group's pixels are taken as :math:`\tilde z = \min(\max(z, l), u)`, :math:`z \sim N(\mu, a\mu + b)`, with
+    the group's bounds :math:`l, u` (Foi et al. 2008, §4): for a trial (a, b), the group's :math:`\mu` is the one
+    whose clipped mean is the group's mean (:func:`_clipped_intensity`), and its variance is compared with that
+    which :func:`_noise_variance` finds in the clipped noise (:func:`_clipped_detail_variance`); (a, b) are those
+    of the least weighted squares, from the line through the groups as a start."""
+    from scipy.optimize import least_squares
+
+    mean, variance, count, bounds = groups
+    start = _fit_level_line(groups)
+    scale = np.array([variance.max() / max(np.abs(mean).max(), 1e-12), variance.max()]) + 1e-30
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        a, b = p * scale
+        mu = _clipped_intensity(mean, a, b, bounds)
+        predicted = np.maximum(_clipped_detail_variance(mu, a, b, bounds), 1e-30)
+        return np.sqrt(count) * (variance - predicted) / predicted
+
+    x0 = np.array([max(start[0] / scale[0], 1e-6), start[1] / scale[1]])
+    fit = least_squares(residuals, x0, bounds=([0, -np.inf], [np.inf, np.inf]), diff_step=1e-3)
+    a, b = fit.x * scale
+    return float(a), float(b), float(np.sum(fit.fun**2))
+
+
+def _clipped_intensity(mean: np.ndarray, a: float, b: float, bounds: np.ndarray) -> np.ndarray:
+    """The intensities μ whose noise of variance a μ + b, clipped at the ``bounds``, has the ``mean``s: by
+    bisection (the clipped mean grows with μ) within ten of the largest noise σ of the ``mean``s' range."""
+    reach = 10 * math.sqrt(max(a * np.abs(mean).max() + b, _TINY_VARIANCE))
+    low, high = np.full_like(mean, mean.min() - reach), np.full_like(mean, mean.max() + reach)
+    for _ in range(50):
+        middle = (low + high) / 2
+        above = _clipped_mean(middle, _noise_sigma(middle, a, b), bounds) > mean
+        low, high = np.where(above, low, middle), np.where(above, middle, high)
+    return (low + high) / 2
+
+
+def _noise_sigma(mu: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The noise σ at the intensities ``mu`` of the trial noise level function (a, b), at least a tiny one."""
+    return np.sqrt(np.maximum(a * mu + b, _TINY_VARIANCE))
+
+
+def _clipped_mean(mu: np.ndarray, sigma: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    r"""The mean of :math:`\min(\max(z, l), u)` for :math:`z \sim N(\mu, \sigma^2)`, (l, u) each row of
+    ``bounds`` (±inf: not clipped)."""
+    from scipy.special import ndtr
+
+    lower, upper = bounds[:, 0], bounds[:, 1]
+    low, high = (lower - mu) / sigma, (upper - mu) / sigma
+    inside = mu * (ndtr(high) - ndtr(low)) + sigma * (np.exp(-0.5 * low**2) - np.exp(-0.5 * high**2)) / _SQRT_2PI
+    with np.errstate(invalid="ignore"):  # 0 · inf where a side is not clipped
+        return inside + np.nan_to_num(lower * ndtr(low)) + np.nan_to_num(upper * ndtr(-high))
+
+
+def _clipped_detail_variance(mu: np.ndarray, a: float, b: float, bounds: np.ndarray) -> np.ndarray:
+    """The noise variance that :func:`_noise_variance` finds in the details of 2×2 blocks of noise of variance
+    a μ + b about the intensities ``mu``, clipped at the ``bounds``, one per row: on fixed draws of standard noise,
+    over what it finds in them unclipped (so exact where nothing is clipped)."""
+    draws, unclipped = _standard_blocks()
+    sigma = _noise_sigma(mu, a, b)
+    pixels = np.clip(mu[:, None, None] + sigma[:, None, None] * draws, bounds[:, :1, None], bounds[:, 1:, None])
+    details = (pixels[..., 0] - pixels[..., 1] - pixels[..., 2] + pixels[..., 3]) / 2
+    kept = int(_KEPT_SHARE * draws.shape[0])
+    return np.partition(details**2, kept, axis=1)[:, :kept].mean(axis=1) / unclipped
+
+
+@cache
+def _standard_blocks() -> tuple[np.ndarray, float]:
+    """Fixed draws of 2×2 blocks of standard Gaussian noise (seeded: the fit is deterministic), and their details'
+    kept second moment relative to the noise variance."""
+    draws = np.random.default_rng(0).standard_normal((_CLIPPED_DRAWS, 4))
+    details = (draws[:, 0] - draws[:, 1] - draws[:, 2] + draws[:, 3]) / 2
+    kept = int(_KEPT_SHARE * _CLIPPED_DRAWS)
+    return draws, float(np.partition(details**2, kept)[:kept].mean())
+
+
 #: Of each intensity group's squared details, the share kept (the rest: edges and texture)...
 _KEPT_SHARE = 0.9
 #: ... and the mean of the kept share of Z² for Z ~ N(0, 1), relative to 1: E[Z²; |Z| < q] / P(|Z| < q) with
@@ -549,6 +751,15 @@ _KEPT_SECOND_MOMENT = 1 - 2 * 1.6448536269514722 * 0.10313564037537128 / _KEPT_S
 _MIN_BLOCKS_PER_LEVEL = 64
 #: A group with more of its blocks touching 0 or 1 (clipped; at 0, unless the zeros are photon counts) is left out.
 _CLIPPED_SHARE = 0.05
+#: A group of clipped noise with a smaller share of its pixels inside the bounds is left out.
+_MIN_INSIDE_SHARE = 0.05
+#: How many blocks of standard noise :func:`_clipped_detail_variance` draws.
+_CLIPPED_DRAWS = 8192
+#: The least variance a trial noise level function takes (below zero, it is not one).
+_TINY_VARIANCE = 1e-12
+#: Rows of no clipping: (lower, upper) bounds.
+_UNBOUNDED = np.array([[-np.inf, np.inf]])
+_SQRT_2PI = math.sqrt(2 * math.pi)
 #: Of the pixels between 0 and one and a half photons, the share that counts may have off one photon (rounding)...
 _OFF_LATTICE_SHARE = 0.05
 #: ... and how many such pixels it takes to tell counts from clipped noise.

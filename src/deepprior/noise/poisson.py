@@ -133,7 +133,7 @@ class PoissonGaussian(NoiseModel):
                 fallback, source = tuple(np.mean(found, axis=0).tolist()), "the mean of the other channels'"
             warn(
                 f"channel(s) {', '.join(map(str, missing))} of the image: no noise level found (too few 2×2 blocks "
-                f"away from 0 and 1, or no noise), so they take that of {source}"
+                f"not all at 0 or 1, or no noise), so they take that of {source}"
             )
             levels = [fallback if level is None else level for level in levels]
         if all(level == levels[0] for level in levels):
