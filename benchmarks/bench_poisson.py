@@ -6,14 +6,17 @@ The ``denoise-color25`` suite's clean images (128×128 centre crops), recorded b
 at white that saturates at twice that (one stop of headroom): y = Poisson(PEAK · x) / (2 PEAK), clipped to [0, 1],
 16 bits; the restored image, doubled, is scored against x. With ``--gains R,G,B`` the sensor is a white-balanced
 colour camera: channel c counts PEAK / g_c photons at white and is multiplied by g_c, so its photons are g_c times
-larger. Each is restored by BM3D (the suite's peer) as Gaussian noise of the σ estimated from y and through the
-same transform (BM3D's authors' recipe), and by the DIP fast row both ways; the transform's (a, b) is estimated
-per channel (the package's way) and, in the "pooled" rows, from all channels at once. On the CPU::
+larger. With ``--read-noise R`` the sensor adds Gaussian read noise of σ R photons (before the gain) to the counts,
+cut at 0 like a sensor without a black offset. Each is restored by BM3D (the suite's peer) as Gaussian noise of the
+σ estimated from y and through the same transform (BM3D's authors' recipe), and by the DIP fast row both ways; the
+transform's (a, b) is estimated per channel (the package's way) and, in the "pooled" rows, from all channels at
+once. On the CPU::
 
     python -m benchmarks.bench_poisson --limit 4 --peak 30 --threads 2
     python -m benchmarks.bench_poisson --limit 4 --peak 30 --gains 2,1,1.5 --threads 2
+    python -m benchmarks.bench_poisson --limit 4 --peak 10 --read-noise 2 --threads 2
 
-writes ``benchmarks/results/poisson_peakPEAK[_gainsR-G-B]_crops.{json,md}`` (a gain of 1.5 written 1p5).
+writes ``benchmarks/results/poisson_peakPEAK[_gainsR-G-B][_readR]_crops.{json,md}`` (a gain of 1.5 written 1p5).
 """
 
 from __future__ import annotations
@@ -96,13 +99,14 @@ def _methods(args: argparse.Namespace) -> dict[str, Callable[[np.ndarray], tuple
 def run(args: argparse.Namespace) -> dict[str, Any]:
     methods, rows = _methods(args), []
     for name, sample in common.suite_crops(args, "denoise-color25"):
-        noisy = record(sample.truth, args.peak, name, args.gains)
+        noisy = record(sample.truth, args.peak, name, args.gains, args.read_noise)
         runs = {method: functools.partial(restore, noisy) for method, restore in methods.items()}
         rows += common.score_methods(name, sample.truth, runs, lambda output: np.clip(output * HEADROOM, 0, 1))
     return {
         "rows": rows,
         "peak": args.peak,
         "gains": list(args.gains),
+        "read_noise": args.read_noise,
         "crop": args.crop,
         "iterations": args.iterations,
         "threads": args.threads,
@@ -119,6 +123,11 @@ def markdown(result: dict[str, Any]) -> str:
         camera = (
             f" A white-balanced colour sensor: channel c counts {result['peak']:g} / g_c photons at white and is "
             f"multiplied by g_c, with gains g = ({', '.join(f'{gain:g}' for gain in gains)})."
+        )
+    if result.get("read_noise"):
+        camera += (
+            f" Read noise: Gaussian, σ = {result['read_noise']:g} photons (before the gain), added to the counts "
+            "and cut at 0 (no black offset)."
         )
     lines = [
         f"# Photon-count noise, {result['peak']:g} photons at white: denoised as Gaussian or through its noise model",
@@ -156,15 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gains", type=numbers, default=(1.0,), metavar="R,G,B", help="a white-balanced colour sensor's gains"
     )
-    parser.add_argument("--out", help="default: benchmarks/results/poisson_peakPEAK[_gainsR-G-B]_crops")
+    parser.add_argument("--read-noise", type=float, default=0.0, metavar="R", help="read noise σ in photons")
+    parser.add_argument("--out", help="default: benchmarks/results/poisson_peakPEAK[_gainsR-G-B][_readR]_crops")
     args = parser.parse_args(argv)
     if not all(gain > 0 for gain in args.gains):
         parser.error("--gains must be positive")
+    if not args.read_noise >= 0:
+        parser.error("--read-noise must be at least 0")
     camera = (
         ""
         if all(gain == 1 for gain in args.gains)
         else "_gains" + "-".join(f"{g:g}".replace(".", "p") for g in args.gains)
     )
+    if args.read_noise:
+        camera += f"_read{args.read_noise:g}".replace(".", "p")
     args.out = args.out or str(common.RESULTS_DIR / f"poisson_peak{args.peak:g}{camera}_crops")
     result = run(args)
     common.write_result(args.out, result, markdown(result), echo=True)

@@ -804,6 +804,12 @@ def test_the_photon_benchmark_records_counts_and_tabulates_its_methods():
     assert "| b | 24.00 | 25.50 | 25.00 | 1.10 / 2.00 / 1.50 |" in text
     text = markdown({**result, "gains": [2.0, 1.0, 1.5]})
     assert "with gains g = (2, 1, 1.5)" in text and "(true: 2 / 1 / 1.5)" in text
+    assert "Read noise: Gaussian, σ = 2 photons" in markdown({**result, "read_noise": 2.0})
+    assert "Read noise" not in markdown({**result, "read_noise": 0.0})
+    from benchmarks import bench_poisson
+
+    with pytest.raises(SystemExit):  # argparse's one line
+        bench_poisson.main(["--read-noise", "-1"])
 
 
 def test_the_noise_level_benchmark_scores_both_ways_against_the_sensors_truth(tmp_path, shared_data):
