@@ -491,10 +491,25 @@ def _pool_groups(groups: list[_LevelGroups]) -> _LevelGroups:
 
 
 class _Blocks(NamedTuple):
-    """The known 2×2 blocks of an image, as rows of 4 pixels, split into equal intensity groups (indices)."""
+    """The known 2×2 blocks of an image: rows of 4 pixels, their means and details, and their split into equal
+    intensity groups (each group's indices, and each block's group)."""
 
     pixels: np.ndarray
+    means: np.ndarray
+    details: np.ndarray
     groups: list[np.ndarray]
+    labels: np.ndarray
+
+
+def _grouped_blocks(pixels: np.ndarray, keys: np.ndarray | None, levels: int, stable: bool = True) -> _Blocks:
+    """The blocks ``pixels`` (n, 4) split into ``levels`` equal groups by ``keys`` (None: their own means)."""
+    means = pixels.mean(axis=1)
+    groups = _equal_groups(means if keys is None else keys, levels, stable)
+    labels = np.empty(len(pixels), np.intp)
+    for index, group in enumerate(groups):
+        labels[group] = index
+    details = (pixels[:, 0] - pixels[:, 1] - pixels[:, 2] + pixels[:, 3]) / 2
+    return _Blocks(pixels, means, details, groups, labels)
 
 
 def _level_groups(image: np.ndarray, known: np.ndarray | None, levels: int) -> _LevelGroups:
@@ -543,7 +558,7 @@ def _blocks_by_mean(y: np.ndarray, known: np.ndarray | None, levels: int) -> _Bl
     else:
         whole = np.asarray(known, bool)[:height, :width].reshape(height // 2, 2, width // 2, 2).all(axis=(1, 3))
         pixels = blocks[whole].reshape(-1, 4)
-    return _Blocks(pixels, _equal_groups(pixels.mean(axis=1), levels))
+    return _grouped_blocks(pixels, None, levels)
 
 
 def _blocks_by_neighbours(y: np.ndarray, known: np.ndarray | None, levels: int) -> _Blocks:
@@ -567,7 +582,7 @@ def _blocks_by_neighbours(y: np.ndarray, known: np.ndarray | None, levels: int) 
     if known is not None:
         usable &= window_sums(np.asarray(known, np.float64)[: 2 * height, : 2 * width, None]) == 16
     pixels = np.moveaxis(blocks, (1, 3), (-2, -1))[usable].reshape(-1, 4)
-    return _Blocks(pixels, _equal_groups(neighbours[usable], levels, stable=False))
+    return _grouped_blocks(pixels, neighbours[usable], levels, stable=False)
 
 
 def _equal_groups(keys: np.ndarray, levels: int, stable: bool = True) -> list[np.ndarray]:
@@ -587,35 +602,31 @@ def _summarise(blocks: _Blocks, bounds: tuple[float, float], clipped: bool) -> t
     where it is, groups with less than :data:`_MIN_INSIDE_SHARE` of their pixels inside the bounds (no noise left
     to measure)."""
     lower, upper = bounds
-    pixels, groups = blocks
-    details = (pixels[:, 0] - pixels[:, 1] - pixels[:, 2] + pixels[:, 3]) / 2
+    pixels, groups, labels = blocks.pixels, blocks.groups, blocks.labels
     if clipped:  # per block: its pixels inside the bounds, of 4...
         per_block = ((pixels > lower) & (pixels < upper)).sum(axis=1) / 4
     else:  # ... or whether it touches a bound (clipping shrinks the variance near them)
         per_block = ((pixels <= lower) | (pixels >= upper)).any(axis=1)
-    labels = np.empty(details.size, np.intp)
-    for index, group in enumerate(groups):
-        labels[group] = index
     sizes = np.bincount(labels, minlength=len(groups))
     shares = np.bincount(labels, per_block, minlength=len(groups)) / np.maximum(sizes, 1)
-    means = np.bincount(labels, pixels.mean(axis=1), minlength=len(groups)) / np.maximum(sizes, 1)
+    means = np.bincount(labels, blocks.means, minlength=len(groups)) / np.maximum(sizes, 1)
     usable = sizes >= _MIN_BLOCKS_PER_LEVEL
     unusable = usable & ((shares < _MIN_INSIDE_SHARE) if clipped else (shares > _CLIPPED_SHARE))
     level_means, level_variances, counts = [], [], []
     for index in np.flatnonzero(usable & ~unusable):
         level_means.append(means[index])
-        level_variances.append(_noise_variance(details[groups[index]]))
+        level_variances.append(_noise_variance(blocks.details[groups[index]]))
         counts.append(groups[index].size)
     left_out = int(unusable.sum())
     if len(counts) < 2:
-        usable = (
+        rule = (
             f"with at least {_MIN_INSIDE_SHARE:.0%} of their pixels strictly between 0 and 1"
             if clipped
             else f"with at most {_CLIPPED_SHARE:.0%} of them touching 0 or 1"
         )
         raise InputError(
             "too few 2×2 blocks to fit a noise level function: it needs two intensity levels of "
-            f"{_MIN_BLOCKS_PER_LEVEL} known blocks, {usable}"
+            f"{_MIN_BLOCKS_PER_LEVEL} known blocks, {rule}"
         )
     found = np.array(level_means), np.array(level_variances), np.array(counts, float)
     return _LevelGroups(*found, bounds=np.tile(np.array(bounds), (len(counts), 1)) if clipped else None), left_out
