@@ -656,18 +656,35 @@ def test_bm3d_denoises_a_gray_image_stored_as_rgb_as_its_one_channel():
     assert np.mean((output.image[..., 0] - clean) ** 2) < np.mean((noisy - clean) ** 2) / 2
 
 
-def test_a_row_fingerprint_leaves_execution_only_settings_at_their_defaults_out():
+def test_a_row_fingerprint_leaves_neutral_settings_at_their_defaults_out():
     import dataclasses as dc
 
-    from benchmarks.suite.methods import _without_execution_defaults
+    from benchmarks.suite.methods import _without_neutral_defaults
     from deepprior.presets import get_preset
 
     row = get_preset("denoise")
-    left = _without_execution_defaults(repr(row), row)
-    assert "cuda_graph" not in left and "tile" not in left
-    graphed = dc.replace(row, settings=dc.replace(row.settings, cuda_graph=True), tile_overlap=32)
-    left = _without_execution_defaults(repr(graphed), graphed)
+    left = _without_neutral_defaults(repr(row), row)
+    assert "cuda_graph" not in left and "tile" not in left and "stretch" not in left
+    graphed = dc.replace(row, settings=dc.replace(row.settings, cuda_graph=True), tile_overlap=32, stretch_below=0.7)
+    left = _without_neutral_defaults(repr(graphed), graphed)
     assert "cuda_graph=True" in left and "tile_overlap=32" in left and "tile=" not in left
+    assert "stretch_below=0.7" in left
+
+
+@pytest.mark.parametrize("profile", ["paper", "crops"])
+def test_no_suite_image_is_stretched_so_the_stretch_stays_out_of_the_rows_fingerprints(shared_data, profile):
+    """stretch_below is a neutral row field (out of the fingerprint at its default): that holds while every stored
+    entry's observation spans at least that much of [0, 1], its known pixels for inpainting."""
+    from benchmarks.suite.suites import PROFILES, SUITES
+    from deepprior.presets import Preset
+
+    for name in SUITES.names():
+        spec = SUITES.get(name)
+        for item in spec.items(shared_data):
+            sample = spec.load(item, PROFILES[profile])
+            mask = sample.inputs.get("mask")
+            values = sample.observation if mask is None else sample.observation[mask]
+            assert np.ptp(values) >= Preset.stretch_below, (name, item.name, float(np.ptp(values)))
 
 
 def test_cuda_graph_reaches_the_fits_and_an_entry_claims_it_only_where_the_step_was_recorded(tmp_path, shared_data):

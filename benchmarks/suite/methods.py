@@ -134,16 +134,17 @@ def planned_iterations(method: str, task: str, options: RunOptions, scale: int |
     return preset.for_scale(scale or 4).settings.iterations * preset.seeds
 
 
-#: Loop settings and row fields that the suites leave at their defaults (how a step runs; a wall-clock limit; the
-#: tiling of an image too large for the memory, which the suites' images never are): at their defaults they stay
-#: out of :func:`row_fingerprint`, so that adding one to ``FitSettings`` or ``Preset`` leaves every stored entry
-#: valid.
-EXECUTION_ONLY_SETTINGS = ("cuda_graph", "time_limit")
-EXECUTION_ONLY_ROW_FIELDS = ("tile", "tile_overlap")
+#: Loop settings and row fields that leave the suites' entries as they are at their defaults (how a step runs; a
+#: wall-clock limit; the tiling of an image too large for the memory, and the stretch of an observation spanning
+#: less than half of [0, 1], which the suites' images never are: a test checks the stretch): at their defaults
+#: they stay out of :func:`row_fingerprint`, so that adding one to ``FitSettings`` or ``Preset`` leaves every
+#: stored entry valid.
+NEUTRAL_SETTINGS = ("cuda_graph", "time_limit")
+NEUTRAL_ROW_FIELDS = ("tile", "tile_overlap", "stretch_below")
 
 
-def _without_execution_defaults(text: str, preset: Any) -> str:
-    for owner, names in ((preset.settings, EXECUTION_ONLY_SETTINGS), (preset, EXECUTION_ONLY_ROW_FIELDS)):
+def _without_neutral_defaults(text: str, preset: Any) -> str:
+    for owner, names in ((preset.settings, NEUTRAL_SETTINGS), (preset, NEUTRAL_ROW_FIELDS)):
         for name in names:
             default = next(f.default for f in dataclasses.fields(owner) if f.name == name)
             if getattr(owner, name) == default:
@@ -162,7 +163,7 @@ def row_fingerprint(method: str, task: str) -> str | None:
 
     public, row, regularizer = _row(method, task)
     preset = get_preset(public, row, _profile(method)[1])
-    digest = hashlib.sha1(_without_execution_defaults(repr((preset, regularizer)), preset).encode())
+    digest = hashlib.sha1(_without_neutral_defaults(repr((preset, regularizer)), preset).encode())
     if preset.refine is not None:
         from deepprior.refiners import REVISION
 

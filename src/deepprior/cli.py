@@ -175,6 +175,13 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--fp32", action="store_true", help="full float32 (the default on CUDA; bf16 autocast on CPUs with native bf16)"
     )
+    group.add_argument(
+        "--stretch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fit the image stretched from its lowest to its highest value onto the full range, and map the result "
+        "back (default: when it spans less than half the range, e.g. a 12-bit camera's counts in a 16-bit file)",
+    )
     group.add_argument("--reference", type=Path, help="ground truth, for the PSNR in the progress bar and history")
     group.add_argument("--save-every", type=positive_int, metavar="N", help="write a snapshot every N steps")
     group.add_argument(
@@ -272,6 +279,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "batch_seeds",
         "time_limit",
         "tile_overlap",
+        "stretch",
     )
     if hasattr(args, "tile"):
         options["tile"] = args.tile
@@ -491,6 +499,9 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
 
         level = level_text(noise, NOISE_MODELS.get(noise["name"]).parameters)
         text += f", {noise['name']} noise {level}{' (estimated)' if noise.get('estimated') else ''}"
+    stretch = record.extra.get("stretch")
+    if stretch:  # the fit saw another scale than the file's: say so, it explains the snapshots' brightness
+        text += f", fitted stretched from [{stretch['low']:.4g}, {stretch['high']:.4g}]"
     if reference is not None and reference.pixels.shape == restoration.output.pixels.shape:
         from .metrics import psnr
 

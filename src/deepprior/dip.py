@@ -37,6 +37,7 @@ from .registry import DATA_TERMS, GENERATORS, REFINERS, REGULARIZERS
 from .regularizers import BuildContext, Regularizer, build_regularizer
 from .restore import _DIP_NAMES, Plan, Restoration, _check_names, _Problem, checkpoint_files, time_share
 from .settings import FitSettings, check_time_limit
+from .stretch import Stretch, choose_stretch
 from .tiling import check_tile_options
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(FitSettings)} - {"seed"}
@@ -65,9 +66,18 @@ def plan_dip(
     :meth:`Plan.run` builds the generator, input and regulariser and fits.
 
     ``observation`` is y as a float (h, w, C) array, ``image_size`` the (H, W) of the image to restore, ``guide``
-    the image used as z when the row's input is ``"image"``, ``finish`` what the task does last to the result.
+    the image used as z when the row's input is ``"image"``, ``finish`` what the task does last to the result. A
+    y that spans little of [0, 1] is fitted stretched onto it, and the result mapped back before ``finish``
+    (:mod:`deepprior.stretch`).
     """
     _check_names(overrides, _DIP_NAMES, f"{preset.task} {preset.method}")
+    stretch, response = _stretch(preset, observation, operator, image_size, overrides.get("stretch"))
+    if stretch is not None:
+        observation = stretch.observation(observation, response)
+        if overrides.get("reference") is not None:  # the fit's PSNR curves compare images on its scale
+            overrides = {**overrides, "reference": stretch.image(as_image(overrides["reference"], "reference").pixels)}
+        extra = {**(extra or {}), "stretch": stretch.describe()}
+        finish = stretch.restoration if finish is None else partial(_then, stretch.restoration, finish)
     seeds = overrides.get("seeds") or preset.seeds
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise InputError(f"seeds must be a whole number >= 1, got {seeds!r}")
@@ -75,6 +85,34 @@ def plan_dip(
     check_tile_options(overrides.get("tile", preset.tile), overrides.get("tile_overlap"))
     problem = _Problem(source, observation, operator, image_size, device, guide, alpha, squeeze, extra)
     return Plan(preset, problem, int(seed), int(seeds), dict(overrides), refiner, finish)
+
+
+def _stretch(
+    preset: Preset, observation: np.ndarray, operator: Operator, image_size: tuple[int, int], requested: Any
+) -> tuple[Stretch | None, np.ndarray | float]:
+    """The stretch the fit of ``observation`` runs with (:func:`deepprior.stretch.choose_stretch`), or None, and
+    the forward model's response to ones that it is applied with."""
+    if requested is not None and not isinstance(requested, bool):
+        raise InputError(f"stretch must be True, False or None, got {requested!r}")
+    if requested is False:
+        return None, 1.0
+    response = _ones_through(operator, image_size, observation.shape[2])
+    return choose_stretch(observation, response, below=preset.stretch_below, requested=requested), response
+
+
+def _ones_through(operator: Operator, image_size: tuple[int, int], channels: int) -> np.ndarray | float:
+    """A·1, the forward model applied to an image of ones, as an (h, w, C) array (1 for the identity)."""
+    if isinstance(operator, Identity):
+        return 1.0
+    with torch.no_grad():
+        return as_numpy_image(operator(torch.ones(1, channels, *image_size)))
+
+
+def _then(
+    first: Callable[[Restoration], Restoration], then: Callable[[Restoration], Restoration], restoration: Restoration
+) -> Restoration:
+    """``then`` applied after ``first`` (a plan's finish: partial of this, picklable like the plan)."""
+    return then(first(restoration))
 
 
 def run_plan(plan: Plan) -> Restoration:

@@ -68,6 +68,10 @@ class Preset:
         when its whole fit would not fit in the free memory; a side tiles any image larger; None never tiles.
         The tiles overlap by ``tile_overlap`` pixels, blended across (what tiling costs against the whole
         image: benchmarks/results/tiling_cpu*.md).
+    stretch_below
+        A DIP fit whose observation spans less than this fraction of [0, 1] (a 12-bit camera's counts in a 16-bit
+        file, a dim exposure) runs on it stretched onto [0, 1], the scale these settings were tuned for, and its
+        result is mapped back (:mod:`deepprior.stretch`); 0 never stretches. The suites' images all span more.
     reference
         Where the numbers come from.
     """
@@ -91,6 +95,7 @@ class Preset:
     refine: str | None = None
     tile: int | Literal["auto"] | None = "auto"
     tile_overlap: int = 64
+    stretch_below: float = 0.5
     reference: str = "DIP"
     profile: str = "paper"
 

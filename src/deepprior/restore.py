@@ -72,6 +72,11 @@ class Overrides(TypedDict, total=False):
     and ``tile_overlap`` (pixels the tiles overlap by, blended across). Each tile is fitted alone, with its own
     stop; the tiles share a time limit, have a checkpoint file each (``NAME.tileK.pt``) and are refined and
     finished as one image.
+
+    Scale: ``stretch`` (True: the fit runs on the observation stretched onto [0, 1] and its result is mapped back,
+    :mod:`deepprior.stretch`; False: on the observation as it is; unset: stretched when it spans less than the
+    row's ``stretch_below``, one half: a 12-bit camera's counts in a 16-bit file, a dim exposure). The record's
+    ``extra["stretch"]`` gives the range mapped; the history's PSNRs are in the image's units either way.
     """
 
     iterations: int
@@ -115,6 +120,7 @@ class Overrides(TypedDict, total=False):
     refine: str | None
     tile: int | str | None
     tile_overlap: int
+    stretch: bool
 
 
 _DIP_NAMES = set(Overrides.__annotations__) - {"passes", "kappa", "beta_max"}
