@@ -101,21 +101,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         corrupted, known = corrupt(sample.observation, name, args.fraction, args.defects)
         runs = {method: functools.partial(restore, sample, corrupted, known) for method, restore in methods.items()}
         rows += common.score_methods(name, sample.truth, runs)
-    return {
-        "rows": rows,
-        "fraction": args.fraction,
-        "defects": args.defects,
-        "crop": args.crop,
-        "psf": sample.meta["psf"],
-        "iterations": args.iterations,
-        "threads": args.threads,
-        "provenance": common.provenance(),
-    }
+    return common.crop_fit_result(args, rows, fraction=args.fraction, defects=args.defects, psf=sample.meta["psf"])
 
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
-    steps = "the row's own steps and stop" if result["iterations"] is None else f"{result['iterations']} steps"
+    steps = common.steps_text(result)
     lines = [
         "# Deblurring with bad pixels: fitted, left out, or filled in first",
         "",

@@ -102,21 +102,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         noisy = record(sample.truth, args.peak, name, args.gains, args.read_noise)
         runs = {method: functools.partial(restore, noisy) for method, restore in methods.items()}
         rows += common.score_methods(name, sample.truth, runs, lambda output: np.clip(output * HEADROOM, 0, 1))
-    return {
-        "rows": rows,
-        "peak": args.peak,
-        "gains": list(args.gains),
-        "read_noise": args.read_noise,
-        "crop": args.crop,
-        "iterations": args.iterations,
-        "threads": args.threads,
-        "provenance": common.provenance(),
-    }
+    return common.crop_fit_result(args, rows, peak=args.peak, gains=list(args.gains), read_noise=args.read_noise)
 
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
-    steps = "the row's own steps and stop" if result["iterations"] is None else f"{result['iterations']} steps"
+    steps = common.steps_text(result)
     gains = result.get("gains", [1.0])
     camera = ""
     if any(gain != 1 for gain in gains):

@@ -60,20 +60,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ways = {"": False} if fraction == 1 else {", as it is": False, ", stretched": True}
             runs = {label + way: functools.partial(dip, y, stretch) for way, stretch in ways.items()}
             rows += common.score_methods(name, sample.truth, runs, lambda output, f=fraction: output / f)
-    return {
-        "rows": rows,
-        "fractions": list(args.fractions),
-        "sigma": SIGMA,
-        "crop": args.crop,
-        "iterations": args.iterations,
-        "threads": args.threads,
-        "provenance": common.provenance(),
-    }
+    return common.crop_fit_result(args, rows, fractions=list(args.fractions), sigma=SIGMA)
 
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
-    steps = "the row's own steps and stop" if result["iterations"] is None else f"{result['iterations']} steps"
+    steps = common.steps_text(result)
     lines = [
         "# Images that fill part of the range: fitted as they are, or stretched onto [0, 1]",
         "",

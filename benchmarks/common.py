@@ -364,6 +364,24 @@ def score_methods(
     return rows
 
 
+def crop_fit_result(args: argparse.Namespace, rows: list[dict[str, Any]], **facts: Any) -> dict[str, Any]:
+    """The JSON of a run of a script of :func:`add_crop_fit_arguments`: its rows of :func:`score_methods`, the
+    script's own ``facts``, then the crop side, the steps, the threads and the provenance."""
+    return {
+        "rows": rows,
+        **facts,
+        "crop": args.crop,
+        "iterations": args.iterations,
+        "threads": args.threads,
+        "provenance": provenance(),
+    }
+
+
+def steps_text(result: dict[str, Any]) -> str:
+    """The steps of such a run in words: the DIP row's own, or the ``--iterations`` given."""
+    return "the row's own steps and stop" if result["iterations"] is None else f"{result['iterations']} steps"
+
+
 def method_tables(
     rows: Sequence[dict[str, Any]], last_column: tuple[str, Callable[[list[dict[str, Any]]], str]] | None = None
 ) -> list[str]:
@@ -422,8 +440,10 @@ __all__ = [
     "run_script",
     "write_json",
     "write_result",
+    "crop_fit_result",
     "method_tables",
     "score_methods",
+    "steps_text",
     "suite_crops",
     "add_crop_fit_arguments",
     "write_text",
