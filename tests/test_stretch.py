@@ -114,17 +114,20 @@ def test_the_command_line_stretches_a_twelve_bit_image_and_says_so(tmp_path, cap
     import tifffile
 
     from deepprior.cli import main
+    from deepprior.io import read_image
 
     counts = np.round(full_range() * 4095).astype(np.uint16)  # a 12-bit camera's counts in a 16-bit file
     tifffile.imwrite(tmp_path / "cells.tif", counts)
     fit = ["--iterations", "2", "--channels", "8"]
-    assert main(["denoise", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "a.tif"), *fit]) == 0
+    assert main(["denoise", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "a.tif"), "--save-every", "2", *fit]) == 0
     summary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote"))
     assert "fitted stretched from [0, 0.06249]" in summary
     record = json.loads((tmp_path / "a.json").read_text())
     assert record["extra"]["stretch"] == {"low": 0.0, "high": pytest.approx(4095 / 65535)}
     written = tifffile.imread(tmp_path / "a.tif")
     assert written.dtype == np.uint16 and written.max() <= 4096  # back on the camera's scale
+    snapshot = read_image(tmp_path / "a_snapshots" / "step_000002.png")  # so is the snapshot
+    assert snapshot.bit_depth == 16 and 0 < snapshot.pixels.max() <= 4096 / 65535
     assert main(["denoise", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "b.tif"), "--no-stretch", *fit]) == 0
     assert "stretch" not in json.loads((tmp_path / "b.json").read_text())["extra"]
     # a classical solver fits nothing to stretch: the flag is refused in one line

@@ -80,6 +80,11 @@ class Callback:
         tiles (:mod:`deepprior.tiling`): itself, unless what it does must tell the tiles apart."""
         return self
 
+    def for_scale(self, low: float, span: float) -> Callback:
+        """The callback that a fit on a stretched image calls (:mod:`deepprior.stretch`: the image is ``low +
+        span ×`` the fit's): itself, unless it hands the fit's images out, which must then be mapped back."""
+        return self
+
 
 def checkpointed(callbacks: list[Callback]) -> list[Callback]:
     """The callbacks a checkpoint saves and a resume must find again, in order (see :attr:`Callback.checkpointed`)."""
@@ -419,6 +424,9 @@ class Snapshots(Callback):
 
     def for_tile(self, index: int, count: int) -> Snapshots:
         return Snapshots(self.every, self.write, f"tile{index + 1:0{len(str(count))}d}_")
+
+    def for_scale(self, low: float, span: float) -> Snapshots:
+        return Snapshots(self.every, lambda name, image: self.write(name, low + span * image), self.prefix)
 
 
 class ThreadShare(Callback):

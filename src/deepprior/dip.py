@@ -77,6 +77,8 @@ def plan_dip(
         if overrides.get("reference") is not None:  # the fit's PSNR curves compare images on its scale
             overrides = {**overrides, "reference": stretch.image(as_image(overrides["reference"], "reference").pixels)}
         extra = {**(extra or {}), "stretch": stretch.describe()}
+        if overrides.get("callbacks"):  # snapshots show the image on its own scale, as the result
+            overrides = {**overrides, "callbacks": [_for_scale(c, stretch) for c in overrides["callbacks"]]}
         finish = stretch.restoration if finish is None else partial(_then, stretch.restoration, finish)
     seeds = overrides.get("seeds") or preset.seeds
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
@@ -106,6 +108,13 @@ def _ones_through(operator: Operator, image_size: tuple[int, int], channels: int
         return 1.0
     with torch.no_grad():
         return as_numpy_image(operator(torch.ones(1, channels, *image_size)))
+
+
+def _for_scale(callback: Any, stretch: Stretch) -> Any:
+    """The callback a fit on the stretched image calls: its own :meth:`deepprior.callbacks.Callback.for_scale`
+    where it has one (a plain function has not)."""
+    for_scale = getattr(callback, "for_scale", None)
+    return for_scale(stretch.low, stretch.span) if for_scale is not None else callback
 
 
 def _then(

@@ -76,7 +76,8 @@ class Overrides(TypedDict, total=False):
     Scale: ``stretch`` (True: the fit runs on the observation stretched onto [0, 1] and its result is mapped back,
     :mod:`deepprior.stretch`; False: on the observation as it is; unset: stretched when it spans less than the
     row's ``stretch_below``, one half: a 12-bit camera's counts in a 16-bit file, a dim exposure). The record's
-    ``extra["stretch"]`` gives the range mapped; the history's PSNRs are in the image's units either way.
+    ``extra["stretch"]`` gives the range mapped; the history's PSNRs and the snapshots are in the image's units
+    either way, a callback's :class:`deepprior.loop.FitState` on the fit's scale.
     """
 
     iterations: int
