@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import InputError
+
 if TYPE_CHECKING:
     from .restore import Restoration
 
@@ -132,8 +134,6 @@ def choose_stretch(
     >>> choose_stretch(counts, requested=False) is None
     True
     """
-    from .errors import InputError
-
     if isinstance(below, bool) or not isinstance(below, (int, float)) or not 0 <= below <= 1:
         raise InputError(f"stretch_below must be a number in [0, 1], got {below!r}")
     if requested is False:
