@@ -500,7 +500,7 @@ def _summary(restoration: Restoration, output: Path, wall: float, reference: Ima
         level = level_text(noise, NOISE_MODELS.get(noise["name"]).parameters)
         text += f", {noise['name']} noise {level}{' (estimated)' if noise.get('estimated') else ''}"
     stretch = record.extra.get("stretch")
-    if stretch:  # the fit saw another scale than the file's: say so, it explains the snapshots' brightness
+    if stretch:  # the fit ran on another scale than the file's
         text += f", fitted stretched from [{stretch['low']:.4g}, {stretch['high']:.4g}]"
     if reference is not None and reference.pixels.shape == restoration.output.pixels.shape:
         from .metrics import psnr

@@ -74,7 +74,8 @@ def plan_dip(
     stretch, response = _stretch(preset, observation, operator, image_size, overrides.get("stretch"))
     if stretch is not None:
         observation = stretch.observation(observation, response)
-        if overrides.get("reference") is not None:  # the fit's PSNR curves compare images on its scale
+        # the fit's PSNR curves compare images on its scale (a reference beyond y's range is clipped there)
+        if overrides.get("reference") is not None:
             overrides = {**overrides, "reference": stretch.image(as_image(overrides["reference"], "reference").pixels)}
         extra = {**(extra or {}), "stretch": stretch.describe()}
         if overrides.get("callbacks"):  # snapshots show the image on its own scale, as the result
