@@ -155,8 +155,9 @@ def _without_neutral_defaults(text: str, preset: Any) -> str:
 def row_fingerprint(method: str, task: str) -> str | None:
     """A short hash of the preset row that a deepprior DIP method runs on ``task`` (None for other methods), and of
     the refiners' revision if the row names one (:data:`deepprior.refiners.REVISION`: a refiner is a few hundred
-    lines that change apart from the table, and an edit that leaves its output as it was must not count): stored
-    with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
+    lines that change apart from the table, and an edit that leaves its output as it was must not count), and of
+    the blind noise estimate's (:data:`deepprior.metrics.NOISE_SIGMA_REVISION`) if a refiner or the discrepancy stop
+    reads it: stored with each entry, so a resumed suite recomputes the entries that an edited row made stale."""
     if METHODS.get(method).kind != "network" or _profile(method)[0] not in ("dip", "dip-tv", "two-stage-tv", "dip-l0"):
         return None
     from deepprior.presets import get_preset
@@ -168,6 +169,11 @@ def row_fingerprint(method: str, task: str) -> str | None:
         from deepprior.refiners import REVISION
 
         digest.update(f"refiners revision {REVISION}".encode())
+    from deepprior.metrics import NOISE_SIGMA_REVISION
+
+    # revision 1, the estimate before it was named, hashes as nothing: the entries stored then keep their hash
+    if (preset.refine is not None or preset.settings.discrepancy is not None) and NOISE_SIGMA_REVISION > 1:
+        digest.update(f"noise_sigma revision {NOISE_SIGMA_REVISION}".encode())
     return digest.hexdigest()[:12]
 
 
