@@ -195,3 +195,43 @@ def test_psnr_torch_errors_and_grad():
     x = torch.full((1, 1, 4, 4), 0.6, requires_grad=True)
     mse_torch(x, torch.full((1, 1, 4, 4), 0.5)).backward()
     torch.testing.assert_close(x.grad, torch.full_like(x, 2 * 0.1 / 16))
+
+
+# ----------------------------------------------------------------------------- noise_sigma (blind σ)
+
+
+@pytest.mark.parametrize("sigma", [5 / 255, 15 / 255])
+def test_noise_sigma_is_not_fooled_by_fur_where_the_wavelet_median_is(shared_data, sigma):
+    from skimage.restoration import estimate_sigma
+
+    from deepprior.io import read_image
+    from deepprior.metrics import noise_sigma
+
+    baboon = read_image(shared_data / "dip/project_page/Denoising/Color/25/baboon_GT.png").pixels[:256, 128:384]
+    noisy = baboon + _rng(4).normal(0, sigma, baboon.shape)  # fur and whiskers: fine texture everywhere
+    assert estimate_sigma(noisy, channel_axis=-1, average_sigmas=True) > 1.2 * sigma  # the peer's, misled
+    assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.1)
+
+
+def test_noise_sigma_leaves_out_the_patches_whose_noise_clipping_cut():
+    from deepprior.metrics import noise_sigma
+
+    sigma = 15 / 255
+    clean = np.full((160, 160), 0.45)
+    clean[:, 64:] = 1.0  # most of it white: its noise is cut in half, and its patches look the flattest
+    noisy = np.round(np.clip(clean + _rng(5).normal(0, sigma, clean.shape), 0, 1) * 255) / 255
+    assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.08)
+    assert noise_sigma(np.clip(noisy, 0, 254.5 / 255)) < 0.8 * sigma  # white no longer exactly 1: not left out
+
+
+def test_noise_sigma_skips_non_finite_pixels_and_falls_back_on_a_tiny_image():
+    from deepprior.metrics import noise_sigma
+
+    noisy = 0.5 + _rng(6).normal(0, 0.1, (96, 96, 3))
+    noisy[10:30, 40:44] = np.nan
+    assert noise_sigma(noisy) == pytest.approx(0.1, rel=0.06)
+    tiny = 0.5 + _rng(7).normal(0, 0.1, (4, 4))
+    assert 0 < noise_sigma(tiny) < 1  # smaller than a patch: the wavelet median
+    for patch in (1, 2.5, True):
+        with pytest.raises(InputError, match="patch"):
+            noise_sigma(noisy, patch=patch)

@@ -278,8 +278,9 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     Against the median of the finest diagonal Haar coefficients [3]_ (the estimator before it, and scikit-image's
     ``estimate_sigma``), which reads fine texture as noise (about +26 % on average at σ = 5, +5 % at σ = 15), it
     is several times closer on 59 test images at σ = 5 and 15 and alike at σ = 25 and 50
-    (``benchmarks/results/noise_sigma.md``). An image too small or too textured to hold :math:`2N` usable
-    patches gets the Haar estimate. Where most patches are flat (clip art, screenshots) :math:`\hat\sigma` is
+    (``benchmarks/results/noise_sigma.md``). The selection stops narrowing before it holds fewer than :math:`20N`
+    patches (fewer spread the eigenvalues so that the rule reads low); an image smaller than that, or than a
+    patch, gets the Haar estimate. Where most patches are flat (clip art, screenshots) :math:`\hat\sigma` is
     near 0; a fit with the discrepancy stop (``FitSettings.discrepancy``) then runs to its step cap.
 
     Parameters
@@ -325,12 +326,12 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     if min(y.shape[:2]) < patch:
         return _haar_sigma(y)
     patches = _WeakTexturePatches(y, int(patch))
-    if patches.finite.sum() < 2 * patches.size:
+    if patches.finite.sum() < _WeakTexturePatches.LEAST * patches.size:
         return _haar_sigma(y)
     variance = _noise_eigenvalue(patches.covariance(patches.finite))
     for _ in range(5):
         chosen = patches.weak(variance)
-        if chosen.sum() < 2 * patches.size:
+        if chosen.sum() < _WeakTexturePatches.LEAST * patches.size:
             break
         previous, variance = variance, _noise_eigenvalue(patches.covariance(chosen))
         if abs(variance - previous) <= 1e-3 * previous:
@@ -344,6 +345,9 @@ class _WeakTexturePatches:
     :func:`noise_sigma`."""
 
     MAX_PATCHES = 40_000
+    # Fewer patches than 20 per dimension spread a covariance's eigenvalues (Marchenko-Pastur) so far that the
+    # eigenvalue rule reads low, and on texture every round would select fewer, lower-noise patches: stop there.
+    LEAST = 20
 
     def __init__(self, y: np.ndarray, side: int) -> None:
         from numpy.lib.stride_tricks import sliding_window_view
@@ -379,7 +383,7 @@ class _WeakTexturePatches:
             inside = np.ones_like(chosen)
             for bound in self.clipped:
                 inside &= np.abs(self.means - bound) > margin
-            if (chosen & inside).sum() >= 2 * self.size:  # else a clipped image keeps them: better than none
+            if (chosen & inside).sum() >= self.LEAST * self.size:  # else a clipped image keeps them
                 chosen &= inside
         return chosen
 
