@@ -841,6 +841,25 @@ def test_the_photon_benchmark_records_counts_and_tabulates_its_methods():
         bench_poisson.main(["--read-noise", "-1"])
 
 
+def test_the_noise_sigma_benchmark_scores_every_estimate_and_what_bm3d_makes_of_it(tmp_path, shared_data):
+    from benchmarks import bench_noise_sigma
+
+    out = tmp_path / "sigma"
+    argv = ["--data-dir", str(shared_data), "--limit", "1", "--crop", "48", "--threads", "1", "--out", str(out)]
+    assert bench_noise_sigma.main(argv) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    rows = result["accuracy"]
+    assert len(rows) == len(bench_noise_sigma.SIGMAS) * 2 and {row["image"] for row in rows} == {"denoise/F16_GT"}
+    for row in rows:  # a smooth jet on sky: every estimate within 10 %, at every level, floats or 8 bits
+        assert abs(row[bench_noise_sigma.NEW] / row["true"] - 1) < 0.1
+    assert [row["sigma"] for row in result["denoising"]] == [5, 15, 25]
+    assert all(row["psnr"]["true"] > 25 for row in result["denoising"])
+    text = out.with_suffix(".md").read_text()
+    assert f"| 5 | 8-bit, clipped | {bench_noise_sigma.NEW} |" in text and "## What it costs a blind denoiser" in text
+    with pytest.raises(SystemExit):  # argparse's one line
+        bench_noise_sigma.main(["--limit", "-1"])
+
+
 def test_the_noise_level_benchmark_scores_both_ways_against_the_sensors_truth(tmp_path, shared_data):
     from benchmarks import bench_noise_level
     from benchmarks.bench_poisson import HEADROOM, record

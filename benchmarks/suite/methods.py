@@ -434,6 +434,15 @@ def _bm3d(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
     return _classical(out, sigma=sigma, sigma_source=how, gray=gray, implementation="bm3d package")
 
 
+def _bm3d_ours(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
+    from deepprior.metrics import noise_sigma
+    from deepprior.refiners.bm3d import bm3d_denoise
+
+    sigma = noise_sigma(sample.observation)  # blind, as the best row's refiner runs it
+    out = bm3d_denoise(sample.observation, sigma)  # on the CPU, as the suite's other classical methods
+    return _classical(out, sigma=sigma, sigma_source="noise_sigma", implementation="deepprior.refiners.bm3d")
+
+
 def _bicubic(sample: Sample, task: str, options: RunOptions) -> MethodOutput:
     return _classical(bicubic_upscale(sample.observation, int(sample.meta["scale"])), implementation="PIL bicubic")
 
@@ -660,6 +669,17 @@ register(
         _bm3d,
         requires="bm3d",
         description="BM3D/CBM3D from the optional `bm3d` package (non-commercial licence)",
+    )
+)
+register(
+    Method(
+        "bm3d-ours",
+        "BM3D (ours, blind)",
+        "classical",
+        frozenset({"denoise"}),
+        _bm3d_ours,
+        description="BM3D as written here (`deepprior.refiners.bm3d.bm3d_denoise`, the best row's second half) "
+        "with σ estimated from y (`noise_sigma`)",
     )
 )
 register(
