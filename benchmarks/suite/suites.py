@@ -557,7 +557,7 @@ _register(
         "denoise",
         _denoise_items,
         _denoise_load,
-        methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS, "zs-n2n", *_DIP_PRESETS, "deepinv-dip"),
+        methods=(*_DIP_VARIANTS, "dip-l0", *_DENOISERS, "zs-n2n", "bm3d-ours", *_DIP_PRESETS, "deepinv-dip"),
         default_methods=(*_DIP_VARIANTS, *_DENOISERS),
         **_paper("denoise-color25"),
         notes=(

@@ -275,13 +275,13 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     bound are left out, since clipping narrows their noise. At most 40 000 patches, evenly spaced, enter a
     covariance; patches with a NaN or infinite value never do.
 
-    Against the median of the finest diagonal Haar coefficients [3]_ (the estimator before it, and scikit-image's
-    ``estimate_sigma``), which reads fine texture as noise (about +26 % on average at σ = 5, +5 % at σ = 15), it
-    is several times closer on 59 test images at σ = 5 and 15 and alike at σ = 25 and 50
-    (``benchmarks/results/noise_sigma.md``). The selection stops narrowing before it holds fewer than :math:`20N`
-    patches (fewer spread the eigenvalues so that the rule reads low); an image smaller than that, or than a
-    patch, gets the Haar estimate. Where most patches are flat (clip art, screenshots) :math:`\hat\sigma` is
-    near 0; a fit with the discrepancy stop (``FitSettings.discrepancy``) then runs to its step cap.
+    The median of the finest diagonal Haar coefficients [3]_ (the estimator before it, and scikit-image's
+    ``estimate_sigma``) reads fine texture as noise; this estimate is several times closer at low noise, alike
+    from σ = 25 up, and somewhat further where heavy noise is clipped (``benchmarks/results/noise_sigma.md``).
+    The selection stops narrowing before it holds fewer than :math:`20N` patches (fewer spread the eigenvalues so
+    that the rule reads low); an image smaller than that, or than a patch, gets the Haar estimate. Where most
+    patches are flat (clip art, screenshots) :math:`\hat\sigma` is near 0; a fit with the discrepancy stop
+    (``FitSettings.discrepancy``) then runs to its step cap.
 
     Parameters
     ----------
