@@ -704,15 +704,17 @@ def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry(monkeypatch):
     """GPU time is scarce: an edit that changes no result must not make the committed GPU entries look stale (the
     next campaign would fit them again). If a preset row or a refiner's output changed on purpose, those entries
     are stale indeed: say so in benchmarks/results/gpu/README.md and leave them out here. Left out: the refined
-    rows' entries measured with the Haar noise estimate (``NOISE_SIGMA_REVISION`` 1), stale on purpose since the
-    weak-texture estimate replaced it; nothing else may be."""
+    rows' entries of the refiners' revision 1 and the Haar noise estimate (``NOISE_SIGMA_REVISION`` 1), stale on
+    purpose since 2026-11-24 (the weak-texture estimate; ``wiener-bm3d`` weighing the pilot); nothing else may be."""
     import deepprior.metrics
+    import deepprior.refiners
     from benchmarks.suite.methods import row_fingerprint
 
     def fingerprints(method: str, task: str) -> set[str | None]:
         now = row_fingerprint(method, task)
         with monkeypatch.context() as before:
             before.setattr(deepprior.metrics, "NOISE_SIGMA_REVISION", 1)
+            before.setattr(deepprior.refiners, "REVISION", 1)
             return {now, row_fingerprint(method, task)}
 
     root = Path(__file__).resolve().parents[1] / "benchmarks/results/gpu"

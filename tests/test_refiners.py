@@ -138,8 +138,8 @@ def test_the_group_transform_is_orthonormal(group):
     assert coefficients.square().sum() == pytest.approx(float(energy), rel=1e-5)  # Parseval: nothing lost or made
 
 
-def test_bm3d_stages_each_improve_and_the_hybrid_refiner_is_the_mean_of_two_estimates():
-    from deepprior.refiners.bm3d import bm3d_denoise, hard_threshold, wiener_bm3d_refine
+def test_bm3d_stages_each_improve_and_the_hybrid_refiner_is_the_weighted_mean_of_two_estimates():
+    from deepprior.refiners.bm3d import bm3d_denoise, hard_threshold, pilot_weight, wiener_bm3d_refine
 
     clean = smooth_image(48)
     noisy = add_noise(clean, SIGMA)
@@ -149,8 +149,11 @@ def test_bm3d_stages_each_improve_and_the_hybrid_refiner_is_the_mean_of_two_esti
     assert psnr(basic, clean) > psnr(noisy, clean) + 4.0
     assert psnr(final, clean) > psnr(basic, clean)  # the Wiener stage improves on its pilot
     pilot = _pilot(noisy)
+    weight = pilot_weight(noisy.astype(np.float64), pilot.astype(np.float64), SIGMA)
     np.testing.assert_allclose(
-        wiener_bm3d_refine(noisy, pilot, SIGMA), (wiener_refine(noisy, pilot, SIGMA) + final) / 2, atol=1e-6
+        wiener_bm3d_refine(noisy, pilot, SIGMA),
+        weight * wiener_refine(noisy, pilot, SIGMA) + (1 - weight) * final,
+        atol=1e-6,
     )
     np.testing.assert_allclose(hard_threshold(noisy, 0.0), np.clip(noisy, 0, 1), atol=1e-6)
     assert hard_threshold(noisy[..., 0], SIGMA).shape == noisy.shape[:2]
@@ -158,6 +161,22 @@ def test_bm3d_stages_each_improve_and_the_hybrid_refiner_is_the_mean_of_two_esti
         hard_threshold(noisy, SIGMA, lam=0)
     with pytest.raises(InputError, match="the pilot is shaped"):
         wiener_bm3d_refine(noisy, pilot[:8], SIGMA)
+
+
+def test_the_hybrid_refiner_drops_a_pilot_that_left_signal_in_its_residual():
+    """A pilot whose residual to y is the noise gets half the weight; one that missed the picture (a flat grey:
+    its residual holds the whole image) gets none, and the refiner returns BM3D on y alone."""
+    from deepprior.refiners.bm3d import EXPLAINED, MISSED, bm3d_denoise, pilot_weight, wiener_bm3d_refine
+
+    clean = smooth_image(48)
+    noisy = add_noise(clean, SIGMA).astype(np.float64)
+    assert pilot_weight(noisy, clean.astype(np.float64), SIGMA) == pytest.approx(0.5)
+    flat = np.full_like(noisy, noisy.mean())
+    assert pilot_weight(noisy, flat, SIGMA) == 0.0
+    np.testing.assert_allclose(wiener_bm3d_refine(noisy, flat, SIGMA), bm3d_denoise(noisy, SIGMA), atol=1e-6)
+    noise = np.std(noisy - clean)  # what the noise is after clipping
+    offset = np.sqrt(((EXPLAINED + MISSED) / 2) ** 2 - 1) * noise  # a pilot this far off leaves r halfway
+    assert pilot_weight(noisy, clean + offset, noise) == pytest.approx(0.25, abs=0.02)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +192,7 @@ def test_the_refiners_outputs_are_those_of_their_revision(name, pinned):
     from deepprior.refiners import REVISION
     from deepprior.registry import REFINERS
 
-    assert REVISION == 1
+    assert REVISION == 2
     rng = np.random.default_rng(0)
     clean = np.kron(rng.uniform(0.2, 0.8, (12, 12, 3)), np.ones((8, 8, 1))).astype(np.float32)[:96, :96]
     noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)

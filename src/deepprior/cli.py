@@ -100,8 +100,9 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         choices=RegistryChoices(REFINERS, "none"),
         metavar="NAME",
         help="after the fit, filter y once more with the fit as the pilot, for denoising only (%(choices)s); "
-        "wiener: BM3D's Wiener stage; wiener-bm3d: its result averaged with BM3D on y alone (default: the "
-        "preset's, wiener for denoise --preset fast, wiener-bm3d for --preset best)",
+        "wiener: BM3D's Wiener stage; wiener-bm3d: its result averaged with BM3D on y alone, the pilot's half "
+        "weighing less where the fit left signal in its residual (default: the preset's, wiener for denoise "
+        "--preset fast, wiener-bm3d for --preset best)",
     )
     group.add_argument("--iterations", type=positive_int, help="Adam steps (disables the default early stop)")
     group.add_argument("--lr", type=positive, help="learning rate")

@@ -147,18 +147,26 @@ def bm3d_denoise(y: np.ndarray, sigma: float | None = None, *, device: str = "cp
 def wiener_bm3d_refine(
     y: np.ndarray, pilot: np.ndarray, sigma: float | None = None, *, device: str = "cpu"
 ) -> np.ndarray:
-    r"""The mean of two estimates of the clean image: y Wiener-filtered with the network's pilot, and y denoised by
-    BM3D alone,
+    r"""A weighted mean of two estimates of the clean image: y Wiener-filtered with the network's pilot, and y
+    denoised by BM3D alone,
 
     .. math::
 
-        \hat x = \tfrac12 \left( W(y; \hat x_{DIP}) + W(y; HT(y)) \right),
+        \hat x = \alpha\, W(y; \hat x_{DIP}) + (1 - \alpha)\, W(y; HT(y)), \qquad
+        \alpha = \tfrac12 \operatorname{clip}\!\left(\frac{r_1 - r}{r_1 - r_0}, 0, 1\right), \quad
+        r = \frac{\lVert y - \hat x_{DIP} \rVert}{\sigma \sqrt N},
 
-    with W BM3D's Wiener stage (:func:`deepprior.refiners.wiener.wiener_refine`) and HT its hard-thresholding stage
-    (:func:`hard_threshold`). The network's prior and BM3D's nonlocal sparsity err in different places (the
-    network on flat areas and fine texture it has not learned, BM3D on structure that repeats nowhere), so their
-    mean is better than either: the idea of averaging complementary denoisers, as in the DIP paper's averaging of
-    runs [1]_.
+    with W BM3D's Wiener stage (:func:`deepprior.refiners.wiener.wiener_refine`), HT its hard-thresholding stage
+    (:func:`hard_threshold`), :math:`r_0` = 1.05 and :math:`r_1` = 1.15. The network's prior and BM3D's nonlocal
+    sparsity err in different places (the network on flat areas and fine texture it has not learned, BM3D on
+    structure that repeats nowhere), so their mean is better than either: the idea of averaging complementary
+    denoisers, as in the DIP paper's averaging of runs [1]_. But a pilot that leaves more than the noise in its
+    residual (r above 1, Morozov's discrepancy principle [2]_) has missed signal that its Wiener stage then
+    shrinks away: a missed part of energy :math:`e^2` per pixel gives :math:`r^2 \approx 1 + e^2/\sigma^2`, so
+    r = 1.05 to 1.15 is signal missed by 0.3σ to 0.6σ, about BM3D's own error at σ = 25. From there the pilot's
+    half weighs less, and none from :math:`r_1` on (a full-size photograph of fur that a narrow network did not
+    fit in its steps: ``benchmarks/results/gpu/README.md``). A fit stopped by the discrepancy principle leaves
+    r ≈ 1, and the plain mean.
 
     Parameters
     ----------
@@ -185,6 +193,8 @@ def wiener_bm3d_refine(
     ----------
     .. [1] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018 and IJCV 128, 1867–1888, 2020.
        :DOI:`10.1007/s11263-020-01303-4`
+    .. [2] V. A. Morozov, "On the solution of functional equations by the method of regularization", Soviet
+       Math. Dokl. 7, 414–417, 1966.
 
     Examples
     --------
@@ -197,11 +207,26 @@ def wiener_bm3d_refine(
     >>> psnr(wiener_bm3d_refine(y, gaussian_filter(y, 1.5), 0.1), x) > psnr(y, x) + 5
     True
     """
-    sigma = check_sigma(sigma, check_image(y, "y"))
-    refined = wiener_refine(y, pilot, sigma, device=device)
+    y_arr = check_image(y, "y")
+    sigma = check_sigma(sigma, y_arr)
+    refined = wiener_refine(y_arr, pilot, sigma, device=device)
     if sigma == 0:
         return refined
-    return ((refined + bm3d_denoise(y, sigma, device=device)) / 2).astype(np.float32)
+    weight = pilot_weight(y_arr, check_image(pilot, "pilot"), sigma)
+    alone = bm3d_denoise(y_arr, sigma, device=device)
+    return (weight * refined + (1 - weight) * alone).astype(np.float32)
 
 
-__all__ = ["bm3d_denoise", "hard_threshold", "wiener_bm3d_refine"]
+#: The pilot's relative residual r from which its half weighs less, and from which it weighs nothing
+#: (:func:`wiener_bm3d_refine`).
+EXPLAINED, MISSED = 1.05, 1.15
+
+
+def pilot_weight(y: np.ndarray, pilot: np.ndarray, sigma: float) -> float:
+    """α of :func:`wiener_bm3d_refine`: ½ while the pilot's RMS residual to y is within :data:`EXPLAINED` σ, 0 from
+    :data:`MISSED` σ on, linear between."""
+    r = float(np.sqrt(np.mean(np.square(y - pilot)))) / sigma
+    return 0.5 * float(np.clip((MISSED - r) / (MISSED - EXPLAINED), 0.0, 1.0))
+
+
+__all__ = ["bm3d_denoise", "hard_threshold", "pilot_weight", "wiener_bm3d_refine"]

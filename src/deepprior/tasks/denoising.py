@@ -34,7 +34,8 @@ def denoise(
     returns the running average of the outputs; without an iteration count the fit stops by ES-WMV
     (ground-truth-free), at most at the paper's 3000 steps. The fast and best presets then filter y once more
     with the fit as the pilot (BM3D's Wiener stage, :func:`deepprior.refiners.wiener.wiener_refine`; best averages
-    that with BM3D on y alone, :func:`deepprior.refiners.bm3d.wiener_bm3d_refine`; ``refine=None`` turns it off).
+    that with BM3D on y alone, less of it where the fit left signal in its residual,
+    :func:`deepprior.refiners.bm3d.wiener_bm3d_refine`; ``refine=None`` turns it off).
 
     Noise that grows with the intensity (photon counts: low light, fluorescence microscopy, astronomy, X-ray) is
     first made Gaussian of one σ by its model's variance-stabilising transform, ``noise="poisson"``
