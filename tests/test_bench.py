@@ -718,7 +718,7 @@ def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry(monkeypatch):
             return {now, row_fingerprint(method, task)}
 
     root = Path(__file__).resolve().parents[1] / "benchmarks/results/gpu"
-    stale, estimator_stale = [], []
+    stale, stale_on_purpose = [], []
     for path in sorted(root.rglob("*.jsonl")):
         latest = {}
         for row in common.read_jsonl(path):
@@ -727,10 +727,10 @@ def test_the_next_gpu_campaign_resumes_every_committed_gpu_entry(monkeypatch):
         for (image, method, _), row in latest.items():
             task = SUITES.get(row["suite"]).task
             if row["row"] != row_fingerprint(method, task):
-                held = estimator_stale if row["row"] in fingerprints(method, task) else stale
+                held = stale_on_purpose if row["row"] in fingerprints(method, task) else stale
                 held.append(f"{path.relative_to(root)}: {image} {method}")
     assert stale == []
-    assert {entry.split(":")[0] for entry in estimator_stale} <= {"suites-refine/denoise-color25-paper.jsonl"}
+    assert {entry.split(":")[0] for entry in stale_on_purpose} <= {"suites-refine/denoise-color25-paper.jsonl"}
 
 
 # --------------------------------------------------------------------------- time budget
