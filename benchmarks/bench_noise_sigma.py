@@ -1,14 +1,14 @@
 """How close the blind estimate of white Gaussian noise's σ comes, and what it changes for a blind denoiser.
 
 ``deepprior.metrics.noise_sigma`` (the weak-texture PCA estimate) against the estimate it replaced (the median of
-the finest diagonal Haar coefficients, pooled over channels) and scikit-image's ``estimate_sigma`` (the same
-wavelet median, per channel), on the clean images the suites use (the denoising suite's 9 ground truths, the
-inpainting suite's 11 gray ones, Set5, Set14 and the 20 NKS ground truths) with noise of σ = 5, 15, 25 and 50 /
-255 added: as floats (unclipped) and as an 8-bit file holds it (clipped to [0, 1], rounded). The error is against
-the standard deviation of the noise the image really holds (clipping narrows it). Then BM3D as written here
-(``deepprior.refiners.bm3d.bm3d_denoise``: what the best row's refiner runs on y) on the denoising suite's 9
-images (``--crop`` centre crops, 8-bit noise), given the true σ or either estimate: what the error costs. No
-fitting::
+the finest diagonal Haar coefficients, pooled over channels) and scikit-image's ``estimate_sigma`` (the same wavelet
+median, per channel; where PyWavelets, which it needs, is installed), on the clean images the suites use (the
+denoising suite's 9 ground truths, the inpainting suite's 11 gray ones, Set5, Set14 and the 20 NKS ground truths)
+with noise of σ = 5, 15, 25 and 50 / 255 added: as floats (unclipped) and as an 8-bit file holds it (clipped to
+[0, 1], rounded). The error is against the standard deviation of the noise the image really holds (clipping narrows it).
+Then BM3D as written here (``deepprior.refiners.bm3d.bm3d_denoise``: what the best row's refiner runs on y) on the
+denoising suite's 9 images (``--crop`` centre crops, 8-bit noise), given the true σ or either estimate: what the
+error costs. No fitting::
 
     python -m benchmarks.bench_noise_sigma --threads 2
 
@@ -39,14 +39,20 @@ NEW, BEFORE, SKIMAGE = "noise_sigma (weak-texture PCA)", "Haar median (before)",
 
 
 def estimators() -> dict[str, Callable[[np.ndarray], float]]:
-    from skimage.restoration import estimate_sigma
+    """name → estimate; scikit-image's only where PyWavelets, which it needs, is installed."""
+    import importlib.util
 
     from deepprior.metrics import _haar_sigma, noise_sigma
 
-    def skimage_sigma(y: np.ndarray) -> float:
-        return float(estimate_sigma(y, channel_axis=-1 if y.ndim == 3 else None, average_sigmas=True))
+    ways = {NEW: noise_sigma, BEFORE: lambda y: _haar_sigma(y if y.ndim == 3 else y[..., None])}
+    if importlib.util.find_spec("pywt") is not None:
+        from skimage.restoration import estimate_sigma
 
-    return {NEW: noise_sigma, BEFORE: lambda y: _haar_sigma(y if y.ndim == 3 else y[..., None]), SKIMAGE: skimage_sigma}
+        def skimage_sigma(y: np.ndarray) -> float:
+            return float(estimate_sigma(y, channel_axis=-1 if y.ndim == 3 else None, average_sigmas=True))
+
+        ways[SKIMAGE] = skimage_sigma
+    return ways
 
 
 def clean_images(root: Any, limit: int = 0) -> dict[str, np.ndarray]:
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     rows = result["accuracy"]
-    ways = [NEW, BEFORE, SKIMAGE]
+    ways = [way for way in (NEW, BEFORE, SKIMAGE) if way in rows[0]]
     lines = [
         "# The blind estimate of white Gaussian noise's σ",
         "",
