@@ -351,9 +351,10 @@ class _WeakTexturePatches:
 
     def __init__(self, y: np.ndarray, side: int) -> None:
         from numpy.lib.stride_tricks import sliding_window_view
+        from scipy.special import gammaincinv
 
         height, width, channels = y.shape
-        self.side, self.size = side, side * side * channels
+        self.size = side * side * channels
         self.windows = sliding_window_view(y, (side, side), axis=(0, 1))  # (H', W', C, side, side), a view
         self.columns = width - side + 1
 
@@ -364,9 +365,10 @@ class _WeakTexturePatches:
         vertical = window_sum(np.square(np.diff(y, axis=0)).sum(axis=2), (side - 1, side))
         self.energy = (horizontal + vertical).ravel()
         self.finite = np.isfinite(self.energy)
-        # the noise-only law of the energy: a sum of squared differences whose quadratic form has trace
-        # 2 (per difference) × 2 side (side - 1) differences × channels
-        self.trace = 4 * side * (side - 1) * channels
+        # the energy's 99 % point for noise of unit variance: a sum of squared differences whose quadratic form has
+        # trace 2 (per difference) × 2 side (side - 1) differences × channels, about Γ(N/2, 2 trace / N)
+        trace = 4 * side * (side - 1) * channels
+        self.quantile = gammaincinv(self.size / 2, 0.99) * 2 * trace / self.size
         finite_y = np.where(np.isfinite(y), y, 0.5)
         clipped = [bound for bound in (0.0, 1.0) if np.mean(finite_y == bound) > 1e-3]
         self.means = window_sum(finite_y.mean(axis=2), (side, side)).ravel() / side**2 if clipped else None
@@ -374,10 +376,7 @@ class _WeakTexturePatches:
 
     def weak(self, variance: float) -> np.ndarray:
         """The usable patches whose energy noise of this variance would exceed only 1 % of the time."""
-        from scipy.special import gammaincinv
-
-        shape = self.size / 2
-        chosen = self.finite & (self.energy < variance * gammaincinv(shape, 0.99) * 2 * self.trace / self.size)
+        chosen = self.finite & (self.energy < variance * self.quantile)
         if self.means is not None:
             margin = 2 * math.sqrt(variance)
             inside = np.ones_like(chosen)

@@ -207,12 +207,12 @@ def wiener_bm3d_refine(
     >>> psnr(wiener_bm3d_refine(y, gaussian_filter(y, 1.5), 0.1), x) > psnr(y, x) + 5
     True
     """
-    y_arr = check_image(y, "y")
+    y_arr, pilot_arr = check_image(y, "y"), check_image(pilot, "pilot")
     sigma = check_sigma(sigma, y_arr)
-    refined = wiener_refine(y_arr, pilot, sigma, device=device)
+    refined = wiener_refine(y_arr, pilot_arr, sigma, device=device)  # refuses a pilot of another shape
     if sigma == 0:
         return refined
-    weight = pilot_weight(y_arr, check_image(pilot, "pilot"), sigma)
+    weight = pilot_weight(y_arr, pilot_arr, sigma)
     alone = bm3d_denoise(y_arr, sigma, device=device)
     return (weight * refined + (1 - weight) * alone).astype(np.float32)
 
