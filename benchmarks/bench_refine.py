@@ -1,9 +1,10 @@
 """Which step after the fit? The denoise fast row's fits (seeds 0-3, no refiner) on the 9 colour crops at σ = 25,
 each refined in several ways, from one seed's fit and from the mean of four: nothing, the sliding-window DCT
 Wiener filter (no grouping), BM3D's Wiener stage with groups of 16, 32 (the fast row's refiner) and 64 patches,
-that stage run twice, its result averaged with the pilot, BM3D as written here on y alone (the pilot unused), and
-the mean of the Wiener stage and that (the best row's refiner). σ is always estimated from y (blind); CBM3D, given
-the true σ, and the committed suite entries are read from ``results/denoise-color25-crops.jsonl``.
+that stage run twice, its result averaged with the pilot, BM3D as written here on y alone (the pilot unused), the
+plain mean of the Wiener stage and that, and their mean weighted by how much of y the pilot explains (the best
+row's refiner; each pilot's weight is recorded). σ is always estimated from y (blind); CBM3D, given the true σ, and
+the committed suite entries are read from ``results/denoise-color25-crops.jsonl``.
 
 On 128² crops on the CPU, one thread per fit (a labelled CROPS measurement; the fits are most of the time)::
 
@@ -28,7 +29,8 @@ IMAGES = ("baboon", "F16", "hill", "kodim01", "kodim02", "kodim03", "kodim12", "
 SEEDS = 4  # the ensemble that the pilot's second column averages
 FAST = "BM3D Wiener, groups of 32 (`wiener`: the fast row)"
 ALONE = "BM3D alone, as written here (the pilot unused)"
-BEST = "(BM3D Wiener + BM3D alone) / 2 (`wiener-bm3d`: the best row)"
+MEAN = "(BM3D Wiener + BM3D alone) / 2"
+BEST = "BM3D Wiener and BM3D alone, weighted by the pilot's residual (`wiener-bm3d`: the best row)"
 
 
 def _fit(name: str, seed: int, observation: np.ndarray) -> tuple[str, int, np.ndarray, int]:
@@ -44,8 +46,13 @@ def _fit(name: str, seed: int, observation: np.ndarray) -> tuple[str, int, np.nd
 
 def variants() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """name → f(y, pilot): the refinements compared."""
+    from deepprior.metrics import noise_sigma
     from deepprior.refiners.bm3d import bm3d_denoise, wiener_bm3d_refine
     from deepprior.refiners.wiener import wiener_refine
+
+    def plain_mean(y: np.ndarray, pilot: np.ndarray) -> np.ndarray:
+        sigma = noise_sigma(y)  # once for both halves, as wiener_bm3d_refine does
+        return (wiener_refine(y, pilot, sigma) + bm3d_denoise(y, sigma)) / 2
 
     return {
         "none (the pilot)": lambda y, p: p,
@@ -56,6 +63,7 @@ def variants() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
         "BM3D Wiener twice": lambda y, p: wiener_refine(y, wiener_refine(y, p)),
         "(BM3D Wiener + pilot) / 2": lambda y, p: (wiener_refine(y, p) + p) / 2,
         ALONE: lambda y, p: bm3d_denoise(y),
+        MEAN: plain_mean,
         BEST: lambda y, p: wiener_bm3d_refine(y, p),
     }
 
@@ -82,16 +90,17 @@ def markdown(result: dict[str, Any]) -> str:
         f"`dip@fast` {result['fast']:.2f} and `dip@best` {result['best']:.2f} entries, which should repeat the seed-0 "
         "column of the fast and best rows' refiners.",
         "",
-        "PSNR per image from seed 0's fit, the fast and best rows' refiners against CBM3D:",
+        "PSNR per image from seed 0's fit, the fast and best rows' refiners against CBM3D; α is the weight of the "
+        "pilot's half in `wiener-bm3d` (½ while the pilot's RMS residual is within 1.05 σ̂, 0 from 1.15 σ̂):",
         "",
-        "| image | pilot | `wiener` (fast) | BM3D alone (ours) | `wiener-bm3d` (best) | CBM3D |",
-        "|---|---|---|---|---|---|",
+        "| image | pilot | `wiener` (fast) | BM3D alone (ours) | plain mean | α | `wiener-bm3d` (best) | CBM3D |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in result["images"]:
         single = row["single"]
         lines.append(
             f"| {row['image']} | {single[names[0]]:.2f} | {single[FAST]:.2f} | {single[ALONE]:.2f} | "
-            f"{single[BEST]:.2f} | {row['bm3d']:.2f} |"
+            f"{single[MEAN]:.2f} | {row['pilot_weight']['single']:.2f} | {single[BEST]:.2f} | {row['bm3d']:.2f} |"
         )
     lines += [
         "",
@@ -105,6 +114,9 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     import time
 
+    from deepprior.metrics import noise_sigma
+    from deepprior.refiners.bm3d import pilot_weight
+
     args, reference, samples = parse_crops_arguments(__doc__.split("\n\n")[0], list(IMAGES), argv)
     fits = fit_members(_fit, samples, SEEDS, args.jobs)
     metric = SUITES.get(SUITE).metric
@@ -115,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         y = sample.inputs["observation"]
         pilots = {"single": fits[name][0], "ensemble": np.mean([fits[name][k] for k in range(SEEDS)], axis=0)}
         row: dict[str, Any] = {"image": name, "bm3d": reference.get((name, "bm3d"), float("nan"))}
+        row["pilot_weight"] = {which: pilot_weight(y, pilot, noise_sigma(y)) for which, pilot in pilots.items()}
         for which, pilot in pilots.items():
             row[which] = {}
             for label, run in refine.items():

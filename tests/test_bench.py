@@ -526,7 +526,7 @@ def test_preset_methods_run_the_library_as_a_user_does_and_the_peers_run_beside_
 
 
 def test_the_refinement_benchmark_compares_every_variant_on_the_same_pilot():
-    from benchmarks.bench_refine import variants
+    from benchmarks.bench_refine import ALONE, BEST, MEAN, variants
     from helpers import add_noise, smooth_image
 
     clean = smooth_image(32)
@@ -537,6 +537,10 @@ def test_the_refinement_benchmark_compares_every_variant_on_the_same_pilot():
     for name, out in outputs.items():
         assert out.shape == clean.shape and np.isfinite(out).all(), name
         assert not np.allclose(out, pilot), name  # every other variant filters
+    # this pilot explains y (its residual is half the noise): the best row's weighted mean is the plain mean
+    np.testing.assert_allclose(outputs[BEST], outputs[MEAN], atol=1e-5)
+    flat = np.full_like(noisy, noisy.mean())  # a pilot that missed the signal: BM3D's half alone
+    np.testing.assert_allclose(variants()[BEST](noisy, flat), outputs[ALONE], atol=1e-5)
 
 
 def _echo_member(name, k, observation):
