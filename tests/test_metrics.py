@@ -222,6 +222,34 @@ def test_noise_sigma_leaves_out_the_patches_whose_noise_clipping_cut():
     assert noise_sigma(np.clip(noisy, 0, 254.5 / 255)) < 0.8 * sigma  # white no longer exactly 1: not left out
 
 
+@pytest.mark.parametrize(("name", "top"), [("kodim03", 128), ("peppers", 0)])
+def test_noise_sigma_reads_the_rms_noise_where_the_noise_grows_with_the_intensity(shared_data, name, top):
+    import deepprior.metrics
+    from deepprior.io import read_image
+    from deepprior.metrics import noise_sigma
+
+    clean = read_image(shared_data / f"dip/project_page/Denoising/Color/25/{name}_GT.png").pixels.astype(np.float64)
+    clean = clean[top : top + 256, top : top + 256]
+    photons = _rng(8).poisson(clean * 30) / 30  # a sensor of 30 photons at white: variance x / 30
+    rms = float(np.std(photons - clean))
+    assert noise_sigma(photons) == pytest.approx(rms, rel=0.08)
+    with pytest.MonkeyPatch.context() as pooled:  # one σ for all: the weak-texture patches, the quieter ones
+        pooled.setattr(deepprior.metrics, "_signal_dependent_level", lambda *args: None)
+        assert noise_sigma(photons) < 0.8 * rms
+
+
+def test_noise_sigma_keeps_one_level_where_the_noise_is_the_same_at_every_intensity():
+    from deepprior.metrics import _signal_dependent_level, _WeakTexturePatches, noise_sigma
+
+    clean = np.repeat(np.linspace(0.05, 0.95, 8), 24)[None, :].repeat(192, axis=0)  # 8 flat steps, dark to bright
+    gaussian = clean + _rng(9).normal(0, 0.1, clean.shape)
+    assert _signal_dependent_level(gaussian, _WeakTexturePatches(gaussian[..., None], 5).means) is None
+    assert noise_sigma(gaussian) == pytest.approx(0.1, rel=0.05)
+    photons = _rng(8).poisson(clean * 30) / 30  # the same steps, photon noise: a level that grows 19-fold
+    a, b = _signal_dependent_level(photons, _WeakTexturePatches(photons[..., None], 5).means)
+    assert a == pytest.approx(1 / 30, rel=0.1) and abs(b) < 1e-3
+
+
 def test_noise_sigma_skips_non_finite_pixels_and_falls_back_on_a_tiny_image():
     from deepprior.metrics import noise_sigma
 

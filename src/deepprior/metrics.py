@@ -36,9 +36,10 @@ __all__ = [
     "noise_level_function",
 ]
 
-#: Raised whenever :func:`noise_sigma` estimates differently (2: weak-texture PCA, was the Haar median): stored
-#: benchmark entries of rows that read it (a refiner's σ, the discrepancy stop) name it, and go stale exactly then.
-NOISE_SIGMA_REVISION = 2
+#: Raised whenever :func:`noise_sigma` estimates differently (2: weak-texture PCA, was the Haar median; 3: the
+#: image's RMS noise where it grows with the intensity): stored benchmark entries of rows that read it (a refiner's
+#: σ, the discrepancy stop) name it, and go stale exactly then.
+NOISE_SIGMA_REVISION = 3
 
 # ITU-R BT.601 luma weights.
 _Y_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -271,13 +272,23 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     law for noise alone, :math:`\xi / \hat\sigma^2 \sim \Gamma(N/2,\, 2\,\operatorname{tr}(D^T D) / N)`.
     Starting from all patches, :math:`\hat\sigma` and the selection are updated in turn until
     :math:`\hat\sigma` moves by less than 0.1 % (five rounds at most). Where the noise is clipped (more than
-    0.1 % of the values exactly 0, or exactly 1), patches whose mean lies within :math:`2\hat\sigma` of that
-    bound are left out, since clipping narrows their noise. At most 40 000 patches, evenly spaced, enter a
-    covariance; patches with a NaN or infinite value never do.
+    0.1 % of the values exactly 0, or exactly 1, and none beyond), patches whose mean lies within
+    :math:`2\hat\sigma` of that bound are left out, since clipping narrows their noise. At most 40 000 patches,
+    evenly spaced, enter a covariance; patches with a NaN or infinite value never do.
+
+    Where the noise grows with the intensity (photon noise: a camera's, a microscope's), one σ is the image's RMS
+    noise, and the weak-texture patches, the quieter ones, read low: by a fifth to a third on photographs at 30
+    photons at white. So the variance line :math:`\sigma^2(\mu) = a\mu + b` of :func:`noise_level_function`
+    (Foi et al.'s Poisson-Gaussian fit, clipping and photon zeros included) is fitted too, and where it rises at
+    least two-fold from the 5th to the 95th percentile of the patches' means, :math:`\hat\sigma^2 = a\bar y + b`,
+    its mean over the image's pixels (as Liu, Tanaka and Okutomi's signal-dependent method reads one level off
+    such a line [4]_). White Gaussian noise, even where some intensities' texture inflates that fit a little,
+    keeps the pooled estimate. ``noise="poisson"`` denoises through the line itself.
 
     The median of the finest diagonal Haar coefficients [3]_ (the estimator before it, and scikit-image's
     ``estimate_sigma``) reads fine texture as noise; this estimate is several times closer at low noise, alike
-    from σ = 25 up, and somewhat further where heavy noise is clipped (``benchmarks/results/noise_sigma.md``).
+    from σ = 25 up, and above the std of heavily clipped noise, since it reads the noise where it is not clipped
+    (``benchmarks/results/noise_sigma.md``).
     The selection stops narrowing before it holds fewer than :math:`20N` patches (fewer spread the eigenvalues so
     that the rule reads low); an image smaller than that, or than a patch, gets the Haar estimate. Where most
     patches are flat (clip art, screenshots) :math:`\hat\sigma` is near 0; a fit with the discrepancy stop
@@ -293,7 +304,7 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     Returns
     -------
     float
-        :math:`\hat\sigma` in the image's units.
+        :math:`\hat\sigma` in the image's units: the RMS noise where it grows with the intensity.
 
     Raises
     ------
@@ -308,6 +319,8 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
        ICCV 2015, 477–485. :DOI:`10.1109/ICCV.2015.62`
     .. [3] D. L. Donoho and I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage", Biometrika 81(3),
        425–455, 1994, §4.2. :DOI:`10.1093/biomet/81.3.425`
+    .. [4] X. Liu, M. Tanaka, M. Okutomi, "Practical signal-dependent noise parameter estimation from a single
+       noisy image", IEEE Trans. Image Process. 23(10), 4361–4371, 2014.
 
     Examples
     --------
@@ -326,17 +339,35 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     if min(y.shape[:2]) < patch:
         return _haar_sigma(y)
     patches = _WeakTexturePatches(y, int(patch))
-    if patches.finite.sum() < _WeakTexturePatches.LEAST * patches.size:
+    if not patches.enough(patches.finite):
         return _haar_sigma(y)
     variance = _noise_eigenvalue(patches.covariance(patches.finite))
     for _ in range(5):
         chosen = patches.weak(variance)
-        if chosen.sum() < _WeakTexturePatches.LEAST * patches.size:
+        if not patches.enough(chosen):
             break
         previous, variance = variance, _noise_eigenvalue(patches.covariance(chosen))
         if abs(variance - previous) <= 1e-3 * previous:
             break
+    level = _signal_dependent_level(y, patches.means[patches.finite])
+    if level is not None:  # the image's RMS noise: the line's mean over its pixels
+        rms = level[0] * float(np.mean(y[np.isfinite(y)])) + level[1]
+        variance = rms if rms > 0 else variance
     return float(math.sqrt(variance))
+
+
+def _signal_dependent_level(y: np.ndarray, means: np.ndarray) -> tuple[float, float] | None:
+    """(a, b) of :func:`noise_level_function`, a noise variance a·μ + b, where it grows at least two-fold from the
+    5th to the 95th percentile of the patches' ``means``; None where it grows less (white Gaussian noise, whose
+    level the texture of some intensities inflates there a little), or the image is too flat to fit it."""
+    try:
+        a, b = noise_level_function(np.where(np.isfinite(y), y, 0.5))
+    except InputError:
+        return None
+    low, high = np.percentile(means, [5, 95])
+    if a <= 0 or a * high + b < 2 * max(a * low + b, np.finfo(float).tiny):
+        return None
+    return a, b
 
 
 class _WeakTexturePatches:
@@ -370,14 +401,16 @@ class _WeakTexturePatches:
         trace = 4 * side * (side - 1) * channels
         self.quantile = gammaincinv(self.size / 2, 0.99) * 2 * trace / self.size
         finite_y = np.where(np.isfinite(y), y, 0.5)
-        clipped = [bound for bound in (0.0, 1.0) if np.mean(finite_y == bound) > 1e-3]
-        self.means = window_sum(finite_y.mean(axis=2), (side, side)).ravel() / side**2 if clipped else None
+        # an image with values beyond a bound (photon counts over the white of the scale) is not clipped there
+        beyond = {0.0: bool(np.any(finite_y < 0)), 1.0: bool(np.any(finite_y > 1))}
+        clipped = [bound for bound in (0.0, 1.0) if np.mean(finite_y == bound) > 1e-3 and not beyond[bound]]
+        self.means = window_sum(finite_y.mean(axis=2), (side, side)).ravel() / side**2
         self.clipped = clipped
 
     def weak(self, variance: float) -> np.ndarray:
         """The usable patches whose energy noise of this variance would exceed only 1 % of the time."""
         chosen = self.finite & (self.energy < variance * self.quantile)
-        if self.means is not None:
+        if self.clipped:
             margin = 2 * math.sqrt(variance)
             inside = np.ones_like(chosen)
             for bound in self.clipped:
@@ -385,6 +418,10 @@ class _WeakTexturePatches:
             if (chosen & inside).sum() >= self.LEAST * self.size:  # else a clipped image keeps them
                 chosen &= inside
         return chosen
+
+    def enough(self, chosen: np.ndarray) -> bool:
+        """Whether the chosen patches are at least :data:`LEAST` per dimension of their covariance."""
+        return int(chosen.sum()) >= self.LEAST * self.size
 
     def covariance(self, chosen: np.ndarray) -> np.ndarray:
         index = np.flatnonzero(chosen)
