@@ -6,6 +6,8 @@ median, per channel; where PyWavelets, which it needs, is installed), on the cle
 denoising suite's 9 ground truths, the inpainting suite's 11 gray ones, Set5, Set14 and the 20 NKS ground truths)
 with noise of σ = 5, 15, 25 and 50 / 255 added: as floats (unclipped) and as an 8-bit file holds it (clipped to
 [0, 1], rounded). The error is against the standard deviation of the noise the image really holds (clipping narrows it).
+Then photon noise, whose level grows with the intensity: the same images recorded by ``bench_poisson.record``'s
+sensor at 30 and 10 photons at white, scored against the RMS noise they hold.
 Then BM3D as written here (``deepprior.refiners.bm3d.bm3d_denoise``: what the best row's refiner runs on y) on the
 denoising suite's 9 images (``--crop`` centre crops, 8-bit noise), given the true σ or either estimate: what the
 error costs. No fitting::
@@ -35,6 +37,7 @@ CLEAN = (
     ("nks", "nks/gt", "*.png"),
 )
 SIGMAS = (5, 15, 25, 50)  # in 8-bit steps
+PEAKS = (30, 10)  # photons at white
 NEW, BEFORE, SKIMAGE = "noise_sigma (weak-texture PCA)", "Haar median (before)", "scikit-image estimate_sigma"
 
 
@@ -68,6 +71,14 @@ def noisy(clean: np.ndarray, sigma: int, eight_bit: bool, seed: int) -> np.ndarr
     return np.round(np.clip(y, 0, 1) * 255) / 255 if eight_bit else y
 
 
+def _estimate(row: dict[str, Any], y: np.ndarray, ways: dict[str, Callable[[np.ndarray], float]]) -> dict[str, Any]:
+    for way, estimate in ways.items():
+        start = time.perf_counter()
+        row[way] = estimate(y)
+        row[f"{way} seconds"] = time.perf_counter() - start
+    return row
+
+
 def accuracy(images: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     rows = []
     ways = estimators()
@@ -76,13 +87,29 @@ def accuracy(images: dict[str, np.ndarray]) -> list[dict[str, Any]]:
             for eight_bit in (False, True):
                 y = noisy(clean.astype(np.float64), sigma, eight_bit, index)
                 row = {"image": name, "sigma": sigma, "eight_bit": eight_bit, "true": float(np.std(y - clean))}
-                for way, estimate in ways.items():
-                    start = time.perf_counter()
-                    row[way] = estimate(y)
-                    row[f"{way} seconds"] = time.perf_counter() - start
-                rows.append(row)
+                rows.append(_estimate(row, y, ways))
         print(f"{name}: done", flush=True)
     return rows
+
+
+def photons(images: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    from benchmarks.bench_poisson import HEADROOM, record
+
+    rows = []
+    ways = estimators()
+    for name, clean in images.items():
+        for peak in PEAKS:
+            y = record(clean, peak, name).astype(np.float64)
+            row = {"image": name, "peak": peak, "true": float(np.std(y - clean / HEADROOM))}
+            rows.append(_estimate(row, y, ways))
+    print("photon noise: done", flush=True)
+    return rows
+
+
+def _error_cells(rows: list[dict[str, Any]], way: str) -> str:
+    """Mean signed, mean absolute and worst relative error of one estimate over the rows, as table cells."""
+    errors = np.array([row[way] / row["true"] - 1 for row in rows])
+    return f"{errors.mean():+.1%} | {np.abs(errors).mean():.1%} | {np.abs(errors).max():.1%}"
 
 
 def denoising(images: dict[str, np.ndarray], crop: int) -> list[dict[str, Any]]:
@@ -111,6 +138,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     images = clean_images(common.data_dir(args.data_dir), args.limit)
     result = {"images": len(images), "crop": args.crop, "threads": args.threads}
     result["accuracy"] = accuracy(images)
+    result["photons"] = photons(images)
     result["denoising"] = [] if args.no_denoising else denoising(images, args.crop)
     result["provenance"] = common.provenance()
     return result
@@ -134,11 +162,21 @@ def markdown(result: dict[str, Any]) -> str:
         for eight_bit in (False, True):
             same = [row for row in rows if row["sigma"] == sigma and row["eight_bit"] == eight_bit]
             for way in ways:
-                errors = np.array([row[way] / row["true"] - 1 for row in same])
-                lines.append(
-                    f"| {sigma} | {'8-bit, clipped' if eight_bit else 'float'} | {way} | {errors.mean():+.1%} "
-                    f"| {np.abs(errors).mean():.1%} | {np.abs(errors).max():.1%} |"
-                )
+                noise = "8-bit, clipped" if eight_bit else "float"
+                lines.append(f"| {sigma} | {noise} | {way} | {_error_cells(same, way)} |")
+    if result.get("photons"):
+        lines += [
+            "",
+            "Photon noise, whose variance grows with the intensity: the same images recorded by a sensor of PEAK "
+            "photons at white that saturates at twice that, in 16 bits (`bench_poisson.record`); relative error "
+            "against the RMS noise the image holds, which is what one σ for the whole image should be.",
+            "",
+            "| photons at white | estimate | mean error | mean \\|error\\| | worst \\|error\\| |",
+            "|---|---|---|---|---|",
+        ]
+        for peak in PEAKS:
+            same = [row for row in result["photons"] if row["peak"] == peak]
+            lines += [f"| {peak} | {way} | {_error_cells(same, way)} |" for way in ways]
     seconds = {way: np.mean([row[f"{way} seconds"] for row in rows]) for way in ways}
     lines += [
         "",
