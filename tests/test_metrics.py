@@ -246,6 +246,9 @@ def test_noise_sigma_keeps_one_level_where_the_noise_is_the_same_at_every_intens
     patches = _WeakTexturePatches(gaussian[..., None], 5)
     assert _signal_dependent_level(gaussian[..., None], patches, patches.finite, 0.01) is None
     assert noise_sigma(gaussian) == pytest.approx(0.1, rel=0.05)
+    art = np.zeros((128, 128, 3))  # flat colours, no noise: patches with none, and a line with some at the edges
+    art[20:60, 30:90], art[70:120, 10:50] = (1, 0.5, 0.2), (0.1, 0.9, 0.3)
+    assert noise_sigma(clean) < 1e-3 and noise_sigma(art) < 1e-3
     photons = _rng(8).poisson(clean * 30) / 30  # the same steps, photon noise: a level that grows 19-fold
     patches = _WeakTexturePatches(photons[..., None], 5)
     a, b = _signal_dependent_level(photons[..., None], patches, patches.finite, float(np.var(photons - clean)))

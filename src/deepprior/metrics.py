@@ -361,21 +361,19 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
 def _signal_dependent_level(
     y: np.ndarray, patches: _WeakTexturePatches, weak: np.ndarray, variance: float
 ) -> tuple[float, float] | None:
-    """(a, b) of :func:`noise_level_function`, a noise variance a·μ + b, where it grows at least two-fold from the
-    5th to the 95th percentile of the patches' means and agrees within a factor 1.5 with the weak-texture
-    ``variance`` at the mean of the ``weak`` patches it was measured on; None otherwise. The fit's wavelet details
-    read fine texture as noise, and on textured images under white noise its line rises with the texture's
-    intensities: there it lies above the weak-texture estimate by 1.7 to 5 times at σ = 5 (photon noise: mostly
-    within 1.5; ``benchmarks/results/noise_sigma.md``)."""
+    """(a, b) of :func:`noise_level_function`'s line, var = a·μ + b, where it rises at least two-fold from the 5th
+    to the 95th percentile of the patches' means and agrees within 1.5× with the weak-texture ``variance`` at the
+    mean of the ``weak`` patches that it was measured on; else None. On textured images under white noise at
+    σ = 5 the line reads the texture as noise and lies 1.7 to 5 times above there (``noise_sigma.md``)."""
     try:
         a, b = noise_level_function(np.where(np.isfinite(y), y, 0.5))
     except InputError:
         return None
     low, high = np.percentile(patches.means[patches.finite], [5, 95])
+    rises = a > 0 and a * high + b >= 2 * max(a * low + b, np.finfo(float).tiny)
     measured = a * float(patches.means[weak].mean()) + b
-    if a <= 0 or a * high + b < 2 * max(a * low + b, np.finfo(float).tiny) or not 1 / 1.5 <= measured / variance <= 1.5:
-        return None
-    return a, b
+    agrees = variance > 0 and 1 / 1.5 <= measured / variance <= 1.5  # a flat image's patches may hold no noise
+    return (a, b) if rises and agrees else None
 
 
 class _WeakTexturePatches:
