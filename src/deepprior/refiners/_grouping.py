@@ -40,6 +40,14 @@ def check_image(image: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
+def check_pilot(pilot: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``pilot`` as :func:`check_image` returns it, refused unless it is shaped as the checked ``y``."""
+    pilot_arr = check_image(pilot, "pilot")
+    if y.shape != pilot_arr.shape:
+        raise InputError(f"the pilot is shaped {pilot_arr.shape} but y is {y.shape}")
+    return pilot_arr
+
+
 def check_sigma(sigma: float | None, y: np.ndarray) -> float:
     """σ as given, or (None) estimated from y (:func:`deepprior.metrics.noise_sigma`); refused unless finite ≥ 0."""
     if sigma is None:

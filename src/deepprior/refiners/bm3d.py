@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..registry import REFINERS
-from ._grouping import aggregate, check_image, check_sigma, check_sizes, filter_images, match
+from ._grouping import aggregate, check_image, check_pilot, check_sigma, check_sizes, filter_images, match
 from .wiener import wiener_refine
 
 if TYPE_CHECKING:
@@ -207,13 +207,16 @@ def wiener_bm3d_refine(
     >>> psnr(wiener_bm3d_refine(y, gaussian_filter(y, 1.5), 0.1), x) > psnr(y, x) + 5
     True
     """
-    y_arr, pilot_arr = check_image(y, "y"), check_image(pilot, "pilot")
+    y_arr = check_image(y, "y")
+    pilot_arr = check_pilot(pilot, y_arr)
     sigma = check_sigma(sigma, y_arr)
-    refined = wiener_refine(y_arr, pilot_arr, sigma, device=device)  # refuses a pilot of another shape
     if sigma == 0:
-        return refined
+        return wiener_refine(y_arr, pilot_arr, sigma, device=device)  # the pilot, unchanged
     weight = pilot_weight(y_arr, pilot_arr, sigma)
     alone = bm3d_denoise(y_arr, sigma, device=device)
+    if weight == 0:  # a pilot that missed signal: its Wiener half would be computed to be multiplied by 0
+        return alone.astype(np.float32)
+    refined = wiener_refine(y_arr, pilot_arr, sigma, device=device)
     return (weight * refined + (1 - weight) * alone).astype(np.float32)
 
 

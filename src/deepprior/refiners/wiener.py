@@ -6,9 +6,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InputError
 from ..registry import REFINERS
-from ._grouping import aggregate, check_image, check_sigma, check_sizes, filter_images, match, transform_groups
+from ._grouping import (
+    aggregate,
+    check_image,
+    check_pilot,
+    check_sigma,
+    check_sizes,
+    filter_images,
+    match,
+    transform_groups,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -100,9 +108,7 @@ def wiener_refine(
     True
     """
     y_arr = check_image(y, "y")
-    pilot_arr = check_image(pilot, "pilot")
-    if y_arr.shape != pilot_arr.shape:
-        raise InputError(f"the pilot is shaped {pilot_arr.shape} but y is {y_arr.shape}")
+    pilot_arr = check_pilot(pilot, y_arr)
     sigma = check_sigma(sigma, y_arr)
     check_sizes(patch, group, window, step)
     if sigma == 0:
