@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         y = sample.inputs["observation"]
         pilots = {"single": fits[name][0], "ensemble": np.mean([fits[name][k] for k in range(SEEDS)], axis=0)}
         row: dict[str, Any] = {"image": name, "bm3d": reference.get((name, "bm3d"), float("nan"))}
-        row["pilot_weight"] = {which: pilot_weight(y, pilot, noise_sigma(y)) for which, pilot in pilots.items()}
+        sigma = noise_sigma(y)
+        row["pilot_weight"] = {which: pilot_weight(y, pilot, sigma) for which, pilot in pilots.items()}
         for which, pilot in pilots.items():
             row[which] = {}
             for label, run in refine.items():
