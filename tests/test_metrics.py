@@ -253,6 +253,9 @@ def test_noise_sigma_keeps_one_level_where_the_noise_is_the_same_at_every_intens
     patches = _WeakTexturePatches(photons[..., None], 5)
     a, b = _signal_dependent_level(photons[..., None], patches, patches.finite, float(np.var(photons - clean)))
     assert a == pytest.approx(1 / 30, rel=0.1) and abs(b) < 1e-3
+    holed = photons.copy()
+    holed[10:60, 30:90] = np.nan  # missing pixels: their blocks left out of the line, not read as flat 0.5
+    assert noise_sigma(holed) == pytest.approx(float(np.std(photons - clean)), rel=0.05)
 
 
 def test_noise_sigma_skips_non_finite_pixels_and_falls_back_on_a_tiny_image():

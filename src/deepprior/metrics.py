@@ -365,8 +365,10 @@ def _signal_dependent_level(
     to the 95th percentile of the patches' means and agrees within 1.5× with the weak-texture ``variance`` at the
     mean of the ``weak`` patches that it was measured on; else None. On textured images under white noise at
     σ = 5 the line reads the texture as noise and lies 1.7 to 5 times above there (``noise_sigma.md``)."""
+    finite = np.isfinite(y)
+    known = None if finite.all() else finite.all(axis=2)  # a missing pixel's block is left out of the fit
     try:
-        a, b = noise_level_function(np.where(np.isfinite(y), y, 0.5))
+        a, b = noise_level_function(np.where(finite, y, 0.5), known)
     except InputError:
         return None
     low, high = np.percentile(patches.means[patches.finite], [5, 95])
