@@ -7,7 +7,8 @@ denoising suite's 9 ground truths, the inpainting suite's 11 gray ones, Set5, Se
 with noise of σ = 5, 15, 25 and 50 / 255 added: as floats (unclipped) and as an 8-bit file holds it (clipped to
 [0, 1], rounded). The error is against the standard deviation of the noise the image really holds (clipping narrows it).
 Then photon noise, whose level grows with the intensity: the same images recorded by ``bench_poisson.record``'s
-sensor at 30 and 10 photons at white, scored against the RMS noise they hold.
+sensor at 30 and 10 photons at white, and the colour ones by a white-balanced sensor's (gains 2, 1, 1.5), scored
+against the RMS noise they hold.
 Then BM3D as written here (``deepprior.refiners.bm3d.bm3d_denoise``: what the best row's refiner runs on y) on the
 denoising suite's 9 images (``--crop`` centre crops, 8-bit noise), given the true σ or either estimate: what the
 error costs. No fitting::
@@ -38,6 +39,7 @@ CLEAN = (
 )
 SIGMAS = (5, 15, 25, 50)  # in 8-bit steps
 PEAKS = (30, 10)  # photons at white
+GAINS = (2.0, 1.0, 1.5)  # a white-balanced colour camera's (daylight): channel c's photons are g_c in size
 NEW, BEFORE, SKIMAGE = "noise_sigma (weak-texture PCA)", "Haar median (before)", "scikit-image estimate_sigma"
 
 
@@ -98,10 +100,12 @@ def photons(images: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     rows = []
     ways = estimators()
     for name, clean in images.items():
+        colour = clean.ndim == 3 and clean.shape[2] == 3
         for peak in PEAKS:
-            y = record(clean, peak, name).astype(np.float64)
-            row = {"image": name, "peak": peak, "true": float(np.std(y - clean / HEADROOM))}
-            rows.append(_estimate(row, y, ways))
+            for gains in [(1.0,), GAINS] if colour else [(1.0,)]:
+                y = record(clean, peak, name, gains).astype(np.float64)
+                row = {"image": name, "peak": peak, "gains": list(gains), "true": float(np.std(y - clean / HEADROOM))}
+                rows.append(_estimate(row, y, ways))
     print("photon noise: done", flush=True)
     return rows
 
@@ -169,14 +173,18 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "Photon noise, whose variance grows with the intensity: the same images recorded by a sensor of PEAK "
             "photons at white that saturates at twice that, in 16 bits (`bench_poisson.record`); relative error "
-            "against the RMS noise the image holds, which is what one σ for the whole image should be.",
+            "against the RMS noise the image holds, which is what one σ for the whole image should be. The colour "
+            f"images again as a white-balanced sensor records them, channel c counting PEAK / g_c photons at white "
+            f"multiplied by g_c, g = ({', '.join(f'{gain:g}' for gain in GAINS)}): photons of a different size in "
+            "each channel.",
             "",
-            "| photons at white | estimate | mean error | mean \\|error\\| | worst \\|error\\| |",
-            "|---|---|---|---|---|",
+            "| photons at white | sensor | images | estimate | mean error | mean \\|error\\| | worst \\|error\\| |",
+            "|---|---|---|---|---|---|---|",
         ]
         for peak in PEAKS:
-            same = [row for row in result["photons"] if row["peak"] == peak]
-            lines += [f"| {peak} | {way} | {_error_cells(same, way)} |" for way in ways]
+            for sensor, gains in (("one photon size", [1.0]), ("white-balanced", list(GAINS))):
+                same = [row for row in result["photons"] if row["peak"] == peak and row.get("gains", [1.0]) == gains]
+                lines += [f"| {peak} | {sensor} | {len(same)} | {way} | {_error_cells(same, way)} |" for way in ways]
     seconds = {way: np.mean([row[f"{way} seconds"] for row in rows]) for way in ways}
     lines += [
         "",

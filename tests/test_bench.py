@@ -858,14 +858,15 @@ def test_the_noise_sigma_benchmark_scores_every_estimate_and_what_bm3d_makes_of_
     assert len(rows) == len(bench_noise_sigma.SIGMAS) * 2 and {row["image"] for row in rows} == {"denoise/F16_GT"}
     for row in rows:  # a smooth jet on sky: every estimate within 10 %, at every level, floats or 8 bits
         assert abs(row[bench_noise_sigma.NEW] / row["true"] - 1) < 0.1
-    assert [row["peak"] for row in result["photons"]] == list(bench_noise_sigma.PEAKS)
+    sensors = [(peak, gains) for peak in bench_noise_sigma.PEAKS for gains in ([1.0], list(bench_noise_sigma.GAINS))]
+    assert [(row["peak"], row["gains"]) for row in result["photons"]] == sensors  # a colour image: both sensors
     for row in result["photons"]:  # photon noise: one σ for the image, its RMS noise
         assert abs(row[bench_noise_sigma.NEW] / row["true"] - 1) < 0.15
     assert [row["sigma"] for row in result["denoising"]] == [5, 15, 25, 50]
     assert all(row["psnr"]["true"] > 24 for row in result["denoising"])
     text = out.with_suffix(".md").read_text()
     assert f"| 5 | 8-bit, clipped | {bench_noise_sigma.NEW} |" in text and "## What it costs a blind denoiser" in text
-    assert f"| 30 | {bench_noise_sigma.NEW} |" in text
+    assert f"| 30 | white-balanced | 1 | {bench_noise_sigma.NEW} |" in text
     with pytest.raises(SystemExit):  # argparse's one line
         bench_noise_sigma.main(["--limit", "-1"])
 

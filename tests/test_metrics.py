@@ -222,36 +222,59 @@ def test_noise_sigma_leaves_out_the_patches_whose_noise_clipping_cut():
     assert noise_sigma(np.clip(noisy, 0, 254.5 / 255)) < 0.8 * sigma  # white no longer exactly 1: not left out
 
 
+@pytest.mark.parametrize("gains", [(1, 1, 1), (2, 1, 1.5)], ids=["one-photon-size", "white-balanced"])
 @pytest.mark.parametrize("name", ["kodim03", "lena"])
-def test_noise_sigma_reads_the_rms_noise_where_the_noise_grows_with_the_intensity(shared_data, name):
+def test_noise_sigma_reads_the_rms_noise_where_the_noise_grows_with_the_intensity(shared_data, name, gains):
     import deepprior.metrics
     from deepprior.io import read_image
     from deepprior.metrics import noise_sigma
 
     clean = read_image(shared_data / f"dip/project_page/Denoising/Color/25/{name}_GT.png").pixels.astype(np.float64)
     clean = clean[128:384, 128:384]
-    photons = _rng(8).poisson(clean * 30) / 30  # a sensor of 30 photons at white: variance x / 30
+    gain = np.array(gains)  # channel c counts 30 / g_c photons at white, multiplied by g_c: variance g_c x / 30
+    photons = _rng(8).poisson(clean * 30 / gain) * gain / 30
     rms = float(np.std(photons - clean))
-    assert noise_sigma(photons) == pytest.approx(rms, rel=0.08)
-    with pytest.MonkeyPatch.context() as pooled:  # one σ for all: the weak-texture patches, the quieter ones
-        pooled.setattr(deepprior.metrics, "_signal_dependent_level", lambda *args: None)
+    assert noise_sigma(photons) == pytest.approx(rms, rel=0.05)
+    if len(set(gains)) > 1:
+        with pytest.MonkeyPatch.context() as pooled:  # one line for all: the weak patches read the quietest channel
+            pooled.setattr(deepprior.metrics, "_channel_lines_variance", lambda *args: None)
+            assert noise_sigma(photons) < 0.8 * rms
+    with pytest.MonkeyPatch.context() as no_line:  # the weak-texture patches alone, the quieter ones
+        no_line.setattr(deepprior.metrics, "_signal_dependent_level", lambda *args: None)
         assert noise_sigma(photons) < 0.8 * rms
 
 
+def test_noise_sigma_refuses_channel_lines_that_read_skin_texture_as_noise(shared_data):
+    from deepprior.io import read_image
+    from deepprior.metrics import _line_mean, _signal_dependent_level, _weak_texture_estimate, noise_sigma
+
+    face = read_image(shared_data / "dip/project_page/SR/Set14/x4/face_GT.png").pixels.astype(np.float64)
+    sigma = 5 / 255
+    noisy = face + _rng(10).normal(0, sigma, face.shape)  # white noise: one level in every channel
+    variances = []
+    for plane in np.moveaxis(noisy, 2, 0)[..., None]:
+        own = _weak_texture_estimate(plane, 5)
+        level = _signal_dependent_level(plane, own)
+        variances.append(own.variance if level is None else _line_mean(plane, level, own.variance))
+    assert np.sqrt(np.mean(variances)) > 1.4 * sigma  # channel by channel, the skin's fine texture reads as noise
+    assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.05)  # stabilised by those lines, the noise reads low
+
+
 def test_noise_sigma_keeps_one_level_where_the_noise_is_the_same_at_every_intensity():
-    from deepprior.metrics import _signal_dependent_level, _WeakTexturePatches, noise_sigma
+    from deepprior.metrics import _signal_dependent_level, _WeakTextureEstimate, _WeakTexturePatches, noise_sigma
 
     clean = np.repeat(np.linspace(0.05, 0.95, 8), 24)[None, :].repeat(192, axis=0)  # 8 flat steps, dark to bright
     gaussian = clean + _rng(9).normal(0, 0.1, clean.shape)
     patches = _WeakTexturePatches(gaussian[..., None], 5)
-    assert _signal_dependent_level(gaussian[..., None], patches, patches.finite, 0.01) is None
+    assert _signal_dependent_level(gaussian[..., None], _WeakTextureEstimate(0.01, patches, patches.finite)) is None
     assert noise_sigma(gaussian) == pytest.approx(0.1, rel=0.05)
     art = np.zeros((128, 128, 3))  # flat colours, no noise: patches with none, and a line with some at the edges
     art[20:60, 30:90], art[70:120, 10:50] = (1, 0.5, 0.2), (0.1, 0.9, 0.3)
     assert noise_sigma(clean) < 1e-3 and noise_sigma(art) < 1e-3
     photons = _rng(8).poisson(clean * 30) / 30  # the same steps, photon noise: a level that grows 19-fold
     patches = _WeakTexturePatches(photons[..., None], 5)
-    a, b = _signal_dependent_level(photons[..., None], patches, patches.finite, float(np.var(photons - clean)))
+    estimate = _WeakTextureEstimate(float(np.var(photons - clean)), patches, patches.finite)
+    a, b = _signal_dependent_level(photons[..., None], estimate)
     assert a == pytest.approx(1 / 30, rel=0.1) and abs(b) < 1e-3
     holed = photons.copy()
     holed[10:60, 30:90] = np.nan  # missing pixels: their blocks left out of the line, not read as flat 0.5

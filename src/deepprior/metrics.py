@@ -37,9 +37,9 @@ __all__ = [
 ]
 
 #: Raised whenever :func:`noise_sigma` estimates differently (2: weak-texture PCA, was the Haar median; 3: the
-#: image's RMS noise where it grows with the intensity): stored benchmark entries of rows that read it (a refiner's
-#: σ, the discrepancy stop) name it, and go stale exactly then.
-NOISE_SIGMA_REVISION = 3
+#: image's RMS noise where it grows with the intensity; 4: a colour image's channels' lines, each its own): stored
+#: benchmark entries of rows that read it (a refiner's σ, the discrepancy stop) name it, and go stale exactly then.
+NOISE_SIGMA_REVISION = 4
 
 # ITU-R BT.601 luma weights.
 _Y_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -285,7 +285,14 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     :math:`\hat\sigma^2 = a\bar y + b`, its mean over the image's pixels (as Liu, Tanaka and Okutomi read one
     level off such a line [4]_). The agreement keeps out textured images under white noise, whose fine texture
     the line's wavelet details read as noise; it also keeps out photographs whose weak-texture estimate reads
-    very low, which keep it. ``noise="poisson"`` denoises through the line itself.
+    very low, which keep it. A colour image's channels each get their own line and weak-texture estimate as well,
+    since a white-balanced camera's channels hold photons of different sizes and the whole image's patches then read
+    the quietest channel's noise. Where some channel's line passes both tests, :math:`\hat\sigma^2` is the mean
+    over the channels of each one's level (its line's mean, or its weak-texture :math:`\hat\sigma^2`), provided
+    the image transformed by those levels to unit noise in every channel (the generalized Anscombe transform) reads
+    a weak-texture noise variance within a factor 1.5 of 1: channel by channel, fine texture under white noise
+    passes as noise (a face's skin at σ = 5), and the lines it makes then overstate it. ``noise="poisson"``
+    denoises through the lines themselves.
 
     The median of the finest diagonal Haar coefficients [3]_ (the estimator before it, and scikit-image's
     ``estimate_sigma``) reads fine texture as noise; this estimate is several times closer at low noise, alike
@@ -338,11 +345,36 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
     if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 2:
         raise InputError(f"patch must be a whole number >= 2, got {patch!r}")
     y = y if y.ndim == 3 else y[..., None]
-    if min(y.shape[:2]) < patch:
+    whole = _weak_texture_estimate(y, int(patch))
+    if whole is None:  # smaller than a patch, or than the patches a covariance needs
         return _haar_sigma(y)
-    patches = _WeakTexturePatches(y, int(patch))
+    variance = _channel_lines_variance(y, whole) if y.shape[2] > 1 else None
+    if variance is None:
+        level = _signal_dependent_level(y, whole)
+        variance = whole.variance if level is None else _line_mean(y, level, whole.variance)
+    return float(math.sqrt(variance))
+
+
+#: How far (a factor either way) two readings of one noise variance may differ and still count as agreeing.
+_AGREEMENT = 1.5
+
+
+class _WeakTextureEstimate(NamedTuple):
+    """The weak-texture noise variance of an (H, W, C) image, its patches, and which of them it was measured on."""
+
+    variance: float
+    patches: _WeakTexturePatches
+    weak: np.ndarray
+
+
+def _weak_texture_estimate(y: np.ndarray, side: int) -> _WeakTextureEstimate | None:
+    """Liu, Tanaka and Okutomi's iteration: the noise eigenvalue of the weak-texture patches, the patches whose
+    energy noise of that variance would seldom exceed, in turn; None where the image holds too few usable patches."""
+    if min(y.shape[:2]) < side:
+        return None
+    patches = _WeakTexturePatches(y, side)
     if not patches.enough(patches.finite):
-        return _haar_sigma(y)
+        return None
     variance, weak = _noise_eigenvalue(patches.covariance(patches.finite)), patches.finite
     for _ in range(5):
         chosen = patches.weak(variance)
@@ -351,31 +383,69 @@ def noise_sigma(image: np.ndarray, *, patch: int = 5) -> float:
         previous, variance, weak = variance, _noise_eigenvalue(patches.covariance(chosen)), chosen
         if abs(variance - previous) <= 1e-3 * previous:
             break
-    level = _signal_dependent_level(y, patches, weak, variance)
-    if level is not None:  # the image's RMS noise: the line's mean over its pixels
-        rms = level[0] * float(np.mean(y[np.isfinite(y)])) + level[1]
-        variance = rms if rms > 0 else variance
-    return float(math.sqrt(variance))
+    return _WeakTextureEstimate(variance, patches, weak)
 
 
-def _signal_dependent_level(
-    y: np.ndarray, patches: _WeakTexturePatches, weak: np.ndarray, variance: float
-) -> tuple[float, float] | None:
+def _line_mean(y: np.ndarray, level: tuple[float, float], otherwise: float) -> float:
+    """The variance line's mean over the image's finite pixels (its RMS noise's square), or ``otherwise`` where
+    that is not positive."""
+    mean = level[0] * float(np.mean(y[np.isfinite(y)])) + level[1]
+    return mean if mean > 0 else otherwise
+
+
+def _signal_dependent_level(y: np.ndarray, estimate: _WeakTextureEstimate) -> tuple[float, float] | None:
     """(a, b) of :func:`noise_level_function`'s line, var = a·μ + b, where it rises at least two-fold from the 5th
-    to the 95th percentile of the patches' means and agrees within 1.5× with the weak-texture ``variance`` at the
-    mean of the ``weak`` patches that it was measured on; else None. On textured images under white noise at
-    σ = 5 the line reads the texture as noise and lies 1.7 to 5 times above there (``noise_sigma.md``)."""
+    to the 95th percentile of the patches' means and agrees within 1.5× with the weak-texture variance at the mean
+    of the patches that it was measured on; else None. On textured images under white noise at σ = 5 the line
+    reads the texture as noise and lies 1.7 to 5 times above there (``noise_sigma.md``)."""
     finite = np.isfinite(y)
     known = None if finite.all() else finite.all(axis=2)  # a missing pixel's block is left out of the fit
     try:
         a, b = noise_level_function(np.where(finite, y, 0.5), known)
     except InputError:
         return None
+    patches, variance = estimate.patches, estimate.variance
     low, high = np.percentile(patches.means[patches.finite], [5, 95])
     rises = a > 0 and a * high + b >= 2 * max(a * low + b, np.finfo(float).tiny)
-    measured = a * float(patches.means[weak].mean()) + b
-    agrees = variance > 0 and 1 / 1.5 <= measured / variance <= 1.5  # a flat image's patches may hold no noise
+    measured = a * float(patches.means[estimate.weak].mean()) + b
+    # a flat image's patches may hold no noise
+    agrees = variance > 0 and 1 / _AGREEMENT <= measured / variance <= _AGREEMENT
     return (a, b) if rises and agrees else None
+
+
+def _channel_lines_variance(y: np.ndarray, whole: _WeakTextureEstimate) -> float | None:
+    """The mean over the channels of each one's noise variance (its own line's mean where its noise grows with the
+    intensity, its own weak-texture variance where not), where some channel's does and the image stabilised by
+    these levels (the generalized Anscombe transform, unit noise in every channel) holds unit noise, within
+    1.5×, on the patches of the ``whole`` image's estimate; else None.
+
+    A white-balanced camera's channels hold photons of different sizes, and each patch's colour weights them
+    differently: the whole image's weak-texture PCA then reads the quietest channel's noise, and its line none
+    that agrees. Channel by channel, 25-dimensional patches read fine texture under white noise as noise, and so
+    do their lines; stabilised by such lines the noise then reads well under unit, which refuses them."""
+    levels: list[tuple[float, float]] = []
+    variances: list[float] = []
+    for plane in np.moveaxis(y, 2, 0)[..., None]:
+        own = _weak_texture_estimate(plane, whole.patches.side)
+        if own is None or own.variance <= 0:
+            return None
+        level = _signal_dependent_level(plane, own)
+        levels.append((0.0, own.variance) if level is None else level)
+        variances.append(own.variance if level is None else _line_mean(plane, level, own.variance))
+    if all(a == 0 for a, _ in levels):
+        return None
+    stabilised = np.stack([_unit_noise(y[..., c], a, b) for c, (a, b) in enumerate(levels)], axis=2)
+    unit = _weak_texture_estimate(stabilised, whole.patches.side)
+    agrees = unit is not None and 1 / _AGREEMENT <= unit.variance <= _AGREEMENT
+    return float(np.mean(variances)) if agrees else None
+
+
+def _unit_noise(plane: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The generalized Anscombe transform of a plane whose noise variance is a·μ + b: noise of about unit variance
+    (y / √b where a = 0)."""
+    if a == 0:
+        return plane / math.sqrt(b)
+    return 2 * np.sqrt(np.maximum(plane / a + 0.375 + b / a**2, 0))
 
 
 class _WeakTexturePatches:
@@ -393,7 +463,7 @@ class _WeakTexturePatches:
         from scipy.special import gammaincinv
 
         height, width, channels = y.shape
-        self.size = side * side * channels
+        self.side, self.size = side, side * side * channels
         self.windows = sliding_window_view(y, (side, side), axis=(0, 1))  # (H', W', C, side, side), a view
         self.columns = width - side + 1
 
@@ -431,12 +501,16 @@ class _WeakTexturePatches:
         """Whether the chosen patches are at least :data:`LEAST` per dimension of their covariance."""
         return int(chosen.sum()) >= self.LEAST * self.size
 
-    def covariance(self, chosen: np.ndarray) -> np.ndarray:
+    def covariance(self, chosen: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
+        """The covariance of the chosen patches' vectors; of the same patches of ``image`` (the same shape) if given."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
         index = np.flatnonzero(chosen)
         if len(index) > self.MAX_PATCHES:
             index = index[np.linspace(0, len(index) - 1, self.MAX_PATCHES).astype(np.int64)]
         rows, cols = np.divmod(index, self.columns)
-        vectors = self.windows[rows, cols].reshape(len(index), self.size)
+        windows = self.windows if image is None else sliding_window_view(image, (self.side,) * 2, axis=(0, 1))
+        vectors = windows[rows, cols].reshape(len(index), self.size)
         centred = vectors - vectors.mean(axis=0)
         return centred.T @ centred / len(index)
 
