@@ -474,7 +474,7 @@ class _WeakTexturePatches:
         from scipy.special import gammaincinv
 
         height, width, channels = y.shape
-        self.side, self.size = side, side * side * channels
+        self.size = side * side * channels
         self.windows = sliding_window_view(y, (side, side), axis=(0, 1))  # (H', W', C, side, side), a view
         self.columns = width - side + 1
 
@@ -512,16 +512,12 @@ class _WeakTexturePatches:
         """Whether the chosen patches are at least :data:`LEAST` per dimension of their covariance."""
         return int(chosen.sum()) >= self.LEAST * self.size
 
-    def covariance(self, chosen: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
-        """The covariance of the chosen patches' vectors; of the same patches of ``image`` (the same shape) if given."""
-        from numpy.lib.stride_tricks import sliding_window_view
-
+    def covariance(self, chosen: np.ndarray) -> np.ndarray:
         index = np.flatnonzero(chosen)
         if len(index) > self.MAX_PATCHES:
             index = index[np.linspace(0, len(index) - 1, self.MAX_PATCHES).astype(np.int64)]
         rows, cols = np.divmod(index, self.columns)
-        windows = self.windows if image is None else sliding_window_view(image, (self.side,) * 2, axis=(0, 1))
-        vectors = windows[rows, cols].reshape(len(index), self.size)
+        vectors = self.windows[rows, cols].reshape(len(index), self.size)
         centred = vectors - vectors.mean(axis=0)
         return centred.T @ centred / len(index)
 
